@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/igf/nomina/internal/httpapi"
+	"github.com/igf/nomina/internal/mongostore"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type service struct {
+	addr   string
+	stderr *lockedBuffer
+	cancel context.CancelFunc
+	exit   chan int
+}
+
+// startService runs the serve command in-process with the given settings.
+func startService(t *testing.T, settings map[string]string, routes ...func(*httpapi.Server)) *service {
+	t.Helper()
+	vals := map[string]string{"NOMINA_HTTP_ADDR": "127.0.0.1:0", "NOMINA_DATA_DIR": t.TempDir(), "NOMINA_CONFIG": "", "NOMINA_WORKFLOWS_DIR": "../../workflows"}
+	for k, v := range settings {
+		vals[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	s := &service{stderr: &lockedBuffer{}, cancel: cancel, exit: make(chan int, 1)}
+	e := env{getenv: func(k string) string { return vals[k] }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.stderr,
+		extraRoutes: routes, listening: listening}
+	go func() { s.exit <- runEnv(ctx, []string{"serve", "--config", "../../config/nomina.yaml"}, e) }()
+	select {
+	case s.addr = <-listening:
+	case code := <-s.exit:
+		t.Fatalf("service exited with %d before listening: %s", code, s.stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("service did not start: %s", s.stderr)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.exit:
+		case <-time.After(30 * time.Second):
+		}
+	})
+	return s
+}
+
+func (s *service) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + s.addr + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitReady(t *testing.T, s *service, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		code, body := s.get(t, "/readyz")
+		if code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after %v: %d %s\nlog:\n%s", within, code, body, s.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestServeEmbeddedStoreIsReady(t *testing.T) {
+	s := startService(t, nil)
+	waitReady(t, s, 30*time.Second)
+	if code, _ := s.get(t, "/healthz"); code != 200 {
+		t.Fatalf("healthz = %d", code)
+	}
+	code, body := s.get(t, "/metrics")
+	if code != 200 || !strings.Contains(body, "nomina_http_requests_total") || !strings.Contains(body, "nomina_store_operations_total") {
+		t.Fatalf("metrics = %d, missing series:\n%.2000s", code, body)
+	}
+}
+
+// SIGTERM (here: the context the signal cancels) while a slow request is in
+// flight: the request completes and the process exits 0.
+func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
+	started := make(chan struct{})
+	s := startService(t, map[string]string{"NOMINA_SHUTDOWN_GRACE": "10s"}, func(srv *httpapi.Server) {
+		srv.Handle("GET", "/slow", httpapi.Public, func(c *gin.Context) {
+			close(started)
+			time.Sleep(1500 * time.Millisecond)
+			c.String(200, "done")
+		})
+	})
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + s.addr + "/slow")
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		res <- result{code: resp.StatusCode, body: string(b)}
+	}()
+	<-started
+	s.cancel()
+	r := <-res
+	if r.err != nil || r.code != 200 || r.body != "done" {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	select {
+	case code := <-s.exit:
+		if code != 0 {
+			t.Fatalf("exit code %d: %s", code, s.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not exit within the grace period")
+	}
+	// New connections are refused once shut down.
+	if _, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
+		t.Fatal("still accepting connections after shutdown")
+	}
+}
+
+func TestInvalidSettingExitsWithCode2(t *testing.T) {
+	cases := []struct{ name, key, value string }{
+		{"address", "NOMINA_HTTP_ADDR", "nonsense"},
+		{"log level", "NOMINA_LOG_LEVEL", "loud"},
+		{"duration", "NOMINA_SHUTDOWN_GRACE", "soon"},
+		{"store uri", "NOMINA_MONGODB_URI", "postgres://x"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			e := env{getenv: func(k string) string {
+				if k == tc.key {
+					return tc.value
+				}
+				return ""
+			}, stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr}
+			code := runEnv(context.Background(), []string{"--config", "../../config/nomina.yaml"}, e)
+			if code != 2 {
+				t.Fatalf("exit code %d, want 2; stderr %q", code, stderr.String())
+			}
+			out := strings.TrimSpace(stderr.String())
+			if strings.Count(out, "\n") != 0 || !strings.Contains(out, tc.key) {
+				t.Fatalf("want one line naming %s, got %q", tc.key, out)
+			}
+		})
+	}
+}
+
+// A configured server that is not there yet: the service starts, says 503
+// with a reason, logs why without flooding, and becomes ready once a server
+// appears on that address.
+func TestUnreachableStoreBecomesReadyWhenServerAppears(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := startService(t, map[string]string{"NOMINA_MONGODB_URI": "mongodb://" + addr + "/?directConnection=true"})
+	code, body := s.get(t, "/readyz")
+	if code != 503 {
+		t.Fatalf("readyz = %d, want 503", code)
+	}
+	var p httpapi.Problem
+	if err := json.Unmarshal([]byte(body), &p); err != nil || p.Detail == "" {
+		t.Fatalf("503 without a reason: %s", body)
+	}
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(s.stderr.String(), "store not reachable"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not say why the store is not ready:\n%s", s.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(4 * time.Second) // several retries happen meanwhile
+	if n := strings.Count(s.stderr.String(), "store not reachable"); n != 1 {
+		t.Fatalf("logged the outage %d times, want once a minute at most:\n%s", n, s.stderr)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	emb, err := mongostore.StartEmbeddedOn(context.Background(), t.TempDir(), addr, quiet)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	defer emb.Close()
+	waitReady(t, s, 45*time.Second)
+}

@@ -1,0 +1,252 @@
+// Package config owns Nomina's settings: one struct with documented defaults,
+// read from an optional YAML file and overridden by NOMINA_* environment
+// variables, validated once at start.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Config is every setting of the service. The yaml tag is the key in
+// config/nomina.yaml; the env tag the overriding environment variable.
+type Config struct {
+	HTTPAddr        string        `yaml:"http_addr" env:"NOMINA_HTTP_ADDR"`
+	BaseURL         string        `yaml:"base_url" env:"NOMINA_BASE_URL"`
+	DataDir         string        `yaml:"data_dir" env:"NOMINA_DATA_DIR"`
+	MongoDBURI      string        `yaml:"mongodb_uri" env:"NOMINA_MONGODB_URI" secret:"true"`
+	Database        string        `yaml:"database" env:"NOMINA_DATABASE"`
+	WorkflowsDir    string        `yaml:"workflows_dir" env:"NOMINA_WORKFLOWS_DIR"`
+	SMTPURL         string        `yaml:"smtp_url" env:"NOMINA_SMTP_URL" secret:"true"`
+	SMTPFrom        string        `yaml:"smtp_from" env:"NOMINA_SMTP_FROM"`
+	SMTPInsecure    bool          `yaml:"smtp_insecure_plaintext" env:"NOMINA_SMTP_INSECURE_PLAINTEXT"`
+	LogLevel        string        `yaml:"log_level" env:"NOMINA_LOG_LEVEL"`
+	LogFormat       string        `yaml:"log_format" env:"NOMINA_LOG_FORMAT"`
+	ShutdownGrace   time.Duration `yaml:"shutdown_grace" env:"NOMINA_SHUTDOWN_GRACE"`
+	ReadHeaderTime  time.Duration `yaml:"read_header_timeout" env:"NOMINA_READ_HEADER_TIMEOUT"`
+	ReadTimeout     time.Duration `yaml:"read_timeout" env:"NOMINA_READ_TIMEOUT"`
+	WriteTimeout    time.Duration `yaml:"write_timeout" env:"NOMINA_WRITE_TIMEOUT"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout" env:"NOMINA_IDLE_TIMEOUT"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes" env:"NOMINA_MAX_BODY_BYTES"`
+	MaxUploadBytes  int64         `yaml:"max_upload_bytes" env:"NOMINA_MAX_UPLOAD_BYTES"`
+	CORSOrigins     []string      `yaml:"cors_origins" env:"NOMINA_CORS_ORIGINS"`
+	JWTKeysFile     string        `yaml:"jwt_keys_file" env:"NOMINA_JWT_KEYS_FILE"`
+	AccessTokenTTL  time.Duration `yaml:"access_token_ttl" env:"NOMINA_ACCESS_TOKEN_TTL"`
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl" env:"NOMINA_REFRESH_TOKEN_TTL"`
+	LinkSecretFile  string        `yaml:"link_secret_file" env:"NOMINA_LINK_SECRET_FILE"`
+	AdminEmail      string        `yaml:"admin_email" env:"NOMINA_ADMIN_EMAIL"`
+	AdminPassword   string        `yaml:"-" env:"NOMINA_ADMIN_PASSWORD" secret:"true"`
+	MailWorkers     int           `yaml:"mail_workers" env:"NOMINA_MAIL_WORKERS"`
+}
+
+// Default returns the settings used when nothing is configured: a working
+// service on 127.0.0.1:8080 with the embedded store in ./data.
+func Default() Config {
+	return Config{
+		HTTPAddr:        "127.0.0.1:8080",
+		BaseURL:         "http://127.0.0.1:8080",
+		DataDir:         "./data",
+		Database:        "nomina",
+		WorkflowsDir:    "workflows",
+		SMTPFrom:        "Nomina <nomina@localhost>",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownGrace:   20 * time.Second,
+		ReadHeaderTime:  5 * time.Second,
+		ReadTimeout:     60 * time.Second,
+		WriteTimeout:    5 * time.Minute,
+		IdleTimeout:     2 * time.Minute,
+		MaxBodyBytes:    1 << 20,
+		MaxUploadBytes:  10 << 20,
+		AccessTokenTTL:  10 * time.Minute,
+		RefreshTokenTTL: 14 * 24 * time.Hour,
+		MailWorkers:     2,
+	}
+}
+
+// SettingError names the setting that is wrong and what it accepts.
+type SettingError struct {
+	Setting  string // the environment variable or file key
+	Value    string
+	Accepted string
+}
+
+func (e *SettingError) Error() string {
+	return fmt.Sprintf("invalid setting %s=%q: %s", e.Setting, e.Value, e.Accepted)
+}
+
+// Load reads the YAML file at path (when path is not empty and the file
+// exists, or when required is true), then applies the environment given by
+// getenv, then validates. It returns a *SettingError for a bad value.
+func Load(path string, required bool, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict()); err != nil {
+				return cfg, &SettingError{Setting: path, Value: "", Accepted: "a YAML file with only the documented keys: " + yaml.FormatError(err, false, true)}
+			}
+		case errors.Is(err, os.ErrNotExist) && !required:
+		default:
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func applyEnv(cfg *Config, getenv func(string) string) error {
+	v := reflect.ValueOf(cfg).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name := t.Field(i).Tag.Get("env")
+		raw := getenv(name)
+		if name == "" || raw == "" {
+			continue
+		}
+		f := v.Field(i)
+		switch f.Interface().(type) {
+		case string:
+			f.SetString(raw)
+		case bool:
+			b, err := strconv.ParseBool(raw)
+			if err != nil {
+				return &SettingError{name, raw, "true or false"}
+			}
+			f.SetBool(b)
+		case int:
+			n, err := strconv.Atoi(raw)
+			if err != nil {
+				return &SettingError{name, raw, "a whole number"}
+			}
+			f.SetInt(int64(n))
+		case int64:
+			n, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil {
+				return &SettingError{name, raw, "a whole number of bytes"}
+			}
+			f.SetInt(n)
+		case time.Duration:
+			d, err := time.ParseDuration(raw)
+			if err != nil {
+				return &SettingError{name, raw, "a duration such as 30s, 5m or 1h"}
+			}
+			f.SetInt(int64(d))
+		case []string:
+			var parts []string
+			for _, p := range strings.Split(raw, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					parts = append(parts, p)
+				}
+			}
+			f.Set(reflect.ValueOf(parts))
+		}
+	}
+	return nil
+}
+
+// Validate checks every setting and returns a *SettingError naming the
+// first bad one.
+func (c Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
+		return &SettingError{"NOMINA_HTTP_ADDR", c.HTTPAddr, "host:port, for example 127.0.0.1:8080 or :8080"}
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &SettingError{"NOMINA_BASE_URL", c.BaseURL, "an absolute http or https URL"}
+	}
+	if c.MongoDBURI == "" && c.DataDir == "" {
+		return &SettingError{"NOMINA_DATA_DIR", c.DataDir, "a directory path (needed when NOMINA_MONGODB_URI is unset)"}
+	}
+	if c.MongoDBURI != "" && !strings.HasPrefix(c.MongoDBURI, "mongodb://") && !strings.HasPrefix(c.MongoDBURI, "mongodb+srv://") {
+		return &SettingError{"NOMINA_MONGODB_URI", "(masked)", "a mongodb:// or mongodb+srv:// URI"}
+	}
+	if c.Database == "" || strings.ContainsAny(c.Database, "/\\. \"$") {
+		return &SettingError{"NOMINA_DATABASE", c.Database, "a database name without / \\ . space \" or $"}
+	}
+	if c.WorkflowsDir == "" {
+		return &SettingError{"NOMINA_WORKFLOWS_DIR", c.WorkflowsDir, "a directory of workflow definitions"}
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return &SettingError{"NOMINA_SMTP_URL", "(masked)", "smtp://[user:pass@]host:port or smtps://..."}
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return &SettingError{"NOMINA_LOG_LEVEL", c.LogLevel, "one of debug, info, warn, error"}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return &SettingError{"NOMINA_LOG_FORMAT", c.LogFormat, "text or json"}
+	}
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"NOMINA_SHUTDOWN_GRACE", c.ShutdownGrace}, {"NOMINA_READ_HEADER_TIMEOUT", c.ReadHeaderTime},
+		{"NOMINA_READ_TIMEOUT", c.ReadTimeout}, {"NOMINA_WRITE_TIMEOUT", c.WriteTimeout},
+		{"NOMINA_IDLE_TIMEOUT", c.IdleTimeout}, {"NOMINA_ACCESS_TOKEN_TTL", c.AccessTokenTTL},
+		{"NOMINA_REFRESH_TOKEN_TTL", c.RefreshTokenTTL},
+	}
+	for _, d := range durations {
+		if d.d <= 0 {
+			return &SettingError{d.name, d.d.String(), "a positive duration such as 30s or 5m"}
+		}
+	}
+	if c.AccessTokenTTL > time.Hour {
+		return &SettingError{"NOMINA_ACCESS_TOKEN_TTL", c.AccessTokenTTL.String(), "at most 1h (access tokens live minutes, not hours)"}
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		return &SettingError{"NOMINA_MAX_BODY_BYTES", strconv.FormatInt(c.MaxBodyBytes, 10), "between 1024 and 67108864"}
+	}
+	if c.MaxUploadBytes < 1024 || c.MaxUploadBytes > 1<<30 {
+		return &SettingError{"NOMINA_MAX_UPLOAD_BYTES", strconv.FormatInt(c.MaxUploadBytes, 10), "between 1024 and 1073741824"}
+	}
+	if c.MailWorkers < 0 || c.MailWorkers > 64 {
+		return &SettingError{"NOMINA_MAIL_WORKERS", strconv.Itoa(c.MailWorkers), "between 0 and 64"}
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		return &SettingError{"NOMINA_ADMIN_EMAIL", c.AdminEmail, "set together with NOMINA_ADMIN_PASSWORD"}
+	}
+	return nil
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// LogValue prints the effective settings with secrets masked.
+func (c Config) LogValue() slog.Value {
+	v := reflect.ValueOf(c)
+	t := v.Type()
+	attrs := make([]slog.Attr, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		val := fmt.Sprint(v.Field(i).Interface())
+		if f.Tag.Get("secret") == "true" && val != "" {
+			val = "*****"
+		}
+		key := f.Tag.Get("yaml")
+		if key == "-" || key == "" {
+			key = strings.ToLower(f.Tag.Get("env"))
+		}
+		attrs = append(attrs, slog.String(key, val))
+	}
+	return slog.GroupValue(attrs...)
+}

@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// statusOf is the one table from domain error codes to HTTP statuses.
+var statusOf = map[string]int{
+	nomination.EBADREQUEST:   http.StatusBadRequest,
+	nomination.EINVALID:      http.StatusUnprocessableEntity,
+	nomination.EUNAUTHORIZED: http.StatusUnauthorized,
+	nomination.EFORBIDDEN:    http.StatusForbidden,
+	nomination.ENOTFOUND:     http.StatusNotFound,
+	nomination.ECONFLICT:     http.StatusConflict,
+	nomination.EPRECONDITION: http.StatusPreconditionFailed,
+	nomination.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	nomination.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	nomination.ETOOMANY:      http.StatusTooManyRequests,
+	nomination.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	nomination.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type      string                  `json:"type"`
+	Title     string                  `json:"title"`
+	Status    int                     `json:"status"`
+	Detail    string                  `json:"detail,omitempty"`
+	Errors    []nomination.FieldError `json:"errors,omitempty"`
+	RequestID string                  `json:"request_id,omitempty"`
+}
+
+// problem writes a problem+json response.
+func (s *Server) problem(c *gin.Context, status int, title, detail string, fields []nomination.FieldError) {
+	p := Problem{
+		Type:      "about:blank",
+		Title:     title,
+		Status:    status,
+		Detail:    detail,
+		Errors:    fields,
+		RequestID: c.GetString(requestIDKey),
+	}
+	c.Header("Content-Type", "application/problem+json")
+	c.Status(status)
+	c.JSON(status, p)
+}
+
+// fail answers err: a domain *nomination.Error with its status and message;
+// anything else is logged with the request's context and answered with a
+// generic 500 so no internal detail reaches the client.
+func (s *Server) fail(c *gin.Context, err error) {
+	var de *nomination.Error
+	if errors.As(err, &de) && de.Code != nomination.EINTERNAL {
+		status, ok := statusOf[de.Code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		if status == http.StatusServiceUnavailable {
+			s.log.Warn("dependency unavailable", "request_id", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
+		}
+		if de.RetryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(de.RetryAfter))
+		}
+		s.problem(c, status, http.StatusText(status), de.Message, de.Fields)
+		return
+	}
+	s.log.Error("request failed", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "route", c.FullPath(), "err", err)
+	s.problem(c, http.StatusInternalServerError, "Internal Server Error", "internal error", nil)
+}
+
+// logAttrs is a helper for handlers that log with the request's identity.
+func logAttrs(c *gin.Context) []any {
+	return []any{slog.String("request_id", c.GetString(requestIDKey)), slog.String("route", c.FullPath())}
+}

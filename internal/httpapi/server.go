@@ -1,0 +1,119 @@
+// Package httpapi is Nomina's HTTP edge: the gin router, request decoding,
+// authentication and per-route access declarations, the mapping of domain
+// errors to problem+json responses, and the ops endpoints. It is the only
+// package that imports gin.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Caller is the authenticated user behind a request.
+type Caller struct {
+	UserID       string
+	Email        string
+	Name         string
+	Roles        []string
+	Panels       []string
+	Organization string
+}
+
+// HasRole reports whether the caller holds role; an admin holds every role
+// a secretariat member holds.
+func (c *Caller) HasRole(role string) bool {
+	if c == nil {
+		return false
+	}
+	for _, r := range c.Roles {
+		if r == role || (r == "admin" && role == "secretariat") {
+			return true
+		}
+	}
+	return false
+}
+
+// Config is what the server needs from the outside.
+type Config struct {
+	Logger *slog.Logger
+	// Ready reports whether the store answers; it is called with a deadline.
+	Ready func(ctx context.Context) error
+	// Registry receives the HTTP metrics; Gatherer serves /metrics.
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	// MaxBodyBytes bounds every request body except uploads.
+	MaxBodyBytes int64
+	// MaxUploadBytes bounds one multipart upload.
+	MaxUploadBytes int64
+	// Authenticate turns a bearer token into a caller; nil rejects every
+	// token, so only public routes work.
+	Authenticate func(ctx context.Context, token string) (*Caller, error)
+	// CORSOrigins lists the origins allowed to call the API from a browser;
+	// empty turns CORS off.
+	CORSOrigins []string
+	// Version is reported by /healthz.
+	Version string
+}
+
+// Server holds the router and its dependencies.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	engine  *gin.Engine
+	metrics *httpMetrics
+	access  map[string]Access // "METHOD /path" -> who may call it
+	// extensions register further routes; see Register.
+}
+
+// New builds the router with every route registered. Options add the
+// routes of optional parts (each receives the server and registers its own).
+func New(cfg Config, parts ...func(*Server)) *Server {
+	gin.SetMode(gin.ReleaseMode)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = 10 << 20
+	}
+	if cfg.Registry == nil {
+		r := prometheus.NewRegistry()
+		cfg.Registry, cfg.Gatherer = r, r
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, access: map[string]Access{}}
+	s.metrics = newHTTPMetrics(cfg.Registry)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.Use(s.requestID, s.accessLog, s.recoverPanics, s.securityHeaders, s.cors, s.limitBody, s.authenticate)
+	e.NoRoute(func(c *gin.Context) { s.problem(c, http.StatusNotFound, "not found", "no such resource", nil) })
+	e.NoMethod(func(c *gin.Context) {
+		s.problem(c, http.StatusMethodNotAllowed, "method not allowed", "this resource does not accept "+c.Request.Method, nil)
+	})
+	s.engine = e
+	s.routes()
+	for _, p := range parts {
+		p(s)
+	}
+	return s
+}
+
+// Handler returns the http.Handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) routes() {
+	s.Handle(http.MethodGet, "/healthz", Public, s.healthz)
+	s.Handle(http.MethodGet, "/readyz", Public, s.readyz)
+	metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
+	s.Handle(http.MethodGet, "/metrics", Public, gin.WrapH(metrics))
+	s.Handle(http.MethodGet, "/api/v1/openapi.yaml", Public, s.openAPI)
+}

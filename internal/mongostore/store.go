@@ -1,0 +1,186 @@
+// Package mongostore keeps Nomina's records in MongoDB through the official
+// driver (go.mongodb.org/mongo-driver/v2): it starts the embedded FerretDB
+// store when no server is configured, creates indexes, translates driver
+// errors into the domain's, and implements the stores the domain declares.
+//
+// Every change that can race commits with an insert of a unique _id, never a
+// conditional update: on the embedded store only unique inserts are atomic.
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// Options says which server to use and how.
+type Options struct {
+	// URI of a MongoDB server; empty starts the embedded store in DataDir.
+	URI      string
+	DataDir  string
+	Database string
+	Logger   *slog.Logger
+	// Monitor, when set, observes every command (metrics, round-trip counts).
+	Monitor *CommandMonitor
+}
+
+// Client is a connection to the store: the driver client, and the embedded
+// server when one was started.
+type Client struct {
+	client   *mongo.Client
+	embedded *Embedded
+	log      *slog.Logger
+}
+
+// Connect connects to the configured server, or starts the embedded store
+// first. It does not wait for the server to answer: a server that is down
+// makes Ping fail until it appears, while the driver keeps trying.
+func Connect(ctx context.Context, opts Options) (*Client, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Client{log: log}
+	uri := opts.URI
+	co := options.Client()
+	if uri == "" {
+		emb, err := StartEmbedded(ctx, opts.DataDir, log)
+		if err != nil {
+			return nil, err
+		}
+		c.embedded = emb
+		uri = emb.URI()
+		co.SetMaxPoolSize(32)
+	} else {
+		co.SetWriteConcern(writeconcern.Majority()).SetRetryWrites(true).SetRetryReads(true)
+	}
+	co.ApplyURI(uri).
+		SetAppName("nomina").
+		SetServerSelectionTimeout(5 * time.Second).
+		SetConnectTimeout(5 * time.Second).
+		SetTimeout(30 * time.Second)
+	if opts.Monitor != nil {
+		co.SetMonitor(opts.Monitor.driverMonitor())
+	}
+	cl, err := mongo.Connect(co)
+	if err != nil {
+		if c.embedded != nil {
+			c.embedded.Close()
+		}
+		return nil, fmt.Errorf("connect to store: %w", err)
+	}
+	c.client = cl
+	return c, nil
+}
+
+// Database returns the named database.
+func (c *Client) Database(name string) *mongo.Database { return c.client.Database(name) }
+
+// Ping checks that the server answers within ctx.
+func (c *Client) Ping(ctx context.Context) error {
+	if err := c.client.Ping(ctx, readpref.Primary()); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects and stops the embedded store, if any.
+func (c *Client) Close(ctx context.Context) error {
+	err := c.client.Disconnect(ctx)
+	if c.embedded != nil {
+		c.embedded.Close()
+	}
+	return err
+}
+
+// Store is the set of collections Nomina keeps in one database.
+type Store struct {
+	db  *mongo.Database
+	log *slog.Logger
+}
+
+// New returns the store over db.
+func New(db *mongo.Database, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Store{db: db, log: log}
+}
+
+// DB returns the underlying database.
+func (s *Store) DB() *mongo.Database { return s.db }
+
+// Index describes one secondary index of a collection.
+type Index struct {
+	Collection string
+	Keys       bson.D
+	Unique     bool
+}
+
+var (
+	indexMu sync.Mutex
+	indexes []Index
+)
+
+// registerIndexes adds the indexes a file of this package needs; each file
+// declares its own from an init function, so EnsureIndexes knows them all.
+func registerIndexes(ix ...Index) {
+	indexMu.Lock()
+	defer indexMu.Unlock()
+	indexes = append(indexes, ix...)
+}
+
+// EnsureIndexes creates every collection's indexes. It is idempotent: an
+// index that exists already is left as it is.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	indexMu.Lock()
+	ix := append([]Index(nil), indexes...)
+	indexMu.Unlock()
+	for _, i := range ix {
+		m := mongo.IndexModel{Keys: i.Keys}
+		if i.Unique {
+			m.Options = options.Index().SetUnique(true)
+		}
+		if _, err := s.db.Collection(i.Collection).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("create index on %s %v: %w", i.Collection, i.Keys, err)
+		}
+	}
+	return nil
+}
+
+// translate maps driver errors to the domain's: no document is ENOTFOUND, a
+// duplicate key ECONFLICT; op names the operation for the log.
+func translate(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fmt.Errorf("%s: %w", op, &nomination.Error{Code: nomination.ENOTFOUND, Message: "not found"})
+	case mongo.IsDuplicateKeyError(err):
+		return fmt.Errorf("%s: %w", op, &nomination.Error{Code: nomination.ECONFLICT, Message: "already exists"})
+	case errors.Is(err, context.DeadlineExceeded), mongo.IsTimeout(err), mongo.IsNetworkError(err):
+		return fmt.Errorf("%s: %w: %w", op, &nomination.Error{Code: nomination.EUNAVAILABLE, Message: "the store is not available"}, err)
+	default:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+}
+
+// EmbeddedURI returns the address of the embedded server, or "" when the
+// client talks to an external one.
+func (c *Client) EmbeddedURI() string {
+	if c.embedded == nil {
+		return ""
+	}
+	return c.embedded.URI()
+}
