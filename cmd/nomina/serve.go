@@ -1,23 +1,33 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/config"
+	"github.com/igf/nomina/internal/export"
 	"github.com/igf/nomina/internal/httpapi"
+	"github.com/igf/nomina/internal/mail"
 	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/workflow"
 )
 
 func newLogger(cfg config.Config, e env) *slog.Logger {
@@ -63,13 +73,73 @@ func serve(ctx context.Context, e env, configPath string) error {
 	}()
 	store := mongostore.New(client.Database(cfg.Database), log)
 
+	registry, err := loadWorkflows(cfg.WorkflowsDir, e)
+	if err != nil {
+		return err
+	}
+	templates, err := mail.LoadTemplates(os.DirFS(filepath.Join(cfg.WorkflowsDir, "templates")))
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("mail templates in %s/templates: %w", cfg.WorkflowsDir, err)}
+	}
+	keysPath := cfg.JWTKeysFile
+	if keysPath == "" {
+		keysPath = filepath.Join(cfg.DataDir, "jwt-keys.json")
+	}
+	keys, err := auth.LoadOrCreateKeys(keysPath, rand.Reader)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("signing keys (NOMINA_JWT_KEYS_FILE): %w", err)}
+	}
+	linkPath := cfg.LinkSecretFile
+	if linkPath == "" {
+		linkPath = filepath.Join(cfg.DataDir, "link-secret")
+	}
+	linkKey, err := loadOrCreateSecret(linkPath, 32)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("link secret (NOMINA_LINK_SECRET_FILE): %w", err)}
+	}
+	queue := store.MailQueue()
+	accounts, err := auth.NewService(store.Users(), queue, keys, auth.Config{
+		BaseURL: cfg.BaseURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	noms := store.Nominations()
+	nominations := nomination.New(nomination.Config{
+		Store: noms, Files: noms, Outbox: queue, Directory: store.Directory(), Workflows: registry, Timers: store.Timers(),
+		Links: nomination.NewLinkSigner(linkKey), BaseURL: cfg.BaseURL, MaxUploadBytes: cfg.MaxUploadBytes,
+		ValidateTargets: validateTargets, Logger: log,
+	})
+
 	// The store may not be there yet: wait for it in the background so the
 	// service starts, answers /readyz with 503, and becomes ready when the
 	// server appears.
 	var prepared atomic.Bool
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
-	go prepareStore(bgCtx, log, client, store, &prepared)
+	go prepareStore(bgCtx, log, client, store, &prepared, func(ctx context.Context) error {
+		if cfg.AdminEmail == "" {
+			return nil
+		}
+		created, err := accounts.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		if created {
+			log.Info("first admin created", "email", cfg.AdminEmail)
+		}
+		return err
+	})
+	mailCfg := mail.Config{SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, BaseURL: cfg.BaseURL, InsecurePlaintext: cfg.SMTPInsecure, Workers: cfg.MailWorkers}
+	var background sync.WaitGroup
+	host, _ := os.Hostname()
+	background.Go(func() { nominations.RunTimers(bgCtx, host+"/"+strconv.Itoa(os.Getpid()), 15*time.Second) })
+	if cfg.MailWorkers > 0 {
+		background.Go(func() {
+			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log}, mail.SenderOptions{}); err != nil {
+				log.Error("mail delivery stopped", "err", err)
+			}
+		})
+	} else {
+		mail.DeliveryDisabled(mail.Config{}, log)
+	}
 
 	srv := httpapi.New(httpapi.Config{
 		Logger:         log,
@@ -79,6 +149,9 @@ func serve(ctx context.Context, e env, configPath string) error {
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		CORSOrigins:    cfg.CORSOrigins,
 		Version:        buildVersion(),
+		Authenticate:   httpapi.AuthenticateWith(accounts),
+		Auth:           accounts,
+		Nominations:    nominations,
 		Ready: func(ctx context.Context) error {
 			if err := client.Ping(ctx); err != nil {
 				return err
@@ -118,6 +191,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	}
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
 	stopBackground()
+	background.Wait()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -133,7 +207,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 
 // prepareStore waits for the store with a capped backoff, logging the first
 // failure and then at most once a minute, then creates the indexes.
-func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Client, store *mongostore.Store, prepared *atomic.Bool) {
+func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Client, store *mongostore.Store, prepared *atomic.Bool, bootstrap func(context.Context) error) {
 	delay := 250 * time.Millisecond
 	var lastLog time.Time
 	for {
@@ -141,6 +215,9 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		err := client.Ping(pctx)
 		if err == nil {
 			err = store.EnsureIndexes(pctx)
+		}
+		if err == nil {
+			err = bootstrap(pctx)
 		}
 		cancel()
 		if err == nil {
@@ -162,4 +239,32 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		}
 		delay = min(delay*2, 15*time.Second)
 	}
+}
+
+// loadWorkflows loads every definition in dir; a file with any error stops
+// the service, naming the file and line.
+func loadWorkflows(dir string, e env) (*workflow.Registry, error) {
+	reg, diags, err := workflow.LoadDir(dir)
+	for _, d := range diags {
+		fmt.Fprintln(e.stderr, d.String())
+	}
+	if err != nil || workflow.HasErrors(diags) {
+		if err == nil {
+			err = fmt.Errorf("invalid workflow definitions")
+		}
+		return nil, &exitError{code: 1, err: fmt.Errorf("workflows in %s (NOMINA_WORKFLOWS_DIR): %w", dir, err)}
+	}
+	return reg, nil
+}
+
+// validateTargets checks a call's balance targets: JSON with only the known
+// keys, then the rules export.Targets imposes.
+func validateTargets(raw json.RawMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var t export.Targets
+	if err := dec.Decode(&t); err != nil {
+		return nomination.Invalid("targets", "not a targets object: "+err.Error())
+	}
+	return t.Validate()
 }

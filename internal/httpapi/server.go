@@ -12,6 +12,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/nomination"
 )
 
 // Caller is the authenticated user behind a request.
@@ -22,6 +25,8 @@ type Caller struct {
 	Roles        []string
 	Panels       []string
 	Organization string
+	// SessionID names the refresh-token family the access token belongs to.
+	SessionID string
 }
 
 // HasRole reports whether the caller holds role; an admin holds every role
@@ -58,6 +63,10 @@ type Config struct {
 	CORSOrigins []string
 	// Version is reported by /healthz.
 	Version string
+	// Auth runs accounts and sessions.
+	Auth *auth.Service
+	// Nominations runs calls, nominations, votes and their links.
+	Nominations *nomination.Service
 }
 
 // Server holds the router and its dependencies.
@@ -116,4 +125,6 @@ func (s *Server) routes() {
 	metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
 	s.Handle(http.MethodGet, "/metrics", Public, gin.WrapH(metrics))
 	s.Handle(http.MethodGet, "/api/v1/openapi.yaml", Public, s.openAPI)
+	s.nominationRoutes()
+	s.accountRoutes()
 }

@@ -66,6 +66,17 @@ type MailRecord struct {
 	UpdatedAt time.Time
 }
 
+// MailAttempt is one claimed delivery attempt of a mail job.
+type MailAttempt struct {
+	// Record is the job and its delivery state before the attempt.
+	Record MailRecord
+	// Number numbers the attempt among all of the job's attempts.
+	Number int
+	// Try counts the attempts since the job was queued or last retried by
+	// hand: 1 for the first.
+	Try int
+}
+
 // Outbox accepts mail jobs for delivery. Enqueue is idempotent: a job whose
 // ID is already queued is accepted without a second copy.
 type Outbox interface {

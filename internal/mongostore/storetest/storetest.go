@@ -117,7 +117,13 @@ func NewStore(tb testing.TB) *mongostore.Store {
 // second service instance would) and returns the same-named database over it.
 func Connect(tb testing.TB, dbName string) *mongo.Database {
 	tb.Helper()
-	c, err := mongostore.Connect(context.Background(), mongostore.Options{URI: URI(tb), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return ConnectMonitored(tb, dbName, nil)
+}
+
+// ConnectMonitored is Connect with every command counted by mon.
+func ConnectMonitored(tb testing.TB, dbName string, mon *mongostore.CommandMonitor) *mongo.Database {
+	tb.Helper()
+	c, err := mongostore.Connect(context.Background(), mongostore.Options{URI: URI(tb), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Monitor: mon})
 	if err != nil {
 		tb.Fatalf("second client: %v", err)
 	}

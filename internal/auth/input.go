@@ -1,0 +1,187 @@
+package auth
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/igf/nomina/internal/nomination"
+	"github.com/trustelem/zxcvbn"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Limits on user input.
+const (
+	MinPasswordLength = 8    // characters (Unicode code points)
+	MaxPasswordLength = 1024 // characters
+	MaxEmailLength    = 254  // bytes, as RFC 5321 allows in a path
+	MaxNameLength     = 200  // characters
+	MaxOrgLength      = 200  // characters
+	MaxPanels         = 50
+	// minPasswordScore is the lowest zxcvbn score (0–4) accepted: 2 means
+	// at least a million guesses, which refuses the common-password lists,
+	// keyboard walks, repeats, dates and the user's own name or address,
+	// while still accepting a random eight-character password.
+	minPasswordScore = 2
+	// strengthPrefix bounds the part of a password given to the strength
+	// estimator, whose cost grows quickly with length; a password whose
+	// first 64 characters are guessable is refused as a whole.
+	strengthPrefix = 64
+)
+
+var panelPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// NormalizeEmail checks an email address and returns it as given (without
+// surrounding spaces) together with its key: the NFC-normalised lower-case
+// form that makes addresses unique regardless of case. It refuses control
+// characters (CR, LF, NUL, ...), invalid UTF-8, display names and
+// comments, and over-long addresses, with an EINVALID error naming "email".
+func NormalizeEmail(email string) (string, string, error) {
+	bad := func(msg string) (string, string, error) { return "", "", nomination.Invalid("email", msg) }
+	if email == "" {
+		return bad("is required")
+	}
+	if len(email) > MaxEmailLength {
+		return bad(fmt.Sprintf("must be at most %d bytes", MaxEmailLength))
+	}
+	if !utf8.ValidString(email) {
+		return bad("must be valid UTF-8")
+	}
+	if strings.IndexFunc(email, unicode.IsControl) >= 0 {
+		return bad("must not contain control characters")
+	}
+	email = strings.TrimSpace(email)
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != email {
+		return bad("is not a valid email address")
+	}
+	at := strings.LastIndexByte(email, '@')
+	local, domain := email[:at], email[at+1:]
+	if local == "" || len(local) > 64 {
+		return bad("is not a valid email address")
+	}
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
+		strings.Contains(domain, "..") {
+		return bad("must have a domain such as example.org")
+	}
+	return email, emailKey(email), nil
+}
+
+// emailKey is the uniqueness key of an already checked address.
+func emailKey(email string) string {
+	return strings.ToLower(norm.NFC.String(email))
+}
+
+// checkText trims s and checks it is valid UTF-8 without control characters
+// and at most max characters; min is 0 or 1.
+func checkText(field, s string, min, max int) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", nomination.Invalid(field, "must be valid UTF-8")
+	}
+	if len(s) > 4*max {
+		return "", nomination.Invalid(field, fmt.Sprintf("must be at most %d characters", max))
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", nomination.Invalid(field, "must not contain control characters")
+	}
+	s = norm.NFC.String(strings.TrimSpace(s))
+	n := utf8.RuneCountInString(s)
+	if n < min {
+		return "", nomination.Invalid(field, "is required")
+	}
+	if n > max {
+		return "", nomination.Invalid(field, fmt.Sprintf("must be at most %d characters", max))
+	}
+	return s, nil
+}
+
+// CheckPassword applies the password policy: 8 to 1024 characters of valid
+// UTF-8 without NUL, no composition rules, and not common or guessable
+// (judged by the zxcvbn estimator, which also penalises the userInputs such
+// as the account's name and address). It returns an EINVALID error naming
+// "password", whose message never contains the password.
+func CheckPassword(password string, userInputs ...string) error {
+	bad := func(msg string) error { return nomination.Invalid("password", msg) }
+	if len(password) > 4*MaxPasswordLength {
+		return bad(fmt.Sprintf("must be at most %d characters", MaxPasswordLength))
+	}
+	if !utf8.ValidString(password) {
+		return bad("must be valid UTF-8")
+	}
+	if strings.IndexByte(password, 0) >= 0 {
+		return bad("must not contain NUL characters")
+	}
+	n := utf8.RuneCountInString(password)
+	if n < MinPasswordLength {
+		return bad(fmt.Sprintf("must be at least %d characters", MinPasswordLength))
+	}
+	if n > MaxPasswordLength {
+		return bad(fmt.Sprintf("must be at most %d characters", MaxPasswordLength))
+	}
+	prefix := password
+	if n > strengthPrefix {
+		prefix = string([]rune(password)[:strengthPrefix])
+	}
+	inputs := []string{"nomina", "igf", "internet governance forum"}
+	for _, in := range userInputs {
+		if in == "" {
+			continue
+		}
+		// The parts of an address or name count on their own and run
+		// together ("Ana Lopez": "ana", "lopez", "analopez").
+		parts := strings.FieldsFunc(in, func(r rune) bool {
+			return r == '@' || r == '.' || r == ' ' || r == '-' || r == '_' || r == '+'
+		})
+		inputs = append(inputs, in, strings.Join(parts, ""))
+		inputs = append(inputs, parts...)
+	}
+	if zxcvbn.PasswordStrength(prefix, inputs).Score < minPasswordScore {
+		return bad("is too common or too easy to guess; a few unrelated words make a good password")
+	}
+	return nil
+}
+
+// checkRoles returns roles without duplicates, in privilege order, refusing
+// unknown roles and an empty list.
+func checkRoles(roles []Role) ([]Role, error) {
+	if len(roles) == 0 {
+		return nil, nomination.Invalid("roles", "at least one role is required")
+	}
+	if len(roles) > len(Roles) {
+		return nil, nomination.Invalid("roles", "lists a role more than once")
+	}
+	var out []Role
+	for i, r := range roles {
+		if !r.Valid() {
+			return nil, nomination.Invalid(fmt.Sprintf("roles[%d]", i), "must be one of candidate, reviewer, secretariat, admin")
+		}
+	}
+	for _, r := range Roles {
+		if slices.Contains(roles, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// checkPanels returns panels without duplicates, refusing names that are
+// not lower-case slugs and over-long lists.
+func checkPanels(panels []string) ([]string, error) {
+	if len(panels) > MaxPanels {
+		return nil, nomination.Invalid("panels", fmt.Sprintf("must list at most %d panels", MaxPanels))
+	}
+	out := []string{}
+	for i, p := range panels {
+		if !panelPattern.MatchString(p) {
+			return nil, nomination.Invalid(fmt.Sprintf("panels[%d]", i), "must be a lower-case name of letters, digits, '_' and '-'")
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

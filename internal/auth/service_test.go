@@ -1,0 +1,922 @@
+package auth_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/mongostore"
+	"github.com/igf/nomina/internal/mongostore/storetest"
+	"github.com/igf/nomina/internal/nomination"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// clock is a settable time source shared by the services of a test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// outbox records the mail jobs a service enqueues.
+type outbox struct {
+	mu   sync.Mutex
+	jobs []nomination.MailJob
+}
+
+func (o *outbox) Enqueue(_ context.Context, job nomination.MailJob) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, j := range o.jobs {
+		if j.ID == job.ID {
+			return nil
+		}
+	}
+	o.jobs = append(o.jobs, job)
+	return nil
+}
+
+func (o *outbox) Jobs() []nomination.MailJob {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]nomination.MailJob(nil), o.jobs...)
+}
+
+// logBuffer collects the security log of a test.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fixture is a service over a fresh database, with its clock, outbox and
+// log, and the secrets the test handled, which the log must never show.
+type fixture struct {
+	svc    *auth.Service
+	store  *mongostore.Users
+	db     string
+	clock  *clock
+	outbox *outbox
+	logs   *logBuffer
+	keys   *auth.KeySet
+
+	mu      sync.Mutex
+	secrets []string
+}
+
+var fastParams = auth.HashParams{Memory: 64, Time: 1, Threads: 1}
+
+func newFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	db := storetest.NewDatabase(tb)
+	keys, _, err := auth.GenerateKeys(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := &fixture{
+		store: mongostore.New(db, nil).Users(), db: db.Name(),
+		clock:  &clock{t: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)},
+		outbox: &outbox{}, logs: &logBuffer{}, keys: keys,
+	}
+	f.svc = f.service(tb, f.store)
+	tb.Cleanup(func() { f.checkLogs(tb) })
+	return f
+}
+
+// service returns another service instance over store, sharing the
+// fixture's clock, keys, outbox and log.
+func (f *fixture) service(tb testing.TB, store auth.Store) *auth.Service {
+	tb.Helper()
+	svc, err := auth.NewService(store, f.outbox, f.keys, auth.Config{
+		BaseURL: "https://nomina.example.org/", Hash: fastParams, Now: f.clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc
+}
+
+func (f *fixture) secret(s ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secrets = append(f.secrets, s...)
+}
+
+func (f *fixture) checkLogs(tb testing.TB) {
+	tb.Helper()
+	logs := f.logs.String()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.secrets {
+		if s != "" && strings.Contains(logs, s) {
+			tb.Errorf("the log contains a secret %.6s…", s)
+		}
+	}
+}
+
+const password = "granite orbit willow"
+
+func (f *fixture) mustRegister(tb testing.TB, email string) *auth.User {
+	tb.Helper()
+	f.secret(password)
+	u, err := f.svc.Register(context.Background(), auth.Registration{Email: email, Password: password, Name: "Ana López"})
+	if err != nil {
+		tb.Fatalf("register %s: %v", email, err)
+	}
+	return u
+}
+
+func (f *fixture) mustLogin(tb testing.TB, svc *auth.Service, email, pw string) *auth.TokenPair {
+	tb.Helper()
+	p, err := svc.Login(context.Background(), email, pw, "192.0.2.1")
+	if err != nil {
+		tb.Fatalf("login %s: %v", email, err)
+	}
+	f.secret(p.AccessToken, p.RefreshToken)
+	return p
+}
+
+func (f *fixture) mustUser(tb testing.TB, email string, roles ...auth.Role) (*auth.User, *auth.Principal) {
+	tb.Helper()
+	f.secret(password)
+	u, err := f.svc.Provision(context.Background(), auth.NewUser{Email: email, Name: "Staff " + email, Roles: roles, Password: password})
+	if err != nil {
+		tb.Fatalf("provision %s: %v", email, err)
+	}
+	pair := f.mustLogin(tb, f.svc, email, password)
+	p, err := f.svc.Authenticate(context.Background(), pair.AccessToken)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u, p
+}
+
+func mustCode(tb testing.TB, err error, code string) *nomination.Error {
+	tb.Helper()
+	var e *nomination.Error
+	if !errors.As(err, &e) || e.Code != code {
+		tb.Fatalf("error = %v, want code %s", err, code)
+	}
+	return e
+}
+
+func TestRegisterLoginAuthenticate(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.mustRegister(t, " Ana@Example.org ")
+	if u.Email != "Ana@Example.org" || u.EmailKey != "ana@example.org" || len(u.Roles) != 1 || u.Roles[0] != auth.RoleCandidate {
+		t.Fatalf("registered %+v", u)
+	}
+	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Fatalf("stored hash %q", u.PasswordHash)
+	}
+	pair := f.mustLogin(t, f.svc, "ANA@example.ORG", password)
+	if pair.ExpiresIn != 600 || pair.RefreshToken == "" {
+		t.Fatalf("pair = %+v", pair)
+	}
+	p, err := f.svc.Authenticate(ctx, pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.UserID != u.ID || p.Email != "Ana@Example.org" || !p.HasRole(auth.RoleCandidate) || p.SessionID == "" {
+		t.Fatalf("principal = %+v", p)
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"login succeeded"`) {
+		t.Fatalf("successful login not logged: %s", f.logs)
+	}
+}
+
+func TestRegisterRefuses(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	tests := []struct {
+		name   string
+		in     auth.Registration
+		code   string
+		fields []string
+	}{
+		{"email taken in another case", auth.Registration{Email: "ANA@example.org", Password: password, Name: "Ana"}, nomination.ECONFLICT, []string{"email"}},
+		{"everything wrong at once", auth.Registration{Email: "ana\r\n@example.org", Password: "short", Name: "\x00"}, nomination.EINVALID, []string{"email", "password", "name"}},
+		{"common password", auth.Registration{Email: "bob@example.org", Password: "password123", Name: "Bob"}, nomination.EINVALID, []string{"password"}},
+		{"password is the name", auth.Registration{Email: "wiremu@example.org", Password: "WiremuTawhiri", Name: "Wiremu Tawhiri"}, nomination.EINVALID, []string{"password"}},
+		{"no password", auth.Registration{Email: "bob@example.org", Name: "Bob"}, nomination.EINVALID, []string{"password"}},
+		{"10 MB password", auth.Registration{Email: "bob@example.org", Password: strings.Repeat("x", 10<<20), Name: "Bob"}, nomination.EINVALID, []string{"password"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.svc.Register(ctx, tt.in)
+			e := mustCode(t, err, tt.code)
+			for _, field := range tt.fields {
+				found := false
+				for _, fe := range e.Fields {
+					found = found || fe.Field == field
+				}
+				if !found {
+					t.Fatalf("error %+v does not name %q", e, field)
+				}
+			}
+		})
+	}
+	users, err := f.store.ListUsers(ctx, auth.UserFilter{})
+	if err != nil || len(users) != 1 {
+		t.Fatalf("stored users = %d, %v; want only the first", len(users), err)
+	}
+}
+
+// Of concurrent registrations of one address in different cases, exactly
+// one succeeds and the rest are told the address is taken.
+func TestConcurrentRegistration(t *testing.T) {
+	f := newFixture(t)
+	f.secret(password)
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		email := "Ana@Example.org"
+		if i%2 == 1 {
+			email = "ana@example.org"
+		}
+		wg.Go(func() {
+			_, errs[i] = f.svc.Register(context.Background(), auth.Registration{Email: email, Password: password, Name: "Ana"})
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch nomination.ErrorCode(err) {
+		case "":
+			created++
+		case nomination.ECONFLICT:
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d registrations succeeded, want exactly 1", created)
+	}
+}
+
+func TestSamePasswordDifferentHashes(t *testing.T) {
+	f := newFixture(t)
+	a := f.mustRegister(t, "ana@example.org")
+	b := f.mustRegister(t, "bob@example.org")
+	if a.PasswordHash == b.PasswordHash {
+		t.Fatal("two users with one password share a hash")
+	}
+}
+
+func TestLoginFailures(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	f.secret("wrong horse battery", "pw for nobody")
+	tests := []struct {
+		name, email, password string
+		code                  string
+	}{
+		{"wrong password", "ana@example.org", "wrong horse battery", nomination.EUNAUTHORIZED},
+		{"unknown account", "nobody@example.org", "pw for nobody", nomination.EUNAUTHORIZED},
+		{"oversized password", "ana@example.org", strings.Repeat("x", 5000), nomination.EUNAUTHORIZED},
+		{"malformed email", "ana\n@example.org", password, nomination.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.svc.Login(ctx, tt.email, tt.password, "192.0.2.1")
+			mustCode(t, err, tt.code)
+		})
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, `"msg":"login failed"`) || !strings.Contains(logs, `"client_ip":"192.0.2.1"`) {
+		t.Fatalf("failed logins not logged with the address: %s", logs)
+	}
+	if strings.Contains(logs, "nobody@example.org") {
+		t.Fatal("the log names the address typed for an unknown account")
+	}
+}
+
+// Ten failures within the window are allowed; the eleventh attempt is
+// refused with the wait until the oldest failure leaves the window, even
+// with the right password, and the limit holds across service instances.
+func TestLoginThrottling(t *testing.T) {
+	for _, instances := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d instances", instances), func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			f.mustRegister(t, "ana@example.org")
+			svcs := []*auth.Service{f.svc}
+			if instances == 2 {
+				other := mongostore.New(storetest.Connect(t, f.db), nil).Users()
+				svcs = append(svcs, f.service(t, other))
+			}
+			f.secret("wrong horse battery")
+			for i := range 10 {
+				_, err := svcs[i%len(svcs)].Login(ctx, "ana@example.org", "wrong horse battery", fmt.Sprintf("198.51.100.%d", i))
+				mustCode(t, err, nomination.EUNAUTHORIZED)
+				f.clock.Advance(time.Second)
+			}
+			_, err := svcs[len(svcs)-1].Login(ctx, "Ana@example.org", password, "203.0.113.9")
+			e := mustCode(t, err, nomination.ETOOMANY)
+			// The first failure was 10 s ago; it leaves the window in 14m50s.
+			if want := 15*60 - 10; e.RetryAfter != want {
+				t.Fatalf("RetryAfter = %d, want %d", e.RetryAfter, want)
+			}
+			// Refused attempts do not extend the wait.
+			f.clock.Advance(time.Duration(e.RetryAfter) * time.Second)
+			f.mustLogin(t, svcs[0], "ana@example.org", password)
+		})
+	}
+}
+
+func TestLoginThrottlingPerAddress(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	f.secret("wrong horse battery")
+	for i := range 100 {
+		_, err := f.svc.Login(ctx, fmt.Sprintf("user%d@example.org", i), "wrong horse battery", "192.0.2.77")
+		mustCode(t, err, nomination.EUNAUTHORIZED)
+	}
+	_, err := f.svc.Login(ctx, "ana@example.org", password, "192.0.2.77")
+	mustCode(t, err, nomination.ETOOMANY)
+	f.mustLogin(t, f.svc, "ana@example.org", password) // from another address
+}
+
+// Successful logins do not count towards the limit.
+func TestSuccessfulLoginsAreNotFailures(t *testing.T) {
+	f := newFixture(t)
+	f.mustRegister(t, "ana@example.org")
+	for range 15 {
+		f.mustLogin(t, f.svc, "ana@example.org", password)
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	first := f.mustLogin(t, f.svc, "ana@example.org", password)
+
+	f.clock.Advance(time.Minute)
+	second, err := f.svc.Refresh(ctx, first.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	f.secret(second.AccessToken, second.RefreshToken)
+	if second.RefreshToken == first.RefreshToken || second.AccessToken == first.AccessToken {
+		t.Fatal("refresh did not rotate")
+	}
+	if _, err := f.svc.Authenticate(ctx, second.AccessToken); err != nil {
+		t.Fatalf("new access token: %v", err)
+	}
+	// The spent token is refused, and presenting it ends the session.
+	_, err = f.svc.Refresh(ctx, first.RefreshToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+	_, err = f.svc.Refresh(ctx, second.RefreshToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+	_, err = f.svc.Authenticate(ctx, second.AccessToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+	if !strings.Contains(f.logs.String(), "refresh token reused") {
+		t.Fatal("reuse not logged")
+	}
+	// Another session of the same user is untouched.
+	other := f.mustLogin(t, f.svc, "ana@example.org", password)
+	if _, err := f.svc.Authenticate(ctx, other.AccessToken); err != nil {
+		t.Fatalf("other session: %v", err)
+	}
+}
+
+// Two uses of one refresh token at once: one wins, the other is a reuse.
+func TestConcurrentRefresh(t *testing.T) {
+	f := newFixture(t)
+	f.mustRegister(t, "ana@example.org")
+	pair := f.mustLogin(t, f.svc, "ana@example.org", password)
+	const n = 10
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			p, err := f.svc.Refresh(context.Background(), pair.RefreshToken)
+			if p != nil {
+				f.secret(p.AccessToken, p.RefreshToken)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d refreshes succeeded, want 1", ok)
+	}
+}
+
+func TestRefreshRefuses(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	pair := f.mustLogin(t, f.svc, "ana@example.org", password)
+	for _, tok := range []string{"", "garbage", pair.AccessToken, strings.Repeat("A", 43)} {
+		_, err := f.svc.Refresh(ctx, tok)
+		mustCode(t, err, nomination.EUNAUTHORIZED)
+	}
+	f.clock.Advance(auth.DefaultRefreshTTL)
+	_, err := f.svc.Refresh(ctx, pair.RefreshToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+}
+
+// A session lasts at most SessionMaxAge however often it is refreshed.
+func TestSessionMaxAge(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	pair := f.mustLogin(t, f.svc, "ana@example.org", password)
+	var err error
+	for elapsed := time.Duration(0); elapsed < auth.DefaultSessionMaxAge+48*time.Hour; elapsed += 6 * 24 * time.Hour {
+		f.clock.Advance(6 * 24 * time.Hour)
+		pair, err = f.svc.Refresh(ctx, pair.RefreshToken)
+		if err != nil {
+			if elapsed+6*24*time.Hour < auth.DefaultSessionMaxAge {
+				t.Fatalf("refused after %v: %v", elapsed, err)
+			}
+			mustCode(t, err, nomination.EUNAUTHORIZED)
+			return
+		}
+		f.secret(pair.AccessToken, pair.RefreshToken)
+	}
+	t.Fatal("session outlived its maximum age")
+}
+
+func TestLogout(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	pair := f.mustLogin(t, f.svc, "ana@example.org", password)
+	other := f.mustLogin(t, f.svc, "ana@example.org", password)
+	p, err := f.svc.Authenticate(ctx, pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Logout(ctx, p, pair.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Authenticate(ctx, pair.AccessToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+	_, err = f.svc.Refresh(ctx, pair.RefreshToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+	if _, err := f.svc.Authenticate(ctx, other.AccessToken); err != nil {
+		t.Fatalf("logout ended another session: %v", err)
+	}
+	mustCode(t, f.svc.Logout(ctx, nil, ""), nomination.EUNAUTHORIZED)
+}
+
+// resetLink returns the token of the newest mail of template to email.
+func (f *fixture) resetLink(tb testing.TB, template, email string) string {
+	tb.Helper()
+	jobs := f.outbox.Jobs()
+	for i := len(jobs) - 1; i >= 0; i-- {
+		j := jobs[i]
+		if j.Template != template || j.To != email {
+			continue
+		}
+		link := j.Links["reset"]
+		if j.Data["reset"] != link {
+			tb.Fatalf("Data[reset] = %q, Links[reset] = %q", j.Data["reset"], link)
+		}
+		u, err := url.Parse(link)
+		if err != nil || u.Scheme != "https" || u.Host != "nomina.example.org" {
+			tb.Fatalf("link %q is not an absolute link to the service", link)
+		}
+		tok := link[strings.LastIndexByte(link, '/')+1:]
+		f.secret(tok)
+		return tok
+	}
+	tb.Fatalf("no %s mail to %s in %v", template, email, jobs)
+	return ""
+}
+
+func TestPasswordReset(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	before := f.mustLogin(t, f.svc, "ana@example.org", password)
+
+	if err := f.svc.RequestPasswordReset(ctx, "nobody@example.org"); err != nil {
+		t.Fatalf("unknown address: %v", err)
+	}
+	if n := len(f.outbox.Jobs()); n != 0 {
+		t.Fatalf("%d mails for an unknown address", n)
+	}
+	if err := f.svc.RequestPasswordReset(ctx, "ANA@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	tok := f.resetLink(t, "password_reset", "ana@example.org")
+	if j := f.outbox.Jobs()[0]; strings.Contains(j.ID, tok) {
+		t.Fatal("the mail job id holds the token")
+	}
+
+	const newPassword = "copper meadow lantern"
+	f.secret(newPassword)
+	t.Run("weak password keeps the link usable", func(t *testing.T) {
+		mustCode(t, f.svc.ResetPassword(ctx, tok, "password1"), nomination.EINVALID)
+	})
+	if err := f.svc.ResetPassword(ctx, tok, newPassword); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	t.Run("link is single-use", func(t *testing.T) {
+		mustCode(t, f.svc.ResetPassword(ctx, tok, "another good passphrase"), nomination.EINVALID)
+	})
+	t.Run("sessions from before are ended", func(t *testing.T) {
+		_, err := f.svc.Authenticate(ctx, before.AccessToken)
+		mustCode(t, err, nomination.EUNAUTHORIZED)
+		_, err = f.svc.Refresh(ctx, before.RefreshToken)
+		mustCode(t, err, nomination.EUNAUTHORIZED)
+	})
+	t.Run("old password no longer works", func(t *testing.T) {
+		_, err := f.svc.Login(ctx, "ana@example.org", password, "")
+		mustCode(t, err, nomination.EUNAUTHORIZED)
+	})
+	t.Run("new password works in the same second", func(t *testing.T) {
+		after := f.mustLogin(t, f.svc, "ana@example.org", newPassword)
+		if _, err := f.svc.Authenticate(ctx, after.AccessToken); err != nil {
+			t.Fatalf("token issued right after the reset: %v", err)
+		}
+	})
+}
+
+func TestPasswordResetLinkRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	first := f.resetLink(t, "password_reset", "ana@example.org")
+	f.clock.Advance(2 * time.Second)
+	if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	second := f.resetLink(t, "password_reset", "ana@example.org")
+	if first == second {
+		t.Fatal("two requests produced one link")
+	}
+	if err := f.svc.ResetPassword(ctx, second, "copper meadow lantern"); err != nil {
+		t.Fatal(err)
+	}
+	// A link issued before the password changed is dead.
+	mustCode(t, f.svc.ResetPassword(ctx, first, "another good passphrase"), nomination.EINVALID)
+
+	f.clock.Advance(2 * time.Second)
+	if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	expired := f.resetLink(t, "password_reset", "ana@example.org")
+	f.clock.Advance(auth.DefaultResetTTL)
+	mustCode(t, f.svc.ResetPassword(ctx, expired, "another good passphrase"), nomination.EINVALID)
+
+	for _, tok := range []string{"", "short", strings.Repeat("A", 43)} {
+		mustCode(t, f.svc.ResetPassword(ctx, tok, "another good passphrase"), nomination.EINVALID)
+	}
+	// A link token is not an access token.
+	_, err := f.svc.Authenticate(ctx, expired)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+}
+
+// Reset mails are limited per account, silently.
+func TestPasswordResetThrottled(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	for range 5 {
+		if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.outbox.Jobs()); n != 3 {
+		t.Fatalf("%d reset mails, want 3", n)
+	}
+	for _, j := range f.outbox.Jobs() {
+		f.secret(j.Data["reset"])
+	}
+}
+
+func TestDisableEndsSessions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, admin := f.mustUser(t, "admin@example.org", auth.RoleAdmin)
+	u := f.mustRegister(t, "ana@example.org")
+	pair := f.mustLogin(t, f.svc, "ana@example.org", password)
+	yes := true
+	if _, err := f.svc.UpdateUser(ctx, admin, u.ID, auth.UserPatch{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.Authenticate(ctx, pair.AccessToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+	_, err = f.svc.Refresh(ctx, pair.RefreshToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+	_, err = f.svc.Login(ctx, "ana@example.org", password, "")
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+	if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil || len(f.outbox.Jobs()) != 0 {
+		t.Fatalf("reset for a disabled account: %v, %d mails", err, len(f.outbox.Jobs()))
+	}
+	no := false
+	f.clock.Advance(time.Second)
+	if _, err := f.svc.UpdateUser(ctx, admin, u.ID, auth.UserPatch{Disabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+	f.mustLogin(t, f.svc, "ana@example.org", password)
+}
+
+func TestUserManagementPermissions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, admin := f.mustUser(t, "admin@example.org", auth.RoleAdmin)
+	sec2, _ := f.mustUser(t, "sec2@example.org", auth.RoleSecretariat)
+	_, sec := f.mustUser(t, "sec@example.org", auth.RoleSecretariat)
+	cand, candP := f.mustUser(t, "cand@example.org", auth.RoleCandidate)
+
+	create := func(actor *auth.Principal, email string, roles ...auth.Role) error {
+		_, err := f.svc.CreateUser(ctx, actor, auth.NewUser{Email: email, Name: "New", Roles: roles, Panels: []string{"civil_society"}})
+		return err
+	}
+	tests := []struct {
+		name string
+		err  error
+		code string
+	}{
+		{"secretariat creates a reviewer", create(sec, "rev@example.org", auth.RoleReviewer), ""},
+		{"secretariat cannot create an admin", create(sec, "a2@example.org", auth.RoleAdmin), nomination.EFORBIDDEN},
+		{"secretariat cannot create a secretariat", create(sec, "s3@example.org", auth.RoleSecretariat, auth.RoleReviewer), nomination.EFORBIDDEN},
+		{"admin creates a secretariat", create(admin, "s4@example.org", auth.RoleSecretariat), ""},
+		{"candidate cannot create", create(candP, "x@example.org", auth.RoleCandidate), nomination.EFORBIDDEN},
+		{"nobody cannot create", create(nil, "y@example.org", auth.RoleCandidate), nomination.EUNAUTHORIZED},
+		{"bad role named", create(admin, "z@example.org", "root"), nomination.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.code == "" {
+				if tt.err != nil {
+					t.Fatal(tt.err)
+				}
+				return
+			}
+			mustCode(t, tt.err, tt.code)
+		})
+	}
+
+	t.Run("a created user without password is mailed a set-password link", func(t *testing.T) {
+		tok := f.resetLink(t, "set_password", "rev@example.org")
+		if err := f.svc.ResetPassword(ctx, tok, "copper meadow lantern"); err != nil {
+			t.Fatal(err)
+		}
+		f.secret("copper meadow lantern")
+		f.mustLogin(t, f.svc, "rev@example.org", "copper meadow lantern")
+	})
+
+	_, err := f.svc.ListUsers(ctx, candP, auth.UserQuery{})
+	mustCode(t, err, nomination.EFORBIDDEN)
+	page, err := f.svc.ListUsers(ctx, sec, auth.UserQuery{Role: auth.RoleReviewer})
+	if err != nil || len(page.Items) != 1 || page.Items[0].Email != "rev@example.org" {
+		t.Fatalf("reviewers = %v, %v", page, err)
+	}
+
+	reviewer := []auth.Role{auth.RoleReviewer}
+	admins := []auth.Role{auth.RoleAdmin}
+	yes := true
+	updates := []struct {
+		name  string
+		actor *auth.Principal
+		id    string
+		patch auth.UserPatch
+		code  string
+	}{
+		{"secretariat makes a candidate a reviewer", sec, cand.ID, auth.UserPatch{Roles: &reviewer, Panels: &[]string{"civil_society"}}, ""},
+		{"secretariat cannot make anyone admin", sec, cand.ID, auth.UserPatch{Roles: &admins}, nomination.EFORBIDDEN},
+		{"secretariat cannot touch another secretariat", sec, sec2.ID, auth.UserPatch{Disabled: &yes}, nomination.EFORBIDDEN},
+		{"admin cannot disable themselves", admin, admin.UserID, auth.UserPatch{Disabled: &yes}, nomination.EFORBIDDEN},
+		{"admin cannot change own roles", admin, admin.UserID, auth.UserPatch{Roles: &reviewer}, nomination.EFORBIDDEN},
+		{"candidate cannot update", candP, cand.ID, auth.UserPatch{Roles: &admins}, nomination.EFORBIDDEN},
+		{"unknown user", admin, "u-nope", auth.UserPatch{Disabled: &yes}, nomination.ENOTFOUND},
+		{"bad panel", admin, cand.ID, auth.UserPatch{Panels: &[]string{"Bad Panel"}}, nomination.EINVALID},
+		{"admin disables a secretariat", admin, sec2.ID, auth.UserPatch{Disabled: &yes}, ""},
+	}
+	for _, tt := range updates {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.svc.UpdateUser(ctx, tt.actor, tt.id, tt.patch)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			mustCode(t, err, tt.code)
+		})
+	}
+	got, err := f.svc.User(ctx, cand.ID)
+	if err != nil || !got.HasRole(auth.RoleReviewer) || got.HasRole(auth.RoleAdmin) || len(got.Panels) != 1 {
+		t.Fatalf("candidate after updates = %+v, %v", got, err)
+	}
+	// Roles are read from the store on every request, so a token issued
+	// before a role change carries the new roles.
+	p, err := f.svc.Authenticate(ctx, f.mustLogin(t, f.svc, "cand@example.org", password).AccessToken)
+	if err != nil || !p.HasRole(auth.RoleReviewer) || !p.InPanel("civil_society") {
+		t.Fatalf("principal = %+v, %v", p, err)
+	}
+}
+
+func TestListUsersPages(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, admin := f.mustUser(t, "admin@example.org", auth.RoleAdmin)
+	for i := range 7 {
+		if _, err := f.svc.CreateUser(ctx, admin, auth.NewUser{Email: fmt.Sprintf("user%d@example.org", i), Name: "U", Roles: []auth.Role{auth.RoleCandidate}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		page, err := f.svc.ListUsers(ctx, admin, auth.UserQuery{Limit: 3, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range page.Items {
+			seen = append(seen, u.EmailKey)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(seen) != 8 || seen[0] != "admin@example.org" || seen[7] != "user6@example.org" {
+		t.Fatalf("listed %v", seen)
+	}
+	for _, q := range []auth.UserQuery{{Limit: -1}, {Limit: auth.MaxPageSize + 1}, {Cursor: "!!"}, {Role: "root"}, {Panel: "A B"}} {
+		_, err := f.svc.ListUsers(ctx, admin, q)
+		mustCode(t, err, nomination.EINVALID)
+	}
+}
+
+func TestEnsureAdmin(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.secret("copper meadow lantern")
+	created, err := f.svc.EnsureAdmin(ctx, "root@example.org", "copper meadow lantern")
+	if err != nil || !created {
+		t.Fatalf("first EnsureAdmin = %v, %v", created, err)
+	}
+	created, err = f.svc.EnsureAdmin(ctx, "other@example.org", "copper meadow lantern")
+	if err != nil || created {
+		t.Fatalf("second EnsureAdmin = %v, %v; want no-op", created, err)
+	}
+	f.mustLogin(t, f.svc, "root@example.org", "copper meadow lantern")
+
+	t.Run("never promotes an existing account", func(t *testing.T) {
+		g := newFixture(t)
+		g.mustRegister(t, "root@example.org")
+		_, err := g.svc.EnsureAdmin(ctx, "root@example.org", "copper meadow lantern")
+		mustCode(t, err, nomination.ECONFLICT)
+	})
+	t.Run("refuses a weak password", func(t *testing.T) {
+		g := newFixture(t)
+		_, err := g.svc.EnsureAdmin(ctx, "root@example.org", "admin123")
+		mustCode(t, err, nomination.EINVALID)
+	})
+}
+
+// A login with a hash made under older parameters stores a new one.
+func TestLoginRehashes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.mustRegister(t, "ana@example.org")
+	stronger, err := auth.NewService(f.store, f.outbox, f.keys, auth.Config{
+		BaseURL: "https://nomina.example.org", Hash: auth.HashParams{Memory: 128, Time: 2, Threads: 1}, Now: f.clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mustLogin(t, stronger, "ana@example.org", password)
+	got, err := f.store.UserByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PasswordHash == u.PasswordHash || !strings.Contains(got.PasswordHash, "m=128,t=2,p=1") {
+		t.Fatalf("hash after login = %q", got.PasswordHash)
+	}
+	f.mustLogin(t, f.svc, "ana@example.org", password)
+}
+
+func TestPurgeExpired(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	f.secret("wrong horse battery")
+	_, _ = f.svc.Login(ctx, "ana@example.org", "wrong horse battery", "192.0.2.1")
+	pair := f.mustLogin(t, f.svc, "ana@example.org", password)
+	f.clock.Advance(auth.DefaultRefreshTTL + time.Hour)
+	n, err := f.svc.PurgeExpired(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two failure records (account and address) and one refresh token.
+	if n != 3 {
+		t.Fatalf("purged %d records, want 3", n)
+	}
+	_, err = f.svc.Refresh(ctx, pair.RefreshToken)
+	mustCode(t, err, nomination.EUNAUTHORIZED)
+}
+
+// BenchmarkLogin measures a whole login against the embedded store at the
+// production hash parameters: the sustained logins per second of one
+// instance on this machine (run with -cpu to vary parallelism).
+func BenchmarkLogin(b *testing.B) {
+	db := storetest.NewDatabase(b)
+	keys, _, _ := auth.GenerateKeys(rand.Reader)
+	svc, err := auth.NewService(mongostore.New(db, nil).Users(), &outbox{}, keys, auth.Config{
+		BaseURL: "https://nomina.example.org", Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, auth.Registration{Email: "ana@example.org", Password: password, Name: "Ana"}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := svc.Login(ctx, "ana@example.org", password, "192.0.2.1"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
+
+// BenchmarkAuthenticate measures a request's authentication: token
+// verification plus the user and session look-ups.
+func BenchmarkAuthenticate(b *testing.B) {
+	db := storetest.NewDatabase(b)
+	keys, _, _ := auth.GenerateKeys(rand.Reader)
+	svc, err := auth.NewService(mongostore.New(db, nil).Users(), &outbox{}, keys, auth.Config{
+		BaseURL: "https://nomina.example.org", Hash: fastParams, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, auth.Registration{Email: "ana@example.org", Password: password, Name: "Ana"}); err != nil {
+		b.Fatal(err)
+	}
+	pair, err := svc.Login(ctx, "ana@example.org", password, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := svc.Authenticate(ctx, pair.AccessToken); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,328 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/igf/nomina/internal/mongostore/storetest"
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// inReview returns a MAG nomination of group admitted to its panel, and
+// the panel's reviewers.
+func (st *stack) inReview(group string, reviewers int) (nominationBody, account, []account) {
+	st.tb.Helper()
+	sec := st.secretariat("sec-" + group + "@igf.example")
+	slug := "mag-" + group[:3]
+	st.mustCall(sec, slug, "mag")
+	var revs []account
+	for i := 0; i < reviewers; i++ {
+		revs = append(revs, st.reviewer(fmt.Sprintf("r%02d-%s@example.org", i, group), fmt.Sprintf("Org %d", i), group))
+	}
+	cand := st.candidate("cand-" + group + "@example.org")
+	n := st.mustSubmitted(cand, slug, group)
+	mustStatus(st.tb, st.call("POST", "/api/v1/nominations/"+n.ID+"/actions/admit", sec, nil), http.StatusOK, &n)
+	return n, cand, revs
+}
+
+func (st *stack) vote(who account, id, decision, comment string) int {
+	st.tb.Helper()
+	body := map[string]any{"decision": decision}
+	if comment != "" {
+		body["comment"] = comment
+	}
+	return st.call("POST", "/api/v1/nominations/"+id+"/votes", who, body).Code
+}
+
+// transitions returns the action events that left the review stage.
+func transitions(evs []nomination.Event, from string) []nomination.Event {
+	var out []nomination.Event
+	for _, e := range evs {
+		if (e.Type == nomination.EvAction || e.Type == nomination.EvOverride) && e.From == from {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Thirty reviewers vote at the same moment: each vote is answered 201, or
+// 409 once the stage is left; every accepted vote is in the history once;
+// exactly one decision exists, taken on a tally that meets the rule.
+func TestConcurrentVotesDecideExactlyOnce(t *testing.T) {
+	for _, instances := range []int{1, 2} {
+		t.Run(strconv.Itoa(instances)+" instances", func(t *testing.T) {
+			st := newStack(t)
+			n, _, revs := st.inReview("civil_society", 30)
+			stacks := []*stack{st}
+			if instances == 2 {
+				stacks = append(stacks, newStackOn(t, storetest.Connect(t, st.db.Name()), st.clock))
+			}
+			var wg sync.WaitGroup
+			codes := make([]int, len(revs))
+			start := make(chan struct{})
+			for i, r := range revs {
+				wg.Add(1)
+				go func(i int, r account) {
+					defer wg.Done()
+					<-start
+					codes[i] = stacks[i%len(stacks)].vote(r, n.ID, "approve", "")
+				}(i, r)
+			}
+			close(start)
+			wg.Wait()
+			accepted := map[string]bool{}
+			for i, c := range codes {
+				switch c {
+				case 201:
+					accepted[revs[i].ID] = true
+				case 409:
+				default:
+					t.Errorf("reviewer %d: status %d", i, c)
+				}
+			}
+			evs := st.mustConsistent(n.ID)
+			stored := map[string]int{}
+			for _, e := range evs {
+				if e.Type == nomination.EvVote {
+					var v nomination.Vote
+					_ = json.Unmarshal(e.Data, &v)
+					stored[v.Reviewer]++
+				}
+			}
+			for id := range accepted {
+				if stored[id] != 1 {
+					t.Errorf("accepted vote of %s stored %d times", id, stored[id])
+				}
+			}
+			if len(stored) != len(accepted) {
+				t.Errorf("%d votes stored, %d accepted", len(stored), len(accepted))
+			}
+			dec := transitions(evs, "panel_review")
+			if len(dec) != 1 {
+				t.Fatalf("%d decisions, want exactly 1", len(dec))
+			}
+			var d struct {
+				Tally map[string]float64 `json:"tally"`
+			}
+			_ = json.Unmarshal(dec[0].Data, &d)
+			approve, reject, eligible := d.Tally["approve"], d.Tally["reject"], d.Tally["eligible"]
+			pending := eligible - approve - reject - d.Tally["recuse"] - d.Tally["request_changes"]
+			if !(approve >= 2 && approve > reject+pending) || dec[0].Actor != "system" {
+				t.Fatalf("decided on %v by %s: the rule does not hold", d.Tally, dec[0].Actor)
+			}
+			// Votes after the decision were refused, none lost silently.
+			if int(approve) > len(accepted) {
+				t.Fatalf("decision counted %v approvals but only %d votes were accepted", approve, len(accepted))
+			}
+		})
+	}
+}
+
+func TestSameVoteTwentyTimesIsStoredOnce(t *testing.T) {
+	st := newStack(t)
+	n, _, revs := st.inReview("government", 5)
+	var wg sync.WaitGroup
+	codes := make(chan int, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- st.vote(revs[0], n.ID, "approve", "")
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[201] != 1 || count[409] != 19 {
+		t.Fatalf("statuses %v, want one 201 and nineteen 409", count)
+	}
+	votes := 0
+	for _, e := range st.mustConsistent(n.ID) {
+		if e.Type == nomination.EvVote {
+			votes++
+		}
+	}
+	if votes != 1 {
+		t.Fatalf("%d votes stored", votes)
+	}
+}
+
+func TestConflictedReviewer(t *testing.T) {
+	st := newStack(t)
+	n, _, revs := st.inReview("private_sector", 3)
+	// The candidate works for "Kenya ICT Action Network"; a reviewer from
+	// the same organisation is conflicted without declaring it.
+	sameOrg := st.reviewer("colleague@example.org", "Kenya ICT Action Network", "private_sector")
+	if code := st.vote(sameOrg, n.ID, "approve", ""); code != http.StatusForbidden {
+		t.Fatalf("same-organisation reviewer voted: %d", code)
+	}
+	if code := st.vote(revs[0], n.ID, "approve", ""); code != 201 {
+		t.Fatalf("vote: %d", code)
+	}
+	// revs[1] declares a conflict: no vote, no sight of the votes.
+	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/conflicts", revs[1], map[string]any{"reason": "Former employer"}), http.StatusCreated, nil)
+	if code := st.vote(revs[1], n.ID, "approve", ""); code != http.StatusForbidden {
+		t.Fatalf("conflicted reviewer voted: %d", code)
+	}
+	var seen nominationBody
+	mustStatus(t, st.call("GET", "/api/v1/nominations/"+n.ID, revs[1], nil), 200, &seen)
+	if len(seen.Votes) != 0 {
+		t.Fatalf("conflicted reviewer sees %d votes", len(seen.Votes))
+	}
+	mustStatus(t, st.call("GET", "/api/v1/nominations/"+n.ID, revs[2], nil), 200, &seen)
+	if len(seen.Votes) != 1 {
+		t.Fatalf("a reviewer without conflict sees %d votes, want 1", len(seen.Votes))
+	}
+	if _, ok := seen.Fields["gender"]; ok {
+		t.Fatalf("reviewers see gender although the workflow does not show it: %v", seen.Fields)
+	}
+	// Eligible are revs[0] and revs[2] (the conflicted two excluded): a
+	// second approval decides.
+	if code := st.vote(revs[2], n.ID, "approve", ""); code != 201 {
+		t.Fatalf("vote: %d", code)
+	}
+	dec := transitions(st.mustConsistent(n.ID), "panel_review")
+	if len(dec) != 1 {
+		t.Fatalf("no decision with 2 of 2 eligible approvals")
+	}
+	var d struct {
+		Tally map[string]float64 `json:"tally"`
+	}
+	_ = json.Unmarshal(dec[0].Data, &d)
+	if d.Tally["eligible"] != 2 {
+		t.Fatalf("quorum counted %v eligible, want 2 (conflicts excluded)", d.Tally["eligible"])
+	}
+	hist := st.mustHistory(revs[0], n.ID)
+	found := false
+	for _, e := range hist {
+		found = found || e.Type == nomination.EvConflict
+	}
+	if !found {
+		t.Fatal("the declaration is not in the history")
+	}
+}
+
+// Tallies over three reviewers, with recusals and conflicts: which votes
+// settle the stage, and how.
+func TestReviewOutcomes(t *testing.T) {
+	cases := []struct {
+		name      string
+		conflicts int
+		votes     []string
+		want      string // state after the votes
+	}{
+		{"two approvals of three", 0, []string{"approve", "approve"}, "secretariat_review"},
+		{"one approval is not enough", 0, []string{"approve"}, "panel_review"},
+		{"recusal does not count for", 0, []string{"approve", "recuse", "approve"}, "secretariat_review"},
+		{"two rejections decide", 0, []string{"reject", "reject"}, "not_selected"},
+		{"recusals leave too few", 0, []string{"recuse", "recuse"}, "not_selected"},
+		{"conflict shrinks the quorum", 1, []string{"approve", "approve"}, "secretariat_review"},
+		{"split vote with conflict fails", 1, []string{"approve", "reject"}, "not_selected"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newStack(t)
+			n, _, revs := st.inReview("technical_community", 3)
+			for i := 0; i < tc.conflicts; i++ {
+				mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/conflicts", revs[2-i], map[string]any{"reason": "Co-author"}), 201, nil)
+			}
+			for i, v := range tc.votes {
+				if code := st.vote(revs[i], n.ID, v, ""); code != 201 {
+					t.Fatalf("vote %d (%s): %d", i, v, code)
+				}
+			}
+			var got nominationBody
+			sec := st.secretariat("sec2@igf.example")
+			mustStatus(t, st.call("GET", "/api/v1/nominations/"+n.ID, sec, nil), 200, &got)
+			if got.State != tc.want {
+				t.Fatalf("state %s, want %s", got.State, tc.want)
+			}
+		})
+	}
+}
+
+func TestRequestChangesStartsANewRound(t *testing.T) {
+	st := newStack(t)
+	n, cand, revs := st.inReview("civil_society", 3)
+	if code := st.vote(revs[0], n.ID, "approve", ""); code != 201 {
+		t.Fatalf("vote: %d", code)
+	}
+	if code := st.vote(revs[1], n.ID, "request_changes", ""); code != http.StatusUnprocessableEntity {
+		t.Fatalf("request_changes without a comment: %d", code)
+	}
+	if code := st.vote(revs[1], n.ID, "request_changes", "Please add your IGF experience."); code != 201 {
+		t.Fatalf("request_changes: %d", code)
+	}
+	var got nominationBody
+	mustStatus(t, st.call("GET", "/api/v1/nominations/"+n.ID, cand, nil), 200, &got)
+	if got.State != "draft" || got.LastComment != "Please add your IGF experience." {
+		t.Fatalf("back to the candidate: state %s comment %q", got.State, got.LastComment)
+	}
+	mustStatus(t, st.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"igf_experience": "Three IGFs as a speaker."}}), 200, nil)
+	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/actions/submit", cand, nil), 200, nil)
+	sec := st.secretariat("sec3@igf.example")
+	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/actions/admit", sec, nil), 200, &got)
+	if got.Round != 2 {
+		t.Fatalf("round %d after resubmission, want 2", got.Round)
+	}
+	// Round-1 votes no longer count: one new approval does not decide, and
+	// the first reviewer may vote again.
+	if code := st.vote(revs[0], n.ID, "approve", ""); code != 201 {
+		t.Fatalf("round-2 vote of a round-1 voter: %d", code)
+	}
+	mustStatus(t, st.call("GET", "/api/v1/nominations/"+n.ID, sec, nil), 200, &got)
+	if got.State != "panel_review" {
+		t.Fatalf("decided on %s with one round-2 approval", got.State)
+	}
+	if code := st.vote(revs[2], n.ID, "approve", ""); code != 201 {
+		t.Fatalf("vote: %d", code)
+	}
+	mustStatus(t, st.call("GET", "/api/v1/nominations/"+n.ID, sec, nil), 200, &got)
+	if got.State != "secretariat_review" {
+		t.Fatalf("state %s after two round-2 approvals", got.State)
+	}
+}
+
+func TestReviewerSeesOnlyOwnPanel(t *testing.T) {
+	st := newStack(t)
+	n, _, revsA := st.inReview("government", 2)
+	other := st.reviewer("b@example.org", "", "private_sector")
+	mustProblem(t, st.call("GET", "/api/v1/nominations/"+n.ID, other, nil), http.StatusNotFound)
+	if code := st.vote(other, n.ID, "approve", ""); code != http.StatusNotFound {
+		t.Fatalf("vote from another panel: %d", code)
+	}
+	var list struct{ Items []nominationBody }
+	mustStatus(t, st.call("GET", "/api/v1/nominations", other, nil), 200, &list)
+	if len(list.Items) != 0 {
+		t.Fatalf("another panel lists %d", len(list.Items))
+	}
+	mustProblem(t, st.call("GET", "/api/v1/nominations?panel=government", other, nil), http.StatusForbidden)
+	mustStatus(t, st.call("GET", "/api/v1/nominations", revsA[0], nil), 200, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != n.ID {
+		t.Fatalf("the panel's queue: %+v", list.Items)
+	}
+}
+
+func TestSecretariatOverride(t *testing.T) {
+	st := newStack(t)
+	n, _, _ := st.inReview("government", 2)
+	sec := st.secretariat("boss@igf.example")
+	mustProblem(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/override", sec, map[string]any{"action": "recommend"}), http.StatusUnprocessableEntity)
+	var got nominationBody
+	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/override", sec, map[string]any{"action": "recommend", "reason": "Panel inactive"}), 200, &got)
+	if got.State != "secretariat_review" {
+		t.Fatalf("override to %s", got.State)
+	}
+	evs := st.mustConsistent(n.ID)
+	last := evs[len(evs)-1]
+	if last.Type != nomination.EvOverride {
+		t.Fatalf("last event %s, want override", last.Type)
+	}
+}

@@ -1,0 +1,145 @@
+package mail_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/igf/nomina/internal/mail"
+	"github.com/igf/nomina/internal/mongostore"
+	"github.com/igf/nomina/internal/mongostore/storetest"
+)
+
+// BenchmarkDelivery compares, in one run against the same in-process SMTP
+// server, messages per second through the queue (claim, render, send over
+// one connection, record) with a plain go-mail loop sending over one
+// connection, and measures the time from enqueueing a job to the server
+// accepting it with a polling worker.
+func BenchmarkDelivery(b *testing.B) {
+	srv := startSMTP(b)
+	ctx := context.Background()
+
+	b.Run("queue/1 worker", func(b *testing.B) {
+		q := storetest.NewStore(b).MailQueue()
+		now := time.Now()
+		for i := range b.N {
+			mustEnqueue(b, q, testJob(i, fmt.Sprintf("p%d@example.org", i), now))
+		}
+		w := mustWorker(b, q, srv, time.Now, 1, func(ws *workerSetup) { ws.opts.Batch = 100 })
+		before := len(srv.messages())
+		b.ResetTimer()
+		for sent := 0; sent < b.N; {
+			n, err := w.RunOnce(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n == 0 {
+				b.Fatalf("queue stalled after %d of %d", sent, b.N)
+			}
+			sent += n
+		}
+		b.StopTimer()
+		if got := len(srv.messages()) - before; got != b.N {
+			b.Fatalf("server received %d, want %d", got, b.N)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	})
+
+	b.Run("queue/3 instances", func(b *testing.B) {
+		db := storetest.NewDatabase(b)
+		q := mongostore.New(db, nil).MailQueue()
+		now := time.Now()
+		for i := range b.N {
+			mustEnqueue(b, q, testJob(i, fmt.Sprintf("p%d@example.org", i), now))
+		}
+		workers := make([]*mail.Worker, 3)
+		for i := range workers {
+			wq := mongostore.New(storetest.Connect(b, db.Name()), nil).MailQueue()
+			workers[i] = mustWorker(b, wq, srv, time.Now, uint64(i+1), func(ws *workerSetup) {
+				ws.opts.Batch = 50
+				ws.opts.PollInterval = 5 * time.Millisecond
+			})
+		}
+		before := len(srv.messages())
+		b.ResetTimer()
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		for _, w := range workers {
+			go func() { _ = w.Run(rctx); done <- struct{}{} }()
+		}
+		for len(srv.messages())-before < b.N {
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		cancel()
+		for range workers {
+			<-done
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	})
+
+	b.Run("plain go-mail loop", func(b *testing.B) {
+		port, _ := strconv.Atoi(srv.port())
+		c, err := gomail.NewClient("127.0.0.1", gomail.WithPort(port), gomail.WithTLSPolicy(gomail.NoTLS))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.DialWithContext(ctx); err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		tpl := mustTemplates(b)
+		before := len(srv.messages())
+		b.ResetTimer()
+		for i := range b.N {
+			j := testJob(i, fmt.Sprintf("p%d@example.org", i), time.Now())
+			m, err := tpl.Render(j.Template, mail.JobData(j, testBase))
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg := gomail.NewMsg()
+			if err := msg.FromFormat("Nomina", "nomina@example.org"); err != nil {
+				b.Fatal(err)
+			}
+			if err := msg.AddToFormat(j.Name, j.To); err != nil {
+				b.Fatal(err)
+			}
+			msg.Subject(m.Subject)
+			msg.SetMessageIDWithValue(fmt.Sprintf("plain-%d@nomina", i))
+			msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+			msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+			if err := c.Send(msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		if got := len(srv.messages()) - before; got != b.N {
+			b.Fatalf("server received %d, want %d", got, b.N)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	})
+
+	b.Run("enqueue to accepted", func(b *testing.B) {
+		q := storetest.NewStore(b).MailQueue()
+		w := mustWorker(b, q, srv, time.Now, 7, func(ws *workerSetup) { ws.opts.PollInterval = 10 * time.Millisecond })
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = w.Run(rctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		b.ResetTimer()
+		for i := range b.N {
+			j := testJob(i, fmt.Sprintf("lat%d@example.org", i), time.Now())
+			want := mail.MessageID(j.ID)
+			if err := q.Enqueue(ctx, j); err != nil {
+				b.Fatal(err)
+			}
+			for srv.countByMessageID()[want] == 0 {
+				time.Sleep(200 * time.Microsecond)
+			}
+		}
+	})
+}

@@ -1,0 +1,60 @@
+package mongostore
+
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// Directory answers who people are from the accounts: panel members and the
+// secretariat, for mail audiences and vote quorums.
+type Directory struct {
+	users *Users
+}
+
+var _ nomination.Directory = (*Directory)(nil)
+
+// Directory returns the people directory over the same database.
+func (s *Store) Directory() *Directory { return &Directory{users: s.Users()} }
+
+func toMember(d userDoc) nomination.Member {
+	return nomination.Member{UserID: d.ID, Name: d.Name, Email: d.Email, Organization: d.Organization}
+}
+
+// User returns one account; ENOTFOUND when there is none.
+func (d *Directory) User(ctx context.Context, id string) (nomination.Member, error) {
+	var doc userDoc
+	if err := d.users.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "uid", Value: id}}).Decode(&doc); err != nil {
+		return nomination.Member{}, translate("find user", err)
+	}
+	return toMember(doc), nil
+}
+
+func (d *Directory) members(ctx context.Context, op string, filter bson.D) ([]nomination.Member, error) {
+	filter = append(filter, bson.E{Key: "disabled", Value: bson.D{{Key: "$ne", Value: true}}})
+	cur, err := d.users.db.Collection(colUsers).Find(ctx, filter)
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	var docs []userDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(op, err)
+	}
+	out := make([]nomination.Member, 0, len(docs))
+	for _, doc := range docs {
+		out = append(out, toMember(doc))
+	}
+	return out, nil
+}
+
+// PanelMembers returns the enabled reviewers on panel.
+func (d *Directory) PanelMembers(ctx context.Context, panel string) ([]nomination.Member, error) {
+	return d.members(ctx, "panel members", bson.D{{Key: "roles", Value: "reviewer"}, {Key: "panels", Value: panel}})
+}
+
+// Staff returns the enabled secretariat members and admins.
+func (d *Directory) Staff(ctx context.Context) ([]nomination.Member, error) {
+	return d.members(ctx, "staff", bson.D{{Key: "roles", Value: bson.D{{Key: "$in", Value: bson.A{"secretariat", "admin"}}}}})
+}

@@ -1,0 +1,643 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// The mail queue keeps four collections:
+//
+//   - mail_jobs: one document per job (_id = job ID): the message's data and
+//     a projection of its delivery state (status, attempts, next attempt,
+//     last reply, sent time, Message-ID) for the mail log;
+//   - mail_due: the schedule, one entry per attempt to be made
+//     (_id = "<job id>/<attempt>", due time); only pending attempts have one,
+//     so polling for due mail reads a small collection however long the mail
+//     log grows;
+//   - mail_claims: one document per attempt taken (same _id), inserted by
+//     the worker that takes it, with a lease;
+//   - mail_results: one document per finished attempt (same _id), inserted
+//     only by the claim's winner, holding the job's state after it.
+//
+// Unique inserts are the only atomic writes on the embedded store, so
+// attempt n of a job belongs to whoever inserted claim n, and only that
+// worker inserts result n; the job document is then rewritten by _id, and a
+// worker that finds result n while the job document still says n-1 catches
+// it up. An attempt is scheduled before anything that depends on it
+// commits (a job's first entry before the job, a retry's entry before the
+// failed attempt's result), so a crash leaves at most an entry too many,
+// removed when met, never a job nothing schedules. A claim without a result
+// whose lease ran out was abandoned (its worker stopped, perhaps after the
+// server accepted the message): its schedule entry passes to the next
+// attempt, which exactly one worker claims, and the message goes out again
+// with the same Message-ID.
+const (
+	mailJobs    = "mail_jobs"
+	mailDue     = "mail_due"
+	mailClaims  = "mail_claims"
+	mailResults = "mail_results"
+)
+
+// Outcomes of an attempt, as kept in mail_results.
+const (
+	outcomeSent     = "sent"
+	outcomeRetry    = "retry"
+	outcomeDead     = "dead"
+	outcomeRequeued = "requeued" // a dead job retried by hand
+)
+
+const (
+	// maxSkip bounds how many finished or abandoned attempts one claim
+	// steps over.
+	maxSkip = 100
+	// maxReply bounds the stored server reply.
+	maxReply = 2000
+	// retryLease is the lease of the claim a manual retry takes.
+	retryLease = time.Minute
+	// orphanAge is how old a schedule entry without a job (its enqueue
+	// stopped half-way) must be before it is removed; younger ones may
+	// belong to an enqueue still in progress.
+	orphanAge = time.Hour
+)
+
+func init() {
+	registerIndexes(
+		Index{Collection: mailJobs, Keys: bson.D{{Key: "nomination_id", Value: 1}, {Key: "created_at", Value: -1}}},
+		Index{Collection: mailJobs, Keys: bson.D{{Key: "status", Value: 1}, {Key: "created_at", Value: -1}}},
+		Index{Collection: mailDue, Keys: bson.D{{Key: "at", Value: 1}}},
+		Index{Collection: mailDue, Keys: bson.D{{Key: "job_id", Value: 1}}},
+	)
+}
+
+// MailQueue is the mail outbox in the store: producers enqueue jobs,
+// workers claim and record attempts, the secretariat reads the log and
+// retries dead jobs.
+type MailQueue struct {
+	jobs, due, claims, results *mongo.Collection
+}
+
+var _ nomination.Outbox = (*MailQueue)(nil)
+
+// MailQueue returns the store's mail queue.
+func (s *Store) MailQueue() *MailQueue {
+	return &MailQueue{
+		jobs:    s.db.Collection(mailJobs),
+		due:     s.db.Collection(mailDue),
+		claims:  s.db.Collection(mailClaims),
+		results: s.db.Collection(mailResults),
+	}
+}
+
+type mailJobDoc struct {
+	ID              string            `bson:"_id"`
+	Template        string            `bson:"template"`
+	To              string            `bson:"to"`
+	Name            string            `bson:"name,omitempty"`
+	NominationID    string            `bson:"nomination_id,omitempty"`
+	CallSlug        string            `bson:"call_slug,omitempty"`
+	Data            map[string]string `bson:"data,omitempty"`
+	Links           map[string]string `bson:"links,omitempty"`
+	NominationState string            `bson:"nomination_state,omitempty"`
+	NomineeName     string            `bson:"nominee_name,omitempty"`
+	Fields          map[string]any    `bson:"fields,omitempty"`
+	CallTitle       string            `bson:"call_title,omitempty"`
+	CallClosesAt    time.Time         `bson:"call_closes_at"`
+	Comment         string            `bson:"comment,omitempty"`
+	Reason          string            `bson:"reason,omitempty"`
+	CreatedAt       time.Time         `bson:"created_at"`
+	NotBefore       time.Time         `bson:"not_before"`
+
+	Status   string `bson:"status"`
+	Attempts int    `bson:"attempts"`
+	// RetryBase is the attempt number of the last manual retry: the tries of
+	// the current round are counted from it.
+	RetryBase     int       `bson:"retry_base"`
+	NextAttemptAt time.Time `bson:"next_attempt_at"`
+	LastError     string    `bson:"last_error,omitempty"`
+	SentAt        time.Time `bson:"sent_at"`
+	MessageID     string    `bson:"message_id,omitempty"`
+	UpdatedAt     time.Time `bson:"updated_at"`
+}
+
+// mailDueDoc schedules one attempt of a job.
+type mailDueDoc struct {
+	ID      string    `bson:"_id"`
+	JobID   string    `bson:"job_id"`
+	Attempt int       `bson:"attempt"`
+	At      time.Time `bson:"at"`
+}
+
+type mailClaimDoc struct {
+	ID         string    `bson:"_id"`
+	JobID      string    `bson:"job_id"`
+	Attempt    int       `bson:"attempt"`
+	Worker     string    `bson:"worker"`
+	ClaimedAt  time.Time `bson:"claimed_at"`
+	LeaseUntil time.Time `bson:"lease_until"`
+}
+
+// mailResultDoc is a finished attempt and the job's delivery state after it.
+type mailResultDoc struct {
+	ID            string    `bson:"_id"`
+	JobID         string    `bson:"job_id"`
+	Attempt       int       `bson:"attempt"`
+	Outcome       string    `bson:"outcome"`
+	Reply         string    `bson:"reply,omitempty"`
+	At            time.Time `bson:"at"`
+	Status        string    `bson:"status"`
+	NextAttemptAt time.Time `bson:"next_attempt_at"`
+	MessageID     string    `bson:"message_id,omitempty"`
+}
+
+func attemptID(jobID string, attempt int) string {
+	return fmt.Sprintf("%s/%04d", jobID, attempt)
+}
+
+func conflict(format string, args ...any) error {
+	return nomination.Errorf(nomination.ECONFLICT, format, args...)
+}
+
+func toMailJobDoc(j nomination.MailJob) mailJobDoc {
+	next := j.CreatedAt
+	if j.NotBefore.After(next) {
+		next = j.NotBefore
+	}
+	return mailJobDoc{
+		ID: j.ID, Template: j.Template, To: j.To, Name: j.Name,
+		NominationID: j.NominationID, CallSlug: j.CallSlug,
+		Data: j.Data, Links: j.Links,
+		NominationState: j.NominationState, NomineeName: j.NomineeName, Fields: j.Fields,
+		CallTitle: j.CallTitle, CallClosesAt: j.CallClosesAt,
+		Comment: j.Comment, Reason: j.Reason,
+		CreatedAt: j.CreatedAt, NotBefore: j.NotBefore,
+		Status: nomination.MailQueued, NextAttemptAt: next, UpdatedAt: j.CreatedAt,
+	}
+}
+
+func fromMailJobDoc(d mailJobDoc) nomination.MailRecord {
+	fields, _ := plainValue(d.Fields).(map[string]any)
+	return nomination.MailRecord{
+		Job: nomination.MailJob{
+			ID: d.ID, Template: d.Template, To: d.To, Name: d.Name,
+			NominationID: d.NominationID, CallSlug: d.CallSlug,
+			Data: d.Data, Links: d.Links,
+			NominationState: d.NominationState, NomineeName: d.NomineeName, Fields: fields,
+			CallTitle: d.CallTitle, CallClosesAt: d.CallClosesAt,
+			Comment: d.Comment, Reason: d.Reason,
+			CreatedAt: d.CreatedAt, NotBefore: d.NotBefore,
+		},
+		Status:        d.Status,
+		Attempts:      d.Attempts,
+		NextAttemptAt: d.NextAttemptAt,
+		LastError:     d.LastError,
+		SentAt:        d.SentAt,
+		MessageID:     d.MessageID,
+		UpdatedAt:     d.UpdatedAt,
+	}
+}
+
+// plainValue turns what the driver decodes into an interface (bson.D,
+// bson.A, bson.DateTime) back into maps, slices and times, so templates see
+// the form fields as they were enqueued.
+func plainValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if v == nil {
+			return v
+		}
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = plainValue(e)
+		}
+		return m
+	case bson.D:
+		m := make(map[string]any, len(v))
+		for _, e := range v {
+			m[e.Key] = plainValue(e.Value)
+		}
+		return m
+	case bson.M:
+		return plainValue(map[string]any(v))
+	case bson.A:
+		s := make([]any, len(v))
+		for i, e := range v {
+			s[i] = plainValue(e)
+		}
+		return s
+	case bson.DateTime:
+		return v.Time().UTC()
+	default:
+		return v
+	}
+}
+
+// Enqueue adds job to the queue, due at its NotBefore or CreatedAt time. A
+// job whose ID is queued already is accepted without a second copy. It
+// returns a *nomination.Error with EINVALID when the ID, template,
+// recipient or creation time is missing.
+func (q *MailQueue) Enqueue(ctx context.Context, job nomination.MailJob) error {
+	switch {
+	case job.ID == "":
+		return nomination.Invalid("id", "a mail job needs an ID")
+	case job.Template == "":
+		return nomination.Invalid("template", "a mail job needs a template")
+	case job.To == "":
+		return nomination.Invalid("to", "a mail job needs a recipient")
+	case job.CreatedAt.IsZero():
+		return nomination.Invalid("created_at", "a mail job needs its creation time")
+	}
+	d := toMailJobDoc(job)
+	// The schedule entry first: see the comment at the top of the file. For
+	// a job enqueued and delivered before, the entry is stale, and the first
+	// worker to meet it removes it.
+	if err := q.schedule(ctx, job.ID, 1, d.NextAttemptAt); err != nil {
+		return err
+	}
+	_, err := q.jobs.InsertOne(ctx, d)
+	if mongo.IsDuplicateKeyError(err) {
+		return nil
+	}
+	return translate("enqueue mail job", err)
+}
+
+// schedule makes attempt of the job due at at, unless it is scheduled
+// already.
+func (q *MailQueue) schedule(ctx context.Context, jobID string, attempt int, at time.Time) error {
+	_, err := q.due.InsertOne(ctx, mailDueDoc{ID: attemptID(jobID, attempt), JobID: jobID, Attempt: attempt, At: at})
+	if mongo.IsDuplicateKeyError(err) {
+		return nil
+	}
+	return translate("schedule mail job", err)
+}
+
+// unschedule removes the entry of an attempt that finished or was passed on.
+func (q *MailQueue) unschedule(ctx context.Context, jobID string, attempt int) error {
+	_, err := q.due.DeleteOne(ctx, bson.D{{Key: "_id", Value: attemptID(jobID, attempt)}})
+	return translate("unschedule mail job", err)
+}
+
+// unscheduleBefore removes the job's entries of attempts before attempt:
+// they all finished or were passed on, so none is wanted any more.
+func (q *MailQueue) unscheduleBefore(ctx context.Context, jobID string, attempt int) error {
+	_, err := q.due.DeleteMany(ctx, bson.D{{Key: "job_id", Value: jobID}, {Key: "attempt", Value: bson.D{{Key: "$lt", Value: attempt}}}})
+	return translate("unschedule mail job", err)
+}
+
+// Get returns the job with that ID and its delivery state, or a
+// *nomination.Error with ENOTFOUND.
+func (q *MailQueue) Get(ctx context.Context, jobID string) (nomination.MailRecord, error) {
+	d, err := q.job(ctx, jobID)
+	if err != nil {
+		return nomination.MailRecord{}, err
+	}
+	return fromMailJobDoc(d), nil
+}
+
+func (q *MailQueue) job(ctx context.Context, jobID string) (mailJobDoc, error) {
+	var d mailJobDoc
+	err := q.jobs.FindOne(ctx, bson.D{{Key: "_id", Value: jobID}}).Decode(&d)
+	return d, translate("read mail job", err)
+}
+
+// byID reads the document with that _id from c into v and reports whether
+// there was one.
+func byID(ctx context.Context, c *mongo.Collection, id string, v any) (bool, error) {
+	err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(v)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, translate("read "+c.Name(), err)
+	}
+	return true, nil
+}
+
+// Due returns the IDs of up to limit jobs with an attempt due at now, the
+// longest waiting first.
+func (q *MailQueue) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	opts := options.Find().
+		SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}).
+		SetLimit(int64(max(limit, 1))).
+		SetProjection(bson.D{{Key: "job_id", Value: 1}})
+	cur, err := q.due.Find(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lte", Value: now}}}}, opts)
+	if err != nil {
+		return nil, translate("list due mail", err)
+	}
+	var docs []mailDueDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate("list due mail", err)
+	}
+	ids := make([]string, 0, len(docs))
+	seen := make(map[string]bool, len(docs))
+	for _, d := range docs {
+		if !seen[d.JobID] {
+			seen[d.JobID] = true
+			ids = append(ids, d.JobID)
+		}
+	}
+	return ids, nil
+}
+
+func (q *MailQueue) find(ctx context.Context, op string, filter bson.D, opts *options.FindOptionsBuilder) ([]nomination.MailRecord, error) {
+	cur, err := q.jobs.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	var docs []mailJobDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(op, err)
+	}
+	recs := make([]nomination.MailRecord, len(docs))
+	for i, d := range docs {
+		recs[i] = fromMailJobDoc(d)
+	}
+	return recs, nil
+}
+
+// Claim takes the job's next scheduled attempt for worker until now+lease,
+// by inserting the attempt's claim, and returns the job with the attempt's
+// number and try. On its way it catches the job document up with results
+// it lags behind, passes on attempts abandoned when their lease ran out,
+// and removes schedule entries no longer wanted. It returns a
+// *nomination.Error with ECONFLICT when there is nothing to attempt now
+// (another worker holds the attempt; the job is sent, dead or not due) and
+// ENOTFOUND when there is no such job.
+func (q *MailQueue) Claim(ctx context.Context, jobID, worker string, now time.Time, lease time.Duration) (nomination.MailAttempt, error) {
+	d, err := q.job(ctx, jobID)
+	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
+		// An entry whose enqueue stopped before the job was written.
+		_, derr := q.due.DeleteMany(ctx, bson.D{{Key: "job_id", Value: jobID}, {Key: "at", Value: bson.D{{Key: "$lt", Value: now.Add(-orphanAge)}}}})
+		if derr != nil {
+			return nomination.MailAttempt{}, translate("unschedule mail job", derr)
+		}
+		return nomination.MailAttempt{}, err
+	}
+	if err != nil {
+		return nomination.MailAttempt{}, err
+	}
+	rec := fromMailJobDoc(d)
+	base := d.RetryBase
+	for n := d.Attempts + 1; n <= d.Attempts+maxSkip; n++ {
+		id := attemptID(jobID, n)
+		var entry mailDueDoc
+		scheduled, err := byID(ctx, q.due, id, &entry)
+		if err != nil {
+			return nomination.MailAttempt{}, err
+		}
+		if scheduled && entry.At.After(now) {
+			// Whatever made the job look due is an older, stale entry.
+			if err := q.unscheduleBefore(ctx, jobID, n); err != nil {
+				return nomination.MailAttempt{}, err
+			}
+			return nomination.MailAttempt{}, conflict("mail job %s is not due", jobID)
+		}
+		if scheduled {
+			_, err := q.claims.InsertOne(ctx, mailClaimDoc{
+				ID: id, JobID: jobID, Attempt: n, Worker: worker, ClaimedAt: now, LeaseUntil: now.Add(lease),
+			})
+			if err == nil {
+				return nomination.MailAttempt{Record: rec, Number: n, Try: n - base}, nil
+			}
+			if !mongo.IsDuplicateKeyError(err) {
+				return nomination.MailAttempt{}, translate("claim mail job", err)
+			}
+		}
+		// Attempt n was taken before, or is not scheduled: did it finish?
+		var res mailResultDoc
+		found, err := byID(ctx, q.results, id, &res)
+		if err != nil {
+			return nomination.MailAttempt{}, err
+		}
+		if found {
+			if err := q.apply(ctx, res); err != nil {
+				return nomination.MailAttempt{}, err
+			}
+			rec.Status, rec.Attempts, rec.NextAttemptAt = res.Status, res.Attempt, res.NextAttemptAt
+			if res.Reply != "" {
+				rec.LastError = res.Reply
+			}
+			if res.Outcome == outcomeRequeued {
+				base = n
+			}
+			if scheduled {
+				if err := q.unschedule(ctx, jobID, n); err != nil {
+					return nomination.MailAttempt{}, err
+				}
+			}
+			continue
+		}
+		var c mailClaimDoc
+		taken, err := byID(ctx, q.claims, id, &c)
+		if err != nil {
+			return nomination.MailAttempt{}, err
+		}
+		if !taken {
+			// Neither scheduled nor taken: the job has nothing to attempt.
+			if err := q.unscheduleBefore(ctx, jobID, n); err != nil {
+				return nomination.MailAttempt{}, err
+			}
+			return nomination.MailAttempt{}, conflict("mail job %s is %s", jobID, rec.Status)
+		}
+		if c.LeaseUntil.After(now) {
+			return nomination.MailAttempt{}, conflict("attempt %d of mail job %s is in progress", n, jobID)
+		}
+		// Abandoned: its worker stopped without a result. The schedule
+		// passes to the next attempt, due now.
+		if scheduled {
+			if err := q.schedule(ctx, jobID, n+1, now); err != nil {
+				return nomination.MailAttempt{}, err
+			}
+			if err := q.unschedule(ctx, jobID, n); err != nil {
+				return nomination.MailAttempt{}, err
+			}
+		}
+	}
+	return nomination.MailAttempt{}, conflict("mail job %s has more than %d attempts to step over", jobID, maxSkip)
+}
+
+// apply rewrites the job's delivery state with what result r says. Only
+// the winner of r's claim writes r, so the state it holds is the job's.
+func (q *MailQueue) apply(ctx context.Context, r mailResultDoc) error {
+	set := bson.D{
+		{Key: "status", Value: r.Status},
+		{Key: "attempts", Value: r.Attempt},
+		{Key: "next_attempt_at", Value: r.NextAttemptAt},
+		{Key: "updated_at", Value: r.At},
+	}
+	switch r.Outcome {
+	case outcomeSent:
+		set = append(set, bson.E{Key: "sent_at", Value: r.At}, bson.E{Key: "message_id", Value: r.MessageID})
+	case outcomeRequeued:
+		set = append(set, bson.E{Key: "retry_base", Value: r.Attempt})
+	default:
+		set = append(set, bson.E{Key: "last_error", Value: r.Reply})
+	}
+	_, err := q.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: r.JobID}}, bson.D{{Key: "$set", Value: set}})
+	return translate("update mail job", err)
+}
+
+// record inserts the result of a claimed attempt, applies it to the job and
+// removes the attempt's schedule entry. A result recorded already (a
+// repeated call after a lost reply) is applied again as it was stored.
+func (q *MailQueue) record(ctx context.Context, r mailResultDoc) error {
+	r.ID = attemptID(r.JobID, r.Attempt)
+	if len(r.Reply) > maxReply {
+		r.Reply = r.Reply[:maxReply]
+	}
+	_, err := q.results.InsertOne(ctx, r)
+	if mongo.IsDuplicateKeyError(err) {
+		if _, err := byID(ctx, q.results, r.ID, &r); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return translate("record mail result", err)
+	}
+	if err := q.apply(ctx, r); err != nil {
+		return err
+	}
+	return q.unschedule(ctx, r.JobID, r.Attempt)
+}
+
+func checkAttempt(jobID string, attempt int) error {
+	if jobID == "" || attempt < 1 {
+		return nomination.Invalid("attempt", "a result needs a job and an attempt number")
+	}
+	return nil
+}
+
+// MarkSent records that the server accepted attempt of the job, with the
+// message's Message-ID. Only the worker that claimed the attempt may call
+// it. It returns store errors.
+func (q *MailQueue) MarkSent(ctx context.Context, jobID string, attempt int, messageID string, at time.Time) error {
+	if err := checkAttempt(jobID, attempt); err != nil {
+		return err
+	}
+	return q.record(ctx, mailResultDoc{
+		JobID: jobID, Attempt: attempt, Outcome: outcomeSent, At: at,
+		Status: nomination.MailSent, NextAttemptAt: at, MessageID: messageID,
+	})
+}
+
+// MarkRetry records that attempt of the job failed for now with the
+// server's reply, and schedules the next attempt at next. Only the worker
+// that claimed the attempt may call it. It returns store errors.
+func (q *MailQueue) MarkRetry(ctx context.Context, jobID string, attempt int, reply string, at, next time.Time) error {
+	if err := checkAttempt(jobID, attempt); err != nil {
+		return err
+	}
+	// Scheduled before the result commits, so a crash in between cannot
+	// lose the job.
+	if err := q.schedule(ctx, jobID, attempt+1, next); err != nil {
+		return err
+	}
+	return q.record(ctx, mailResultDoc{
+		JobID: jobID, Attempt: attempt, Outcome: outcomeRetry, Reply: reply, At: at,
+		Status: nomination.MailQueued, NextAttemptAt: next,
+	})
+}
+
+// MarkDead records that attempt of the job failed for good with the
+// server's reply; the job waits for a manual retry. Only the worker that
+// claimed the attempt may call it. It returns store errors.
+func (q *MailQueue) MarkDead(ctx context.Context, jobID string, attempt int, reply string, at time.Time) error {
+	if err := checkAttempt(jobID, attempt); err != nil {
+		return err
+	}
+	return q.record(ctx, mailResultDoc{
+		JobID: jobID, Attempt: attempt, Outcome: outcomeDead, Reply: reply, At: at,
+		Status: nomination.MailDead, NextAttemptAt: at,
+	})
+}
+
+// RetryDead puts a dead job back in the queue, due at now, with a fresh
+// allowance of attempts; it keeps its Message-ID. The retry takes an
+// attempt number of its own, so that of several retries at once exactly one
+// counts. It returns a *nomination.Error with ENOTFOUND when there is no
+// such job and ECONFLICT when the job is not dead (or is being retried at
+// that moment).
+func (q *MailQueue) RetryDead(ctx context.Context, jobID string, now time.Time) error {
+	d, err := q.job(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if d.Status != nomination.MailDead {
+		return conflict("mail job %s is %s, not dead", jobID, d.Status)
+	}
+	for n := d.Attempts + 1; n <= d.Attempts+maxSkip; n++ {
+		id := attemptID(jobID, n)
+		var res mailResultDoc
+		found, err := byID(ctx, q.results, id, &res)
+		if err != nil {
+			return err
+		}
+		if found {
+			// The job document lags behind.
+			if err := q.apply(ctx, res); err != nil {
+				return err
+			}
+			if res.Status != nomination.MailDead {
+				return conflict("mail job %s is %s, not dead", jobID, res.Status)
+			}
+			continue
+		}
+		_, err = q.claims.InsertOne(ctx, mailClaimDoc{
+			ID: id, JobID: jobID, Attempt: n, Worker: "manual retry", ClaimedAt: now, LeaseUntil: now.Add(retryLease),
+		})
+		if err == nil {
+			if err := q.schedule(ctx, jobID, n+1, now); err != nil {
+				return err
+			}
+			return q.record(ctx, mailResultDoc{
+				JobID: jobID, Attempt: n, Outcome: outcomeRequeued, At: now,
+				Status: nomination.MailQueued, NextAttemptAt: now,
+			})
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return translate("claim mail job", err)
+		}
+		var c mailClaimDoc
+		if _, err := byID(ctx, q.claims, id, &c); err != nil {
+			return err
+		}
+		if c.LeaseUntil.After(now) {
+			return conflict("mail job %s is being retried", jobID)
+		}
+	}
+	return conflict("mail job %s has more than %d attempts to step over", jobID, maxSkip)
+}
+
+// MailLog returns up to limit jobs (100 when limit is 0, at most 1000), the
+// newest first, of one nomination when nominationID is set and in one
+// status when status is set. It returns a *nomination.Error with EINVALID
+// for a status other than queued, sent or dead.
+func (q *MailQueue) MailLog(ctx context.Context, nominationID, status string, limit int) ([]nomination.MailRecord, error) {
+	filter := bson.D{}
+	if nominationID != "" {
+		filter = append(filter, bson.E{Key: "nomination_id", Value: nominationID})
+	}
+	switch status {
+	case "":
+	case nomination.MailQueued, nomination.MailSent, nomination.MailDead:
+		filter = append(filter, bson.E{Key: "status", Value: status})
+	default:
+		return nil, nomination.Invalid("status", "must be queued, sent or dead")
+	}
+	switch {
+	case limit <= 0:
+		limit = 100
+	case limit > 1000:
+		limit = 1000
+	}
+	opts := options.Find().
+		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}).
+		SetLimit(int64(limit))
+	return q.find(ctx, "read mail log", filter, opts)
+}

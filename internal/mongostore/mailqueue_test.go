@@ -1,0 +1,541 @@
+package mongostore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/igf/nomina/internal/mongostore"
+	"github.com/igf/nomina/internal/mongostore/storetest"
+	"github.com/igf/nomina/internal/nomination"
+)
+
+var mailT0 = time.Date(2026, 2, 2, 9, 0, 0, 0, time.UTC)
+
+func mailJob(id string, at time.Time) nomination.MailJob {
+	return nomination.MailJob{
+		ID: id, Template: "notice", To: "ada@example.org", Name: "Ada Lovelace",
+		NominationID: "n-1", CallSlug: "mag-2026", CreatedAt: at,
+	}
+}
+
+func mustMailEnqueue(tb testing.TB, q *mongostore.MailQueue, jobs ...nomination.MailJob) {
+	tb.Helper()
+	for _, j := range jobs {
+		if err := q.Enqueue(context.Background(), j); err != nil {
+			tb.Fatalf("enqueue %s: %v", j.ID, err)
+		}
+	}
+}
+
+func mustMailGet(tb testing.TB, q *mongostore.MailQueue, id string) nomination.MailRecord {
+	tb.Helper()
+	r, err := q.Get(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("get %s: %v", id, err)
+	}
+	return r
+}
+
+func mustMailClaim(tb testing.TB, q *mongostore.MailQueue, id string, now time.Time) (attempt, try int) {
+	tb.Helper()
+	a, err := q.Claim(context.Background(), id, "test", now, time.Minute)
+	if err != nil {
+		tb.Fatalf("claim %s: %v", id, err)
+	}
+	if a.Record.Job.ID != id {
+		tb.Fatalf("claim %s returned job %s", id, a.Record.Job.ID)
+	}
+	return a.Number, a.Try
+}
+
+func TestMailEnqueueKeepsTheJobAndIsIdempotent(t *testing.T) {
+	q := storetest.NewStore(t).MailQueue()
+	ctx := context.Background()
+	j := mailJob("n-1/000003/notice/u-1", mailT0)
+	j.Data = map[string]string{"ref": "x"}
+	j.Links = map[string]string{"nomination": "/nominations/n-1"}
+	j.NominationState, j.NomineeName, j.CallTitle = "submitted", "Grace Hopper", "MAG 2026"
+	j.CallClosesAt = mailT0.Add(30 * 24 * time.Hour)
+	j.Comment, j.Reason = "c", "r"
+	j.Fields = map[string]any{
+		"organization": "Example Foundation",
+		"consent":      true,
+		"languages":    []any{"en", "fr"},
+		"address":      map[string]any{"city": "Nairobi"},
+		"born":         time.Date(1980, 5, 1, 0, 0, 0, 0, time.UTC),
+	}
+	mustMailEnqueue(t, q, j)
+	second := j
+	second.To = "someone.else@example.org"
+	if err := q.Enqueue(ctx, second); err != nil {
+		t.Fatalf("second enqueue of the same ID: %v", err)
+	}
+	rec := mustMailGet(t, q, j.ID)
+	if rec.Job.To != j.To {
+		t.Fatalf("the second enqueue replaced the job: to = %s", rec.Job.To)
+	}
+	// Fields come back as plain Go values, not driver types.
+	j.Fields["consent"], j.Fields["languages"] = true, []any{"en", "fr"}
+	if !reflect.DeepEqual(rec.Job, j) {
+		t.Fatalf("job round trip:\n got %#v\nwant %#v", rec.Job, j)
+	}
+	if rec.Status != nomination.MailQueued || rec.Attempts != 0 || !rec.NextAttemptAt.Equal(mailT0) {
+		t.Fatalf("new job state: %+v", rec)
+	}
+	all, err := q.MailLog(ctx, "", "", 0)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("%d jobs after two enqueues (%v), want 1", len(all), err)
+	}
+}
+
+func TestMailEnqueueRejectsIncompleteJobs(t *testing.T) {
+	q := storetest.NewStore(t).MailQueue()
+	cases := []struct {
+		name  string
+		edit  func(*nomination.MailJob)
+		field string
+	}{
+		{"no id", func(j *nomination.MailJob) { j.ID = "" }, "id"},
+		{"no template", func(j *nomination.MailJob) { j.Template = "" }, "template"},
+		{"no recipient", func(j *nomination.MailJob) { j.To = "" }, "to"},
+		{"no creation time", func(j *nomination.MailJob) { j.CreatedAt = time.Time{} }, "created_at"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			j := mailJob("j", mailT0)
+			c.edit(&j)
+			err := q.Enqueue(context.Background(), j)
+			var e *nomination.Error
+			if !errors.As(err, &e) || e.Code != nomination.EINVALID || len(e.Fields) == 0 || e.Fields[0].Field != c.field {
+				t.Fatalf("error %v, want EINVALID on %s", err, c.field)
+			}
+		})
+	}
+}
+
+func TestMailDueHonoursNotBeforeAndOrder(t *testing.T) {
+	q := storetest.NewStore(t).MailQueue()
+	late := mailJob("late", mailT0)
+	late.NotBefore = mailT0.Add(time.Hour)
+	mustMailEnqueue(t, q, mailJob("b", mailT0.Add(2*time.Second)), mailJob("a", mailT0.Add(time.Second)), late)
+	cases := []struct {
+		name string
+		now  time.Time
+		want []string
+	}{
+		{"before anything", mailT0, nil},
+		{"first two, oldest first", mailT0.Add(time.Minute), []string{"a", "b"}},
+		{"after not-before", mailT0.Add(time.Hour), []string{"a", "b", "late"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := q.Due(context.Background(), c.now, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 {
+				got = nil
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("due = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// Twenty workers claim one job at once: exactly one gets the attempt.
+func TestMailClaimIsExclusive(t *testing.T) {
+	db := storetest.NewDatabase(t)
+	q := mongostore.New(db, nil).MailQueue()
+	mustMailEnqueue(t, q, mailJob("j", mailT0))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won, conflicts := 0, 0
+	for i := range 20 {
+		wq := q
+		if i%2 == 1 {
+			wq = mongostore.New(storetest.Connect(t, db.Name()), nil).MailQueue()
+		}
+		wg.Go(func() {
+			a, err := wq.Claim(context.Background(), "j", fmt.Sprintf("w%d", i), mailT0, time.Minute)
+			mu.Lock()
+			defer mu.Unlock()
+			switch nomination.ErrorCode(err) {
+			case "":
+				won++
+				if a.Number != 1 || a.Try != 1 {
+					t.Errorf("won attempt %d try %d, want 1 and 1", a.Number, a.Try)
+				}
+			case nomination.ECONFLICT:
+				conflicts++
+			default:
+				t.Errorf("claim: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 || conflicts != 19 {
+		t.Fatalf("%d claims won, %d conflicts; want 1 and 19", won, conflicts)
+	}
+}
+
+// An attempt whose worker stopped without recording an outcome is taken
+// over once its lease ran out, by exactly one of several workers.
+func TestMailAbandonedAttemptIsTakenOverOnce(t *testing.T) {
+	q := storetest.NewStore(t).MailQueue()
+	ctx := context.Background()
+	mustMailEnqueue(t, q, mailJob("j", mailT0))
+	if a, _ := mustMailClaim(t, q, "j", mailT0); a != 1 {
+		t.Fatalf("first attempt %d", a)
+	}
+	if _, err := q.Claim(ctx, "j", "other", mailT0.Add(59*time.Second), time.Minute); nomination.ErrorCode(err) != nomination.ECONFLICT {
+		t.Fatalf("claim during the lease: %v, want ECONFLICT", err)
+	}
+	later := mailT0.Add(61 * time.Second)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var attempts []int
+	for i := range 10 {
+		wg.Go(func() {
+			a, err := q.Claim(ctx, "j", fmt.Sprintf("w%d", i), later, time.Minute)
+			if err == nil {
+				mu.Lock()
+				attempts = append(attempts, a.Number, a.Try)
+				mu.Unlock()
+			} else if nomination.ErrorCode(err) != nomination.ECONFLICT {
+				t.Errorf("claim: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if !reflect.DeepEqual(attempts, []int{2, 2}) {
+		t.Fatalf("takeover claims (attempt, try) = %v, want one of [2 2]", attempts)
+	}
+}
+
+func TestMailOutcomes(t *testing.T) {
+	ctx := context.Background()
+	t.Run("sent", func(t *testing.T) {
+		q := storetest.NewStore(t).MailQueue()
+		mustMailEnqueue(t, q, mailJob("j", mailT0))
+		a, _ := mustMailClaim(t, q, "j", mailT0)
+		if err := q.MarkSent(ctx, "j", a, "<abc@nomina>", mailT0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		rec := mustMailGet(t, q, "j")
+		if rec.Status != nomination.MailSent || rec.Attempts != 1 || rec.MessageID != "<abc@nomina>" || !rec.SentAt.Equal(mailT0.Add(time.Second)) {
+			t.Fatalf("after sent: %+v", rec)
+		}
+		if _, err := q.Claim(ctx, "j", "w", mailT0.Add(time.Hour), time.Minute); nomination.ErrorCode(err) != nomination.ECONFLICT {
+			t.Fatalf("claim of a sent job: %v", err)
+		}
+		// A repeated call (its first reply was lost) changes nothing.
+		if err := q.MarkSent(ctx, "j", a, "<abc@nomina>", mailT0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if again := mustMailGet(t, q, "j"); !again.SentAt.Equal(rec.SentAt) {
+			t.Fatalf("repeated MarkSent moved sent_at to %v", again.SentAt)
+		}
+	})
+	t.Run("retry then sent", func(t *testing.T) {
+		q := storetest.NewStore(t).MailQueue()
+		mustMailEnqueue(t, q, mailJob("j", mailT0))
+		a, _ := mustMailClaim(t, q, "j", mailT0)
+		next := mailT0.Add(time.Minute)
+		if err := q.MarkRetry(ctx, "j", a, "451 4.3.0 Try again later", mailT0, next); err != nil {
+			t.Fatal(err)
+		}
+		rec := mustMailGet(t, q, "j")
+		if rec.Status != nomination.MailQueued || rec.Attempts != 1 || rec.LastError != "451 4.3.0 Try again later" || !rec.NextAttemptAt.Equal(next) {
+			t.Fatalf("after retry: %+v", rec)
+		}
+		if _, err := q.Claim(ctx, "j", "w", next.Add(-time.Second), time.Minute); nomination.ErrorCode(err) != nomination.ECONFLICT {
+			t.Fatalf("claim before next attempt: %v", err)
+		}
+		if a, try := mustMailClaim(t, q, "j", next); a != 2 || try != 2 {
+			t.Fatalf("second claim: attempt %d try %d", a, try)
+		}
+		if err := q.MarkSent(ctx, "j", 2, "<id@nomina>", next); err != nil {
+			t.Fatal(err)
+		}
+		if rec := mustMailGet(t, q, "j"); rec.Status != nomination.MailSent || rec.Attempts != 2 || rec.LastError == "" {
+			t.Fatalf("after sent: %+v (the last error is kept for the log)", rec)
+		}
+	})
+	t.Run("dead, retried by hand, sent", func(t *testing.T) {
+		q := storetest.NewStore(t).MailQueue()
+		mustMailEnqueue(t, q, mailJob("j", mailT0))
+		a, _ := mustMailClaim(t, q, "j", mailT0)
+		if err := q.MarkDead(ctx, "j", a, "550 5.1.1 Mailbox unavailable", mailT0); err != nil {
+			t.Fatal(err)
+		}
+		rec := mustMailGet(t, q, "j")
+		if rec.Status != nomination.MailDead || rec.LastError != "550 5.1.1 Mailbox unavailable" {
+			t.Fatalf("after dead: %+v", rec)
+		}
+		if _, err := q.Claim(ctx, "j", "w", mailT0.Add(time.Hour), time.Minute); nomination.ErrorCode(err) != nomination.ECONFLICT {
+			t.Fatalf("claim of a dead job: %v", err)
+		}
+		later := mailT0.Add(time.Hour)
+		if err := q.RetryDead(ctx, "j", later); err != nil {
+			t.Fatal(err)
+		}
+		rec = mustMailGet(t, q, "j")
+		if rec.Status != nomination.MailQueued || !rec.NextAttemptAt.Equal(later) {
+			t.Fatalf("after retry by hand: %+v", rec)
+		}
+		if err := q.RetryDead(ctx, "j", later); nomination.ErrorCode(err) != nomination.ECONFLICT {
+			t.Fatalf("retry of a queued job: %v", err)
+		}
+		a, try := mustMailClaim(t, q, "j", later)
+		if a != 3 || try != 1 {
+			t.Fatalf("claim after retry by hand: attempt %d try %d, want 3 and 1", a, try)
+		}
+	})
+}
+
+func TestMailRetryDeadErrors(t *testing.T) {
+	q := storetest.NewStore(t).MailQueue()
+	ctx := context.Background()
+	if err := q.RetryDead(ctx, "missing", mailT0); nomination.ErrorCode(err) != nomination.ENOTFOUND {
+		t.Fatalf("retry of a missing job: %v", err)
+	}
+	mustMailEnqueue(t, q, mailJob("j", mailT0))
+	a, _ := mustMailClaim(t, q, "j", mailT0)
+	if err := q.MarkDead(ctx, "j", a, "550", mailT0); err != nil {
+		t.Fatal(err)
+	}
+	// Ten secretaries press retry at once: one succeeds.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 10 {
+		wg.Go(func() {
+			err := q.RetryDead(ctx, "j", mailT0)
+			mu.Lock()
+			defer mu.Unlock()
+			switch nomination.ErrorCode(err) {
+			case "":
+				ok++
+			case nomination.ECONFLICT:
+			default:
+				t.Errorf("retry: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d retries succeeded, want 1", ok)
+	}
+}
+
+// A worker that inserted its result but died before rewriting the job
+// leaves the job document behind; the next claim catches it up instead of
+// sending again.
+func TestMailClaimCatchesUpALaggingJob(t *testing.T) {
+	db := storetest.NewDatabase(t)
+	q := mongostore.New(db, nil).MailQueue()
+	ctx := context.Background()
+	mustMailEnqueue(t, q, mailJob("j", mailT0))
+	a, _ := mustMailClaim(t, q, "j", mailT0)
+	// What MarkSent inserts first, without the job update after it.
+	_, err := db.Collection("mail_results").InsertOne(ctx, bson.D{
+		{Key: "_id", Value: fmt.Sprintf("j/%04d", a)}, {Key: "job_id", Value: "j"}, {Key: "attempt", Value: a},
+		{Key: "outcome", Value: "sent"}, {Key: "at", Value: mailT0}, {Key: "status", Value: "sent"},
+		{Key: "next_attempt_at", Value: mailT0}, {Key: "message_id", Value: "<x@nomina>"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := mustMailGet(t, q, "j"); rec.Status != nomination.MailQueued {
+		t.Fatalf("setup: job already %s", rec.Status)
+	}
+	later := mailT0.Add(time.Hour)
+	mustMailDue(t, q, later, "j")
+	if _, err := q.Claim(ctx, "j", "w", later, time.Minute); nomination.ErrorCode(err) != nomination.ECONFLICT {
+		t.Fatalf("claim of a job sent in fact: %v, want ECONFLICT", err)
+	}
+	rec := mustMailGet(t, q, "j")
+	if rec.Status != nomination.MailSent || rec.MessageID != "<x@nomina>" || rec.Attempts != 1 {
+		t.Fatalf("job not caught up: %+v", rec)
+	}
+	mustMailDue(t, q, later)
+}
+
+func mustMailDue(tb testing.TB, q *mongostore.MailQueue, now time.Time, want ...string) {
+	tb.Helper()
+	got, err := q.Due(context.Background(), now, 100)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(got) == 0 {
+		got = nil
+	}
+	if len(want) == 0 {
+		want = nil
+	}
+	if !reflect.DeepEqual(got, want) {
+		tb.Fatalf("due at %v = %v, want %v", now, got, want)
+	}
+}
+
+// Only pending attempts are in the schedule: a finished job no longer
+// shows up when workers poll, however many jobs the log holds.
+func TestMailScheduleHoldsOnlyPendingAttempts(t *testing.T) {
+	q := storetest.NewStore(t).MailQueue()
+	ctx := context.Background()
+	mustMailEnqueue(t, q, mailJob("sent", mailT0), mailJob("dead", mailT0), mailJob("retry", mailT0))
+	now := mailT0.Add(time.Second)
+	mustMailDue(t, q, now, "dead", "retry", "sent")
+	for _, id := range []string{"sent", "dead", "retry"} {
+		a, _ := mustMailClaim(t, q, id, now)
+		var err error
+		switch id {
+		case "sent":
+			err = q.MarkSent(ctx, id, a, "<m@nomina>", now)
+		case "dead":
+			err = q.MarkDead(ctx, id, a, "550", now)
+		case "retry":
+			err = q.MarkRetry(ctx, id, a, "451", now, now.Add(time.Minute))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustMailDue(t, q, now)
+	mustMailDue(t, q, now.Add(time.Minute), "retry")
+	if err := q.RetryDead(ctx, "dead", now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	mustMailDue(t, q, now.Add(2*time.Minute), "retry", "dead")
+}
+
+// Enqueueing a delivered job again (its event derived twice) sends nothing:
+// the stale schedule entry is removed by the first worker that meets it.
+func TestMailEnqueueAgainAfterDeliveryIsHarmless(t *testing.T) {
+	q := storetest.NewStore(t).MailQueue()
+	ctx := context.Background()
+	j := mailJob("j", mailT0)
+	mustMailEnqueue(t, q, j)
+	a, _ := mustMailClaim(t, q, "j", mailT0)
+	if err := q.MarkSent(ctx, "j", a, "<m@nomina>", mailT0); err != nil {
+		t.Fatal(err)
+	}
+	mustMailEnqueue(t, q, j)
+	if _, err := q.Claim(ctx, "j", "w", mailT0.Add(time.Hour), time.Minute); nomination.ErrorCode(err) != nomination.ECONFLICT {
+		t.Fatalf("claim of a delivered job: %v, want ECONFLICT", err)
+	}
+	mustMailDue(t, q, mailT0.Add(time.Hour))
+	if rec := mustMailGet(t, q, "j"); rec.Status != nomination.MailSent || rec.Attempts != 1 {
+		t.Fatalf("job after a second enqueue: %+v", rec)
+	}
+}
+
+// A schedule entry whose job was never written (the enqueue stopped half
+// way) is skipped, then removed once it is old.
+func TestMailOrphanScheduleEntryIsRemoved(t *testing.T) {
+	db := storetest.NewDatabase(t)
+	q := mongostore.New(db, nil).MailQueue()
+	ctx := context.Background()
+	_, err := db.Collection("mail_due").InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "ghost/0001"}, {Key: "job_id", Value: "ghost"}, {Key: "attempt", Value: 1}, {Key: "at", Value: mailT0},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustMailDue(t, q, mailT0, "ghost")
+	if _, err := q.Claim(ctx, "ghost", "w", mailT0, time.Minute); nomination.ErrorCode(err) != nomination.ENOTFOUND {
+		t.Fatalf("claim of a missing job: %v, want ENOTFOUND", err)
+	}
+	mustMailDue(t, q, mailT0, "ghost")
+	if _, err := q.Claim(ctx, "ghost", "w", mailT0.Add(2*time.Hour), time.Minute); nomination.ErrorCode(err) != nomination.ENOTFOUND {
+		t.Fatalf("claim of a missing job: %v, want ENOTFOUND", err)
+	}
+	mustMailDue(t, q, mailT0.Add(2*time.Hour))
+}
+
+// A worker that decided to retry but stopped before recording it leaves
+// the retry scheduled: the job is attempted again, not lost.
+func TestMailRetryScheduledBeforeItsResult(t *testing.T) {
+	db := storetest.NewDatabase(t)
+	q := mongostore.New(db, nil).MailQueue()
+	ctx := context.Background()
+	mustMailEnqueue(t, q, mailJob("j", mailT0))
+	mustMailClaim(t, q, "j", mailT0)
+	// What MarkRetry writes first, and nothing after it.
+	_, err := db.Collection("mail_due").InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "j/0002"}, {Key: "job_id", Value: "j"}, {Key: "attempt", Value: 2}, {Key: "at", Value: mailT0.Add(time.Minute)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Claim(ctx, "j", "w", mailT0.Add(30*time.Second), time.Minute); nomination.ErrorCode(err) != nomination.ECONFLICT {
+		t.Fatalf("claim during the first attempt's lease: %v", err)
+	}
+	if a, try := mustMailClaim(t, q, "j", mailT0.Add(2*time.Minute)); a != 2 || try != 2 {
+		t.Fatalf("claim after the lease: attempt %d try %d, want 2 and 2", a, try)
+	}
+	mustMailDue(t, q, mailT0.Add(2*time.Minute), "j")
+	if err := q.MarkSent(ctx, "j", 2, "<m@nomina>", mailT0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	mustMailDue(t, q, mailT0.Add(time.Hour))
+}
+
+func TestMailLog(t *testing.T) {
+	q := storetest.NewStore(t).MailQueue()
+	ctx := context.Background()
+	a := mailJob("a", mailT0)
+	b := mailJob("b", mailT0.Add(time.Minute))
+	c := mailJob("c", mailT0.Add(2*time.Minute))
+	c.NominationID = "n-2"
+	mustMailEnqueue(t, q, a, b, c)
+	at, _ := mustMailClaim(t, q, "a", mailT0.Add(time.Hour))
+	if err := q.MarkDead(ctx, "a", at, "550 no", mailT0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	bt, _ := mustMailClaim(t, q, "b", mailT0.Add(time.Hour))
+	if err := q.MarkSent(ctx, "b", bt, "<b@nomina>", mailT0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		nomination, status string
+		limit              int
+		want               []string
+	}{
+		{"", "", 0, []string{"c", "b", "a"}},
+		{"n-1", "", 0, []string{"b", "a"}},
+		{"", nomination.MailDead, 0, []string{"a"}},
+		{"", nomination.MailSent, 0, []string{"b"}},
+		{"n-1", nomination.MailQueued, 0, nil},
+		{"n-2", nomination.MailQueued, 0, []string{"c"}},
+		{"", "", 2, []string{"c", "b"}},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("nomination=%q status=%q limit=%d", c.nomination, c.status, c.limit), func(t *testing.T) {
+			recs, err := q.MailLog(ctx, c.nomination, c.status, c.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, r.Job.ID)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("log = %v, want %v", got, c.want)
+			}
+		})
+	}
+	t.Run("unknown status", func(t *testing.T) {
+		if _, err := q.MailLog(ctx, "", "lost", 0); nomination.ErrorCode(err) != nomination.EINVALID {
+			t.Fatalf("error %v, want EINVALID", err)
+		}
+	})
+}

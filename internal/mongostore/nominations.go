@@ -1,0 +1,331 @@
+package mongostore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// Collections of calls and nominations.
+const (
+	colCalls       = "calls"       // _id: slug; the insert makes the slug unique
+	colEvents      = "events"      // _id: "<nomination>/<seq>"; the insert is the commit point
+	colNominations = "nominations" // _id: nomination id; the projection, rewritten by _id
+)
+
+func init() {
+	registerIndexes(
+		Index{Collection: colEvents, Keys: bson.D{{Key: "nomination", Value: 1}, {Key: "seq", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "call", Value: 1}, {Key: "state", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "owner", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "review_panels", Value: 1}}},
+	)
+}
+
+// Nominations keeps calls, the nominations' events and projections, and
+// their files (GridFS).
+type Nominations struct {
+	db *mongo.Database
+}
+
+var (
+	_ nomination.Store = (*Nominations)(nil)
+	_ nomination.Files = (*Nominations)(nil)
+)
+
+// Nominations returns the nomination store over the same database.
+func (s *Store) Nominations() *Nominations { return &Nominations{db: s.db} }
+
+type callDoc struct {
+	Slug            string    `bson:"_id"`
+	Title           string    `bson:"title"`
+	Workflow        string    `bson:"workflow"`
+	WorkflowVersion int       `bson:"workflow_version"`
+	OpensAt         time.Time `bson:"opens_at"`
+	ClosesAt        time.Time `bson:"closes_at"`
+	TermStart       time.Time `bson:"term_start"`
+	Seats           int       `bson:"seats"`
+	Targets         string    `bson:"targets,omitempty"`
+	CreatedAt       time.Time `bson:"created_at"`
+	UpdatedAt       time.Time `bson:"updated_at"`
+	CreatedBy       string    `bson:"created_by"`
+}
+
+func toCallDoc(c nomination.Call) callDoc {
+	return callDoc{c.Slug, c.Title, c.Workflow, c.WorkflowVersion, c.OpensAt, c.ClosesAt, c.TermStart, c.Seats, string(c.Targets), c.CreatedAt, c.UpdatedAt, c.CreatedBy}
+}
+
+func fromCallDoc(d callDoc) nomination.Call {
+	c := nomination.Call{Slug: d.Slug, Title: d.Title, Workflow: d.Workflow, WorkflowVersion: d.WorkflowVersion,
+		OpensAt: d.OpensAt.UTC(), ClosesAt: d.ClosesAt.UTC(), TermStart: d.TermStart.UTC(), Seats: d.Seats,
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), CreatedBy: d.CreatedBy}
+	if d.Targets != "" {
+		c.Targets = json.RawMessage(d.Targets)
+	}
+	return c
+}
+
+// CreateCall inserts a call; ECONFLICT when the slug is taken.
+func (s *Nominations) CreateCall(ctx context.Context, c nomination.Call) error {
+	_, err := s.db.Collection(colCalls).InsertOne(ctx, toCallDoc(c))
+	return translate("create call", err)
+}
+
+// GetCall returns a call; ENOTFOUND when there is none.
+func (s *Nominations) GetCall(ctx context.Context, slug string) (nomination.Call, error) {
+	var d callDoc
+	err := s.db.Collection(colCalls).FindOne(ctx, bson.D{{Key: "_id", Value: slug}}).Decode(&d)
+	if err != nil {
+		return nomination.Call{}, translate("get call", err)
+	}
+	return fromCallDoc(d), nil
+}
+
+// ListCalls returns every call.
+func (s *Nominations) ListCalls(ctx context.Context) ([]nomination.Call, error) {
+	cur, err := s.db.Collection(colCalls).Find(ctx, bson.D{}, options.Find().SetLimit(1000))
+	if err != nil {
+		return nil, translate("list calls", err)
+	}
+	var docs []callDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate("list calls", err)
+	}
+	out := make([]nomination.Call, len(docs))
+	for i, d := range docs {
+		out[i] = fromCallDoc(d)
+	}
+	return out, nil
+}
+
+// ReplaceCall rewrites a call by slug; ENOTFOUND when there is none.
+func (s *Nominations) ReplaceCall(ctx context.Context, c nomination.Call) error {
+	res, err := s.db.Collection(colCalls).ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.Slug}}, toCallDoc(c))
+	if err != nil {
+		return translate("replace call", err)
+	}
+	if res.MatchedCount == 0 {
+		return translate("replace call", mongo.ErrNoDocuments)
+	}
+	return nil
+}
+
+type eventDoc struct {
+	ID         string    `bson:"_id"`
+	Nomination string    `bson:"nomination"`
+	Seq        int       `bson:"seq"`
+	At         time.Time `bson:"at"`
+	Actor      string    `bson:"actor"`
+	Type       string    `bson:"type"`
+	From       string    `bson:"from,omitempty"`
+	To         string    `bson:"to,omitempty"`
+	Data       string    `bson:"data"`
+	PrevHash   string    `bson:"prev_hash"`
+	Hash       string    `bson:"hash"`
+}
+
+func fromEventDoc(d eventDoc) nomination.Event {
+	return nomination.Event{NominationID: d.Nomination, Seq: d.Seq, At: d.At.UTC(), Actor: d.Actor, Type: d.Type,
+		From: d.From, To: d.To, Data: json.RawMessage(d.Data), PrevHash: d.PrevHash, Hash: d.Hash}
+}
+
+// AppendEvent inserts the event under its unique key; ECONFLICT when that
+// seq is taken.
+func (s *Nominations) AppendEvent(ctx context.Context, e nomination.Event) error {
+	d := eventDoc{ID: nomination.EventID(e.NominationID, e.Seq), Nomination: e.NominationID, Seq: e.Seq, At: e.At,
+		Actor: e.Actor, Type: e.Type, From: e.From, To: e.To, Data: string(e.Data), PrevHash: e.PrevHash, Hash: e.Hash}
+	_, err := s.db.Collection(colEvents).InsertOne(ctx, d)
+	return translate("append event", err)
+}
+
+// Event returns one event by its key; ENOTFOUND when it does not exist.
+func (s *Nominations) Event(ctx context.Context, id string, seq int) (nomination.Event, error) {
+	var d eventDoc
+	err := s.db.Collection(colEvents).FindOne(ctx, bson.D{{Key: "_id", Value: nomination.EventID(id, seq)}}).Decode(&d)
+	if err != nil {
+		return nomination.Event{}, translate("get event", err)
+	}
+	return fromEventDoc(d), nil
+}
+
+// Events returns a nomination's events in seq order.
+func (s *Nominations) Events(ctx context.Context, id string) ([]nomination.Event, error) {
+	cur, err := s.db.Collection(colEvents).Find(ctx, bson.D{{Key: "nomination", Value: id}}, options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
+	if err != nil {
+		return nil, translate("list events", err)
+	}
+	var docs []eventDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate("list events", err)
+	}
+	out := make([]nomination.Event, len(docs))
+	for i, d := range docs {
+		out[i] = fromEventDoc(d)
+	}
+	return out, nil
+}
+
+// nominationDoc keeps the queryable parts as fields and the whole
+// projection as JSON, so it decodes to exactly what was written.
+type nominationDoc struct {
+	ID           string    `bson:"_id"`
+	Call         string    `bson:"call"`
+	State        string    `bson:"state"`
+	Seq          int       `bson:"seq"`
+	Owner        string    `bson:"owner"`
+	NomineeName  string    `bson:"nominee_name"`
+	Organization string    `bson:"organization"`
+	ReviewPanels []string  `bson:"review_panels"`
+	UpdatedAt    time.Time `bson:"updated_at"`
+	Body         string    `bson:"body"`
+}
+
+// PutNomination writes the projection unless the stored one is newer.
+func (s *Nominations) PutNomination(ctx context.Context, n *nomination.Nomination) error {
+	body, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("encode nomination %s: %w", n.ID, err)
+	}
+	org, _ := n.Fields["organization"].(string)
+	d := nominationDoc{ID: n.ID, Call: n.CallSlug, State: n.State, Seq: n.Seq, Owner: n.OwnerID, NomineeName: n.Nominee.Name,
+		Organization: org, ReviewPanels: n.ReviewPanels, UpdatedAt: n.UpdatedAt, Body: string(body)}
+	if d.ReviewPanels == nil {
+		d.ReviewPanels = []string{}
+	}
+	// The seq condition keeps a slower writer from putting back an older
+	// projection; on a store where it is not atomic, readers still repair
+	// from the events.
+	_, err = s.db.Collection(colNominations).ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: n.ID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: n.Seq}}}}, d,
+		options.Replace().SetUpsert(true))
+	if err == nil {
+		return nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return translate("put nomination", err)
+	}
+	return nil // a newer projection is stored already
+}
+
+// GetNomination returns the stored projection; ENOTFOUND when none.
+func (s *Nominations) GetNomination(ctx context.Context, id string) (*nomination.Nomination, error) {
+	var d nominationDoc
+	if err := s.db.Collection(colNominations).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
+		return nil, translate("get nomination", err)
+	}
+	return decodeNomination(d)
+}
+
+func decodeNomination(d nominationDoc) (*nomination.Nomination, error) {
+	var n nomination.Nomination
+	if err := json.Unmarshal([]byte(d.Body), &n); err != nil {
+		return nil, fmt.Errorf("decode nomination %s: %w", d.ID, err)
+	}
+	return &n, nil
+}
+
+// ListNominations returns projections matching f in id order.
+func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilter) ([]*nomination.Nomination, error) {
+	filter := bson.D{}
+	if f.Call != "" {
+		filter = append(filter, bson.E{Key: "call", Value: f.Call})
+	}
+	if len(f.States) > 0 {
+		filter = append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$in", Value: f.States}}})
+	}
+	if f.Owner != "" {
+		filter = append(filter, bson.E{Key: "owner", Value: f.Owner})
+	}
+	if len(f.Panels) > 0 {
+		filter = append(filter, bson.E{Key: "review_panels", Value: bson.D{{Key: "$in", Value: f.Panels}}})
+	}
+	if len(f.IDs) > 0 {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: f.IDs}}})
+	}
+	if f.After != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
+	}
+	if f.Query != "" {
+		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "nominee_name", Value: re}},
+			bson.D{{Key: "organization", Value: re}},
+		}})
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	if f.Limit > 0 {
+		opts.SetLimit(int64(f.Limit))
+	}
+	cur, err := s.db.Collection(colNominations).Find(ctx, filter, opts)
+	if err != nil {
+		return nil, translate("list nominations", err)
+	}
+	defer cur.Close(ctx)
+	var out []*nomination.Nomination
+	for cur.Next(ctx) {
+		var d nominationDoc
+		if err := cur.Decode(&d); err != nil {
+			return nil, translate("list nominations", err)
+		}
+		n, err := decodeNomination(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, translate("list nominations", cur.Err())
+}
+
+func (s *Nominations) bucket() *mongo.GridFSBucket {
+	return s.db.GridFSBucket(options.GridFSBucket().SetName("attachments"))
+}
+
+// PutFile streams r into GridFS under id.
+func (s *Nominations) PutFile(ctx context.Context, id, filename, contentType string, r io.Reader) (int64, error) {
+	up, err := s.bucket().OpenUploadStreamWithID(ctx, id, filename,
+		options.GridFSUpload().SetMetadata(bson.D{{Key: "content_type", Value: contentType}}))
+	if err != nil {
+		return 0, translate("open upload", err)
+	}
+	n, err := io.Copy(up, r)
+	if err != nil {
+		_ = up.Abort()
+		return n, fmt.Errorf("upload file: %w", err)
+	}
+	if err := up.Close(); err != nil {
+		return n, translate("finish upload", err)
+	}
+	return n, nil
+}
+
+// OpenFile returns a stored file; ENOTFOUND when there is none.
+func (s *Nominations) OpenFile(ctx context.Context, id string) (io.ReadCloser, nomination.FileInfo, error) {
+	ds, err := s.bucket().OpenDownloadStream(ctx, id)
+	if err != nil {
+		if errors.Is(err, mongo.ErrFileNotFound) {
+			return nil, nomination.FileInfo{}, translate("open file", mongo.ErrNoDocuments)
+		}
+		return nil, nomination.FileInfo{}, translate("open file", err)
+	}
+	f := ds.GetFile()
+	return ds, nomination.FileInfo{ID: id, Filename: f.Name, Size: f.Length, UploadedAt: f.UploadDate}, nil
+}
+
+// DeleteFile removes a file; a missing file is not an error.
+func (s *Nominations) DeleteFile(ctx context.Context, id string) error {
+	err := s.bucket().Delete(ctx, id)
+	if err != nil && !errors.Is(err, mongo.ErrFileNotFound) {
+		return translate("delete file", err)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package nomination
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/igf/nomina/internal/workflow"
+)
+
+// access decides whether actor may read n and in which capacity: the
+// owner, the secretariat, or a reviewer on the panel of a stage the
+// nomination is (or was) at. Anyone else gets ENOTFOUND, so ids reveal
+// nothing.
+func (s *Service) access(ctx context.Context, actor Actor, n *Nomination) (string, error) {
+	switch {
+	case actor.UserID != "" && actor.UserID == n.OwnerID:
+		return "owner", nil
+	case actor.IsStaff():
+		return "secretariat", nil
+	case actor.HasRole("reviewer"):
+		def, err := s.definition(n)
+		if err != nil {
+			return "", err
+		}
+		for _, p := range reviewedPanels(def, n) {
+			if actor.OnPanel(p) {
+				return "reviewer", nil
+			}
+		}
+	}
+	return "", Errorf(ENOTFOUND, "no such nomination")
+}
+
+// reviewedPanels lists the panels of the review stages n is at or went
+// through (a stage it reached has a round number or votes).
+func reviewedPanels(def *workflow.Definition, n *Nomination) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, name := range def.StateOrder {
+		st := def.States[name]
+		if st.Review == nil {
+			continue
+		}
+		reached := n.State == name
+		for _, v := range n.Votes {
+			if v.Stage == name {
+				reached = true
+			}
+		}
+		if !reached && !slices.Contains(n.Visited, name) {
+			continue
+		}
+		if p, ok := def.ReviewPanel(name, n.Fields); ok && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// view builds what actor sees of n.
+func (s *Service) view(ctx context.Context, actor Actor, n *Nomination, def *workflow.Definition) (*View, error) {
+	role, err := s.access(ctx, actor, n)
+	if err != nil {
+		return nil, err
+	}
+	if def == nil {
+		if def, err = s.definition(n); err != nil {
+			return nil, err
+		}
+	}
+	v := &View{Nomination: n, Role: role, ShowVotes: role != "owner"}
+	v.Panel, _ = def.ReviewPanel(n.State, n.Fields)
+	if role == "reviewer" {
+		cp := *n
+		cp.Fields = map[string]any{}
+		for k, val := range n.Fields {
+			if f, ok := def.Field(k); ok && f.ReviewerVisible {
+				cp.Fields[k] = val
+			}
+		}
+		cp.Attachments = slices.DeleteFunc(slices.Clone(n.Attachments), func(a Attachment) bool {
+			f, ok := def.Field(a.Kind)
+			return !ok || !f.ReviewerVisible
+		})
+		if s.conflicted(actor, n) {
+			v.ShowVotes = false
+		}
+		cp.Nominator = Person{}
+		v.Nomination = &cp
+	}
+	if !v.ShowVotes {
+		cp := *v.Nomination
+		cp.Votes = nil
+		cp.Conflicts = nil
+		v.Nomination = &cp
+	}
+	subj, env, err := s.subject(ctx, n, def, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range def.Available(subj, wfActor(actor, n), env) {
+		if a, ok := def.Action(st.Name); ok && slices.Contains(a.Roles, workflow.RoleSystem) && !slices.ContainsFunc(a.Roles, func(r string) bool { return r != workflow.RoleSystem }) {
+			continue
+		}
+		v.Actions = append(v.Actions, st)
+	}
+	return v, nil
+}
+
+// conflicted reports whether reviewer actor has a declared conflict on n or
+// works for the same organisation as the candidate.
+func (s *Service) conflicted(actor Actor, n *Nomination) bool {
+	if _, ok := n.ConflictOf(actor.UserID); ok {
+		return true
+	}
+	org, _ := n.Fields["organization"].(string)
+	return org != "" && actor.Organization != "" && strings.EqualFold(strings.TrimSpace(org), strings.TrimSpace(actor.Organization))
+}

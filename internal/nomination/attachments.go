@@ -1,0 +1,183 @@
+package nomination
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/igf/nomina/internal/workflow"
+)
+
+// Upload describes one uploaded file. Body is read once, as a stream; the
+// client's filename is kept as a label only, never used as a path.
+type Upload struct {
+	Kind     string
+	Filename string
+	Body     io.Reader
+}
+
+// errTooLarge stops an upload at its limit.
+var errTooLarge = errors.New("upload over the limit")
+
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, errTooLarge
+	}
+	return n, err
+}
+
+// AddAttachment stores a file for a file field of an editable nomination.
+// Errors: ENOTFOUND, EFORBIDDEN (not the owner), ECONFLICT (not editable),
+// EINVALID (kind is not a file field), ETOOLARGE, EUNSUPPORTED (content is
+// not what the field accepts, judged by the bytes, not the name).
+func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up Upload) (Attachment, error) {
+	n, err := s.load(ctx, id)
+	if err != nil {
+		return Attachment{}, err
+	}
+	if _, err := s.access(ctx, actor, n); err != nil {
+		return Attachment{}, err
+	}
+	if n.OwnerID != actor.UserID {
+		return Attachment{}, Errorf(EFORBIDDEN, "only the nomination's owner adds files")
+	}
+	def, err := s.definition(n)
+	if err != nil {
+		return Attachment{}, err
+	}
+	if st, ok := def.State(n.State); !ok || !st.Editable {
+		return Attachment{}, Errorf(ECONFLICT, "files cannot be added in state %q", n.State)
+	}
+	f, ok := def.Field(up.Kind)
+	if !ok || f.Type != workflow.TypeFile {
+		return Attachment{}, Invalid("kind", "not a file field of this form")
+	}
+	limit := f.MaxBytes
+	if limit <= 0 || limit > s.MaxUploadBytes {
+		limit = s.MaxUploadBytes
+	}
+	br := bufio.NewReaderSize(up.Body, 512)
+	head, _ := br.Peek(512)
+	ctype := sniff(head)
+	if !accepts(f.Accept, ctype, head) {
+		return Attachment{}, &Error{Code: EUNSUPPORTED, Message: "the file's content is not of an accepted type (" + strings.Join(f.Accept, ", ") + ")",
+			Fields: []FieldError{{Field: "file", Message: "content looks like " + ctype}}}
+	}
+	fileID, err := s.newID("f")
+	if err != nil {
+		return Attachment{}, err
+	}
+	h := sha256.New()
+	lr := &limitedReader{r: io.TeeReader(br, h), left: limit}
+	name := cleanFilename(up.Filename)
+	size, err := s.Files.PutFile(ctx, fileID, name, ctype, lr)
+	if err != nil {
+		_ = s.Files.DeleteFile(context.WithoutCancel(ctx), fileID)
+		if errors.Is(err, errTooLarge) || lr.left < 0 {
+			return Attachment{}, &Error{Code: ETOOLARGE, Message: "the file is larger than the limit", Fields: []FieldError{{Field: "file", Message: "at most " + strconv.FormatInt(limit, 10) + " bytes"}}}
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return Attachment{}, &Error{Code: ETOOLARGE, Message: "the upload is larger than the limit"}
+		}
+		return Attachment{}, err
+	}
+	att := Attachment{ID: fileID, Kind: up.Kind, Filename: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil)), ContentType: ctype}
+	_, ev, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
+		if st, ok := def.State(n.State); !ok || !st.Editable {
+			return Event{}, Errorf(ECONFLICT, "files cannot be added in state %q", n.State)
+		}
+		return Event{Actor: actor.UserID, Type: EvAttachmentAdded, Data: mustJSON(att)}, nil
+	})
+	if err != nil {
+		_ = s.Files.DeleteFile(context.WithoutCancel(ctx), fileID)
+		return Attachment{}, err
+	}
+	att.At = ev.At
+	return att, nil
+}
+
+// OpenAttachment returns a file of a nomination the actor may read.
+// Errors: ENOTFOUND.
+func (s *Service) OpenAttachment(ctx context.Context, actor Actor, id, fileID string) (io.ReadCloser, Attachment, error) {
+	v, err := s.Get(ctx, actor, id)
+	if err != nil {
+		return nil, Attachment{}, err
+	}
+	i := slices.IndexFunc(v.Nomination.Attachments, func(a Attachment) bool { return a.ID == fileID })
+	if i < 0 {
+		return nil, Attachment{}, Errorf(ENOTFOUND, "no such attachment")
+	}
+	rc, _, err := s.Files.OpenFile(ctx, fileID)
+	if err != nil {
+		return nil, Attachment{}, err
+	}
+	return rc, v.Nomination.Attachments[i], nil
+}
+
+// sniff names the content type from the first bytes.
+func sniff(head []byte) string {
+	if strings.HasPrefix(string(head), "%PDF-") {
+		return "application/pdf"
+	}
+	ct := http.DetectContentType(head)
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return ct
+}
+
+func accepts(accept []string, ctype string, head []byte) bool {
+	if len(accept) == 0 {
+		return true
+	}
+	for _, a := range accept {
+		if a == ctype {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanFilename keeps a display name: the base name, printable, bounded.
+func cleanFilename(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	var b strings.Builder
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '/' {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	for len(out) > 200 {
+		_, size := utf8.DecodeLastRuneInString(out)
+		out = out[:len(out)-size]
+	}
+	if out == "" || out == "." || out == ".." {
+		out = "file"
+	}
+	return out
+}

@@ -1,0 +1,196 @@
+package nomination
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// CallInput is what the secretariat sends to open or change a call. Nil
+// pointers leave a value unchanged on update.
+type CallInput struct {
+	Slug      string
+	Title     *string
+	Workflow  string
+	OpensAt   *time.Time
+	ClosesAt  *time.Time
+	TermStart *time.Time
+	Seats     *int
+	Targets   json.RawMessage
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$`)
+
+// CreateCall opens a call. Errors: EFORBIDDEN unless staff, EINVALID with
+// the field named, ECONFLICT when the slug is taken.
+func (s *Service) CreateCall(ctx context.Context, actor Actor, in CallInput) (Call, error) {
+	if !actor.IsStaff() {
+		return Call{}, Errorf(EFORBIDDEN, "only the secretariat opens calls")
+	}
+	var fields []FieldError
+	bad := func(f, m string) { fields = append(fields, FieldError{Field: f, Message: m}) }
+	if !slugPattern.MatchString(in.Slug) {
+		bad("slug", "3 to 64 lower-case letters, digits and dashes, starting and ending with a letter or digit")
+	}
+	def, ok := s.Workflows.Latest(in.Workflow)
+	if !ok {
+		bad("workflow", "no such workflow")
+	}
+	c := Call{Slug: in.Slug, CreatedBy: actor.UserID}
+	if def != nil {
+		c.Workflow, c.WorkflowVersion = def.ID, def.Version
+	}
+	if in.Title == nil || strings.TrimSpace(*in.Title) == "" {
+		bad("title", "required")
+	}
+	if in.OpensAt == nil {
+		bad("opens_at", "required")
+	}
+	if in.ClosesAt == nil {
+		bad("closes_at", "required")
+	}
+	if in.Seats == nil {
+		bad("seats", "required")
+	}
+	if len(fields) > 0 {
+		return Call{}, &Error{Code: EINVALID, Message: "the call is invalid", Fields: fields}
+	}
+	now := s.now()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := s.applyCallInput(&c, in); err != nil {
+		return Call{}, err
+	}
+	if err := s.Store.CreateCall(ctx, c); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return Call{}, &Error{Code: ECONFLICT, Message: "a call with this slug exists", Fields: []FieldError{{Field: "slug", Message: "taken"}}}
+		}
+		return Call{}, err
+	}
+	return c, nil
+}
+
+func (s *Service) applyCallInput(c *Call, in CallInput) error {
+	var fields []FieldError
+	bad := func(f, m string) { fields = append(fields, FieldError{Field: f, Message: m}) }
+	if in.Title != nil {
+		t := strings.TrimSpace(*in.Title)
+		if t == "" || len([]rune(t)) > 200 || !cleanText(t) {
+			bad("title", "1 to 200 characters, no control characters")
+		}
+		c.Title = t
+	}
+	if in.OpensAt != nil {
+		c.OpensAt = in.OpensAt.UTC().Truncate(time.Millisecond)
+	}
+	if in.ClosesAt != nil {
+		c.ClosesAt = in.ClosesAt.UTC().Truncate(time.Millisecond)
+	}
+	if in.TermStart != nil {
+		c.TermStart = in.TermStart.UTC().Truncate(time.Millisecond)
+	}
+	if !c.OpensAt.Before(c.ClosesAt) {
+		bad("closes_at", "must be after opens_at")
+	}
+	if c.OpensAt.Year() < 2000 || c.ClosesAt.Year() > 2200 {
+		bad("opens_at", "out of range")
+	}
+	if in.Seats != nil {
+		if *in.Seats < 1 || *in.Seats > 1000 {
+			bad("seats", "between 1 and 1000")
+		}
+		c.Seats = *in.Seats
+	}
+	if len(in.Targets) > 0 && string(in.Targets) != "null" {
+		if len(in.Targets) > 64<<10 {
+			bad("targets", "too large")
+		} else if s.ValidateTargets != nil {
+			if err := s.ValidateTargets(in.Targets); err != nil {
+				if de, ok := err.(*Error); ok && len(de.Fields) > 0 {
+					for _, f := range de.Fields {
+						bad("targets."+strings.TrimPrefix(f.Field, "targets."), f.Message)
+					}
+				} else {
+					bad("targets", err.Error())
+				}
+			}
+		} else {
+			var probe map[string]any
+			if json.Unmarshal(in.Targets, &probe) != nil {
+				bad("targets", "must be an object")
+			}
+		}
+		c.Targets = append(json.RawMessage(nil), in.Targets...)
+	}
+	if len(fields) > 0 {
+		return &Error{Code: EINVALID, Message: "the call is invalid", Fields: fields}
+	}
+	return nil
+}
+
+// UpdateCall changes a call's title, dates, seats or targets. Errors:
+// EFORBIDDEN, ENOTFOUND, EINVALID.
+func (s *Service) UpdateCall(ctx context.Context, actor Actor, slug string, in CallInput) (Call, error) {
+	if !actor.IsStaff() {
+		return Call{}, Errorf(EFORBIDDEN, "only the secretariat changes calls")
+	}
+	c, err := s.Store.GetCall(ctx, slug)
+	if err != nil {
+		return Call{}, err
+	}
+	if in.Workflow != "" && in.Workflow != c.Workflow {
+		return Call{}, Invalid("workflow", "the workflow of a call cannot change")
+	}
+	if err := s.applyCallInput(&c, in); err != nil {
+		return Call{}, err
+	}
+	c.UpdatedAt = s.now()
+	if err := s.Store.ReplaceCall(ctx, c); err != nil {
+		return Call{}, err
+	}
+	return c, nil
+}
+
+// GetCall returns a call; anonymous callers and candidates see open calls
+// only (ENOTFOUND otherwise).
+func (s *Service) GetCall(ctx context.Context, actor *Actor, slug string) (Call, error) {
+	c, err := s.Store.GetCall(ctx, slug)
+	if err != nil {
+		return Call{}, err
+	}
+	if actor == nil && !c.IsOpen(s.now()) {
+		return Call{}, Errorf(ENOTFOUND, "no such call")
+	}
+	return c, nil
+}
+
+// ListCalls returns calls: the open ones for anonymous callers, all for
+// signed-in users.
+func (s *Service) ListCalls(ctx context.Context, actor *Actor) ([]Call, error) {
+	all, err := s.Store.ListCalls(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := all[:0]
+	for _, c := range all {
+		if actor != nil || c.IsOpen(now) {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OpensAt.After(out[j].OpensAt) })
+	return out, nil
+}
+
+// cleanText reports whether s holds no control characters other than
+// newline and tab.
+func cleanText(s string) bool {
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,185 @@
+package nomination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
+	"time"
+)
+
+// load returns the nomination's projection caught up with its events: any
+// event past the stored projection (a writer that crashed, or lost the race
+// to write the projection) is folded in, its side effects derived again
+// (idempotently) and the projection rewritten.
+func (s *Service) load(ctx context.Context, id string) (*Nomination, error) {
+	n, err := s.Store.GetNomination(ctx, id)
+	switch ErrorCode(err) {
+	case "":
+	case ENOTFOUND:
+		n = &Nomination{ID: id}
+	default:
+		return nil, err
+	}
+	repaired := false
+	for {
+		ev, err := s.Store.Event(ctx, id, n.Seq+1)
+		if ErrorCode(err) == ENOTFOUND {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := Apply(n, ev); err != nil {
+			return nil, fmt.Errorf("repair nomination %s: %w", id, err)
+		}
+		if err := s.derive(ctx, n, ev); err != nil {
+			return nil, err
+		}
+		repaired = true
+	}
+	if n.Seq == 0 {
+		return nil, Errorf(ENOTFOUND, "no such nomination")
+	}
+	if repaired {
+		s.setPanels(n)
+		if err := s.Store.PutNomination(ctx, n); err != nil {
+			s.Logger.Warn("write repaired projection", "nomination", id, "err", err)
+		}
+	}
+	return n, nil
+}
+
+// change is a decision taken on the current projection: the event to
+// commit (without seq, time or hash), or an error that ends the attempt.
+type change func(n *Nomination) (Event, error)
+
+// errNoChange ends a commit without an event (the change is already there).
+var errNoChange = errors.New("no change")
+
+// commit applies decide to the current projection and appends the event it
+// returns as seq+1. When another writer committed that seq first, it
+// reloads and decides again, a bounded number of times, then answers
+// ECONFLICT. It returns the projection after the event.
+func (s *Service) commit(ctx context.Context, id string, decide change) (*Nomination, Event, error) {
+	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
+		n, err := s.load(ctx, id)
+		if err != nil {
+			return nil, Event{}, err
+		}
+		ev, err := decide(n)
+		if err != nil {
+			return n, Event{}, err
+		}
+		ev.NominationID = id
+		ev.Seq = n.Seq + 1
+		ev.PrevHash = n.LastHash
+		ev.At = s.now()
+		if ev.At.Before(n.UpdatedAt) {
+			ev.At = n.UpdatedAt // keep the history's times in order across clock skew
+		}
+		ev.Hash = HashEvent(ev)
+		err = s.Store.AppendEvent(ctx, ev)
+		if ErrorCode(err) == ECONFLICT {
+			s.backoff(ctx, attempt)
+			continue
+		}
+		if err != nil {
+			return nil, Event{}, err
+		}
+		if err := s.afterCommit(ctx, n, ev); err != nil {
+			return nil, Event{}, err
+		}
+		return n, ev, nil
+	}
+	return nil, Event{}, Errorf(ECONFLICT, "the nomination kept changing while your change was applied; reload and try again")
+}
+
+// create commits the first event of a new nomination.
+func (s *Service) create(ctx context.Context, ev Event) (*Nomination, error) {
+	ev.Seq = 1
+	ev.At = s.now()
+	ev.Hash = HashEvent(ev)
+	if err := s.Store.AppendEvent(ctx, ev); err != nil {
+		return nil, err
+	}
+	n := &Nomination{ID: ev.NominationID}
+	if err := s.afterCommit(ctx, n, ev); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// afterCommit folds the committed event into n, derives its side effects
+// and writes the projection. A failure here loses nothing: the event is
+// committed, and the next reader repairs the rest.
+func (s *Service) afterCommit(ctx context.Context, n *Nomination, ev Event) error {
+	if s.AfterAppend != nil {
+		if err := s.AfterAppend(ev); err != nil {
+			return err
+		}
+	}
+	if err := Apply(n, ev); err != nil {
+		return err
+	}
+	if err := s.derive(ctx, n, ev); err != nil {
+		s.Logger.Warn("derive side effects; the next reader retries", "event", EventID(ev.NominationID, ev.Seq), "err", err)
+		return nil
+	}
+	s.setPanels(n)
+	if err := s.Store.PutNomination(ctx, n); err != nil {
+		s.Logger.Warn("write projection; the next reader repairs it", "nomination", n.ID, "err", err)
+	}
+	return nil
+}
+
+// backoff waits a little, with jitter, before a writer that lost a race
+// tries again.
+func (s *Service) backoff(ctx context.Context, attempt int) {
+	d := time.Duration(1+min(attempt, 6)) * time.Millisecond
+	d += time.Duration(mathrand.Int64N(int64(d) + 1))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// History returns the nomination's events, for whoever may read it, and
+// whether the hash chain verifies.
+func (s *Service) History(ctx context.Context, actor Actor, id string) ([]Event, error) {
+	n, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.access(ctx, actor, n); err != nil {
+		return nil, err
+	}
+	evs, err := s.Store.Events(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
+// Verify checks the stored history of a nomination: gap-free seqs, an
+// intact hash chain, and a projection equal to the replay of the events.
+// It returns the seq of the first bad event, or 0.
+func (s *Service) Verify(ctx context.Context, id string) (int, error) {
+	evs, err := s.Store.Events(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if seq, err := VerifyChain(evs); err != nil {
+		return seq, err
+	}
+	return 0, nil
+}
+
+// setPanels records which panels' reviewers may see n.
+func (s *Service) setPanels(n *Nomination) {
+	if def, err := s.definition(n); err == nil {
+		n.ReviewPanels = reviewedPanels(def, n)
+	}
+}

@@ -1,0 +1,294 @@
+package nomination
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/igf/nomina/internal/workflow"
+)
+
+// subject describes n to the workflow engine, with the tally of the
+// current review round when n is at a review stage.
+func (s *Service) subject(ctx context.Context, n *Nomination, def *workflow.Definition, _ string) (workflow.Subject, workflow.Env, error) {
+	call, err := s.Store.GetCall(ctx, n.CallSlug)
+	if err != nil {
+		return workflow.Subject{}, workflow.Env{}, fmt.Errorf("call of nomination %s: %w", n.ID, err)
+	}
+	att := map[string]int{}
+	for _, a := range n.Attachments {
+		att[a.Kind]++
+	}
+	subj := workflow.Subject{
+		State:        n.State,
+		Fields:       n.Fields,
+		Attachments:  att,
+		Endorsements: n.ConfirmedEndorsements(),
+		Consent:      n.Consent,
+		Round:        n.Round,
+		EnteredAt:    n.EnteredAt,
+	}
+	if s.Terms != nil && def.Terms.MaxConsecutive > 0 {
+		terms, err := s.Terms.ConsecutiveTerms(ctx, def.Body, n.Nominee.Email, call.TermStart)
+		if err != nil {
+			return subj, workflow.Env{}, err
+		}
+		subj.ConsecutiveTerms = terms
+	}
+	if st, ok := def.State(n.State); ok && st.Review != nil {
+		t, err := s.tally(ctx, n, def, st.Review)
+		if err != nil {
+			return subj, workflow.Env{}, err
+		}
+		subj.Tally = t
+	}
+	env := workflow.Env{Now: s.now(), Call: workflow.Call{OpensAt: call.OpensAt, ClosesAt: call.ClosesAt, TermStart: call.TermStart}}
+	return subj, env, nil
+}
+
+// eligibleReviewers returns the members of n's current review panel who
+// may vote: not the submitter (when excluded), not conflicted.
+func (s *Service) eligibleReviewers(ctx context.Context, n *Nomination, def *workflow.Definition, r *workflow.Review) ([]Member, error) {
+	panel, ok := def.ReviewPanel(n.State, n.Fields)
+	if !ok || s.Directory == nil {
+		return nil, nil
+	}
+	members, err := s.Directory.PanelMembers(ctx, panel)
+	if err != nil {
+		return nil, err
+	}
+	org, _ := n.Fields["organization"].(string)
+	out := members[:0:0]
+	for _, m := range members {
+		if slices.Contains(r.Exclude, workflow.ExcludeSubmitter) && m.UserID == n.OwnerID {
+			continue
+		}
+		if slices.Contains(r.Exclude, workflow.ExcludeConflicts) {
+			if _, c := n.ConflictOf(m.UserID); c {
+				continue
+			}
+			if org != "" && m.Organization != "" && strings.EqualFold(strings.TrimSpace(org), strings.TrimSpace(m.Organization)) {
+				continue
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// tally counts the current round's votes of eligible reviewers.
+func (s *Service) tally(ctx context.Context, n *Nomination, def *workflow.Definition, r *workflow.Review) (workflow.Tally, error) {
+	eligible, err := s.eligibleReviewers(ctx, n, def, r)
+	if err != nil {
+		return workflow.Tally{}, err
+	}
+	ok := map[string]bool{}
+	for _, m := range eligible {
+		ok[m.UserID] = true
+	}
+	t := workflow.Tally{Eligible: len(eligible)}
+	for _, v := range n.CurrentVotes(n.State) {
+		if !ok[v.Reviewer] {
+			continue
+		}
+		switch v.Decision {
+		case workflow.VoteApprove:
+			t.Approve++
+		case workflow.VoteReject:
+			t.Reject++
+		case workflow.VoteRequestChanges:
+			t.RequestChanges++
+		case workflow.VoteRecuse:
+			t.Recuse++
+		}
+		if v.Score != nil {
+			t.ScoreSum += *v.Score
+			t.Scored++
+		}
+	}
+	return t, nil
+}
+
+// derive enqueues the mail an event causes. Job ids are derived from the
+// event, the template and the recipient, so deriving twice (a writer and a
+// repairing reader) enqueues once.
+func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
+	if s.Outbox == nil {
+		return nil
+	}
+	def, err := s.definition(n)
+	if err != nil {
+		return err
+	}
+	type note struct {
+		audience, template string
+	}
+	var notes []note
+	links := map[string]string{"nomination": "/nominations/" + n.ID}
+	switch ev.Type {
+	case EvCreated:
+		var d createdData
+		if err := jsonUnmarshal(ev.Data, &d); err != nil {
+			return err
+		}
+		if err := s.armTimers(ctx, n, ev.Seq, d.Timers); err != nil {
+			return err
+		}
+		if !n.SelfNominated {
+			tok := s.Links.Sign(LinkClaims{Kind: "consent", NominationID: n.ID, Expires: ev.At.Add(s.LinkTTL).Unix()})
+			links["consent"] = "/api/v1/consent/" + tok
+			notes = append(notes, note{workflow.AudienceNominee, "nominee_consent"})
+		}
+	case EvEndorsementRequested:
+		var en Endorsement
+		if err := jsonUnmarshal(ev.Data, &en); err != nil {
+			return err
+		}
+		tok := s.Links.Sign(LinkClaims{Kind: "endorse", NominationID: n.ID, Ref: en.ID, Expires: ev.At.Add(s.LinkTTL).Unix()})
+		links["endorse"] = "/api/v1/endorsements/" + tok
+		return s.enqueueFor(ctx, n, def, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, links)
+	case EvAction, EvOverride:
+		var d actionData
+		if err := jsonUnmarshal(ev.Data, &d); err != nil {
+			return err
+		}
+		if a, ok := def.Action(d.Action); ok {
+			for _, nt := range a.Notify {
+				notes = append(notes, note{nt.Audience, nt.Template})
+			}
+		}
+		if ev.To != ev.From {
+			if st, ok := def.State(ev.To); ok {
+				for _, nt := range st.OnEnter {
+					notes = append(notes, note{nt.Audience, nt.Template})
+				}
+			}
+		}
+		for _, nt := range d.Notify {
+			notes = append(notes, note{nt.Audience, nt.Template})
+		}
+		links["review"] = links["nomination"]
+		if err := s.armTimers(ctx, n, ev.Seq, d.Timers); err != nil {
+			return err
+		}
+		if d.CreatesMember && s.Members != nil {
+			call, err := s.Store.GetCall(ctx, n.CallSlug)
+			if err != nil {
+				return err
+			}
+			if err := s.Members.AppointFromNomination(ctx, n, def.Body, def.Terms.Years, call.TermStart); err != nil {
+				return fmt.Errorf("membership for %s: %w", n.ID, err)
+			}
+		}
+	}
+	for _, nt := range notes {
+		to, err := s.audience(ctx, n, def, nt.audience)
+		if err != nil {
+			return err
+		}
+		for _, m := range to {
+			if err := s.enqueueFor(ctx, n, def, EventID(n.ID, ev.Seq), &ev, nt.template, nt.audience, m, links); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// enqueueFor enqueues one message about n caused by source (an event or a
+// timer); ev, when given, supplies the action's comment and reason.
+func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.Definition, source string, ev *Event, template, audience string, to Member, links map[string]string) error {
+	key := to.UserID
+	if key == "" {
+		key = strings.ToLower(to.Email)
+	}
+	job := MailJob{
+		ID:              source + "/" + template + "/" + key,
+		Template:        template,
+		To:              to.Email,
+		Name:            to.Name,
+		NominationID:    n.ID,
+		CallSlug:        n.CallSlug,
+		Links:           links,
+		NominationState: n.State,
+		NomineeName:     n.Nominee.Name,
+		CreatedAt:       s.now(),
+	}
+	if ev != nil {
+		job.CreatedAt = ev.At
+	}
+	// Reviewers see only what the workflow shows reviewers; endorsers and
+	// nominees see no answers at all.
+	switch audience {
+	case workflow.AudienceCandidate, workflow.AudienceNominator, workflow.AudienceSecretariat:
+		job.Fields = n.Fields
+	case workflow.AudiencePanel, workflow.AudiencePendingReviewers:
+		job.Fields = map[string]any{}
+		for k, v := range n.Fields {
+			if f, ok := def.Field(k); ok && f.ReviewerVisible {
+				job.Fields[k] = v
+			}
+		}
+	}
+	if call, err := s.Store.GetCall(ctx, n.CallSlug); err == nil {
+		job.CallTitle, job.CallClosesAt = call.Title, call.ClosesAt
+	}
+	var d actionData
+	if ev != nil && (ev.Type == EvAction || ev.Type == EvOverride) {
+		if jsonUnmarshal(ev.Data, &d) == nil {
+			job.Comment, job.Reason = d.Comment, d.Reason
+		}
+	}
+	if err := s.Outbox.Enqueue(ctx, job); err != nil {
+		return fmt.Errorf("enqueue %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+// audience resolves who a notification goes to, now.
+func (s *Service) audience(ctx context.Context, n *Nomination, def *workflow.Definition, audience string) ([]Member, error) {
+	switch audience {
+	case workflow.AudienceCandidate:
+		if n.SelfNominated {
+			return []Member{{UserID: n.OwnerID, Name: n.Nominee.Name, Email: n.Nominee.Email}}, nil
+		}
+		return []Member{{Name: n.Nominee.Name, Email: n.Nominee.Email}}, nil
+	case workflow.AudienceNominee:
+		if n.SelfNominated {
+			return nil, nil
+		}
+		return []Member{{Name: n.Nominee.Name, Email: n.Nominee.Email}}, nil
+	case workflow.AudienceNominator:
+		return []Member{{UserID: n.OwnerID, Name: n.Nominator.Name, Email: n.Nominator.Email}}, nil
+	case workflow.AudiencePanel, workflow.AudiencePendingReviewers:
+		st, ok := def.State(n.State)
+		if !ok || st.Review == nil {
+			return nil, nil
+		}
+		eligible, err := s.eligibleReviewers(ctx, n, def, st.Review)
+		if err != nil {
+			return nil, err
+		}
+		if audience == workflow.AudiencePendingReviewers {
+			voted := map[string]bool{}
+			for _, v := range n.CurrentVotes(n.State) {
+				voted[v.Reviewer] = true
+			}
+			eligible = slices.DeleteFunc(eligible, func(m Member) bool { return voted[m.UserID] })
+		}
+		return eligible, nil
+	case workflow.AudienceSecretariat:
+		if s.Directory == nil {
+			return nil, nil
+		}
+		return s.Directory.Staff(ctx)
+	case workflow.AudienceEndorser:
+		var out []Member
+		for _, e := range n.Endorsements {
+			out = append(out, Member{UserID: "endorser-" + e.ID, Name: e.Name, Email: e.Email})
+		}
+		return out, nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,186 @@
+package nomination
+
+import (
+	"context"
+	"strings"
+)
+
+// EndorsementInput names someone asked to support a nomination.
+type EndorsementInput struct {
+	Name         string
+	Email        string
+	Organization string
+}
+
+// MaxEndorsements bounds the endorsement requests of one nomination.
+const MaxEndorsements = 20
+
+// RequestEndorsement asks a person for support: the request is recorded
+// and the endorser mailed a signed link. Errors: ENOTFOUND, EFORBIDDEN (not
+// the owner), ECONFLICT (a final state, or the person was asked already),
+// EINVALID.
+func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string, in EndorsementInput) (Endorsement, error) {
+	p, err := cleanPerson(Person{Name: in.Name, Email: in.Email}, "")
+	if err != nil {
+		e := err.(*Error)
+		e.Fields[0].Field = strings.TrimPrefix(e.Fields[0].Field, ".")
+		return Endorsement{}, e
+	}
+	org := strings.TrimSpace(in.Organization)
+	if len([]rune(org)) > 200 || !cleanText(org) || strings.ContainsAny(org, "\r\n") {
+		return Endorsement{}, Invalid("organization", "at most 200 characters on one line")
+	}
+	eid, err := s.newID("e")
+	if err != nil {
+		return Endorsement{}, err
+	}
+	en := Endorsement{ID: eid, Name: p.Name, Email: p.Email, Organization: org, Status: "requested"}
+	_, ev, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
+		if _, err := s.access(ctx, actor, n); err != nil {
+			return Event{}, err
+		}
+		if n.OwnerID != actor.UserID {
+			return Event{}, Errorf(EFORBIDDEN, "only the nomination's owner asks for endorsements")
+		}
+		def, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		if st, ok := def.State(n.State); !ok || st.Final {
+			return Event{}, Errorf(ECONFLICT, "the nomination has ended")
+		}
+		if len(n.Endorsements) >= MaxEndorsements {
+			return Event{}, Errorf(ECONFLICT, "at most %d endorsements may be requested", MaxEndorsements)
+		}
+		for _, x := range n.Endorsements {
+			if strings.EqualFold(x.Email, en.Email) {
+				return Event{}, &Error{Code: ECONFLICT, Message: "this person was asked already", Fields: []FieldError{{Field: "email", Message: "asked already"}}}
+			}
+		}
+		en.RequestedAt = s.now()
+		return Event{Actor: actor.UserID, Type: EvEndorsementRequested, Data: mustJSON(en)}, nil
+	})
+	if err != nil {
+		return Endorsement{}, err
+	}
+	en.RequestedAt = ev.At
+	return en, nil
+}
+
+// EndorsementLink is what an endorser sees on opening the mailed link.
+type EndorsementLink struct {
+	NomineeName string
+	CallTitle   string
+	Endorsement Endorsement
+}
+
+// OpenEndorsement returns what the endorsement link refers to. Errors:
+// ENOTFOUND for a bad, expired or unknown link.
+func (s *Service) OpenEndorsement(ctx context.Context, token string) (EndorsementLink, error) {
+	c, err := s.Links.Verify(token, "endorse", s.now())
+	if err != nil {
+		return EndorsementLink{}, err
+	}
+	n, err := s.load(ctx, c.NominationID)
+	if err != nil {
+		return EndorsementLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+	}
+	for _, e := range n.Endorsements {
+		if e.ID == c.Ref {
+			call, _ := s.Store.GetCall(ctx, n.CallSlug)
+			return EndorsementLink{NomineeName: n.Nominee.Name, CallTitle: call.Title, Endorsement: e}, nil
+		}
+	}
+	return EndorsementLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+}
+
+// ConfirmEndorsement records the endorser's statement. Errors: ENOTFOUND
+// for a bad link, ECONFLICT when already confirmed or the nomination ended,
+// EINVALID for a bad statement.
+func (s *Service) ConfirmEndorsement(ctx context.Context, token, statement string) (Endorsement, error) {
+	c, err := s.Links.Verify(token, "endorse", s.now())
+	if err != nil {
+		return Endorsement{}, err
+	}
+	statement = strings.TrimSpace(statement)
+	if statement == "" || len([]rune(statement)) > 2000 || !cleanText(statement) {
+		return Endorsement{}, Invalid("statement", "1 to 2000 characters")
+	}
+	var out Endorsement
+	_, _, err = s.commit(ctx, c.NominationID, func(n *Nomination) (Event, error) {
+		def, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		if st, ok := def.State(n.State); !ok || st.Final {
+			return Event{}, Errorf(ECONFLICT, "the nomination has ended")
+		}
+		for _, e := range n.Endorsements {
+			if e.ID != c.Ref {
+				continue
+			}
+			if e.Status == "confirmed" {
+				return Event{}, Errorf(ECONFLICT, "this endorsement was confirmed already")
+			}
+			out = e
+			return Event{Actor: "endorser:" + e.ID, Type: EvEndorsementConfirmed, Data: mustJSON(endorsementConfirmedData{ID: e.ID, Statement: statement})}, nil
+		}
+		return Event{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+	})
+	if err != nil {
+		return Endorsement{}, err
+	}
+	out.Status, out.Statement = "confirmed", statement
+	return out, nil
+}
+
+// ConsentLink is what a nominee sees on opening the mailed link.
+type ConsentLink struct {
+	NomineeName   string
+	NominatorName string
+	CallTitle     string
+	Consent       string
+}
+
+// OpenConsent returns what the consent link refers to. Errors: ENOTFOUND.
+func (s *Service) OpenConsent(ctx context.Context, token string) (ConsentLink, error) {
+	c, err := s.Links.Verify(token, "consent", s.now())
+	if err != nil {
+		return ConsentLink{}, err
+	}
+	n, err := s.load(ctx, c.NominationID)
+	if err != nil {
+		return ConsentLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+	}
+	call, _ := s.Store.GetCall(ctx, n.CallSlug)
+	return ConsentLink{NomineeName: n.Nominee.Name, NominatorName: n.Nominator.Name, CallTitle: call.Title, Consent: n.Consent}, nil
+}
+
+// AnswerConsent records the nominee's accept or decline. Errors: ENOTFOUND
+// for a bad link, ECONFLICT when answered already, EINVALID for another
+// decision.
+func (s *Service) AnswerConsent(ctx context.Context, token, decision string) (string, error) {
+	c, err := s.Links.Verify(token, "consent", s.now())
+	if err != nil {
+		return "", err
+	}
+	var d string
+	switch decision {
+	case "accept":
+		d = "accepted"
+	case "decline":
+		d = "declined"
+	default:
+		return "", Invalid("decision", "accept or decline")
+	}
+	_, _, err = s.commit(ctx, c.NominationID, func(n *Nomination) (Event, error) {
+		if n.Consent != "pending" {
+			return Event{}, Errorf(ECONFLICT, "the nomination was answered already (%s)", n.Consent)
+		}
+		return Event{Actor: "nominee", Type: EvConsent, Data: mustJSON(consentData{Decision: d})}, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return d, nil
+}

@@ -1,0 +1,266 @@
+package nomination
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Payloads of the event types, as stored in Event.Data.
+type (
+	createdData struct {
+		Call          string         `json:"call"`
+		Workflow      WorkflowRef    `json:"workflow"`
+		Owner         string         `json:"owner"`
+		Nominator     Person         `json:"nominator"`
+		Nominee       Person         `json:"nominee"`
+		SelfNominated bool           `json:"self_nominated"`
+		Consent       string         `json:"consent"`
+		Fields        map[string]any `json:"fields"`
+		Timers        []TimerSpec    `json:"timers,omitempty"`
+	}
+	fieldsData struct {
+		Set    map[string]any `json:"set,omitempty"`
+		Remove []string       `json:"remove,omitempty"`
+	}
+	actionData struct {
+		Action  string    `json:"action"`
+		Comment string    `json:"comment,omitempty"`
+		Reason  string    `json:"reason,omitempty"`
+		Round   int       `json:"round,omitempty"`
+		Due     time.Time `json:"due,omitzero"`
+		// Tally is the count a decision was taken on, for decided votes.
+		Tally map[string]any `json:"tally,omitempty"`
+		// Timers are armed on entering the new state; CreatesMember asks
+		// for the membership the state grants.
+		Timers        []TimerSpec `json:"timers,omitempty"`
+		CreatesMember bool        `json:"creates_member,omitempty"`
+		// Timer names the escalation that fired the action, and Notify the
+		// messages it sends besides the action's own.
+		Timer  string       `json:"timer,omitempty"`
+		Notify []NotifySpec `json:"notify,omitempty"`
+	}
+	endorsementConfirmedData struct {
+		ID        string `json:"id"`
+		Statement string `json:"statement"`
+	}
+	consentData struct {
+		Decision string `json:"decision"`
+	}
+)
+
+// HashEvent computes the hash of e chained to e.PrevHash. Times are hashed
+// at millisecond precision, the precision the store keeps.
+func HashEvent(e Event) string {
+	h := sha256.New()
+	for _, part := range []string{
+		e.NominationID, strconv.Itoa(e.Seq), e.At.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano),
+		e.Actor, e.Type, e.From, e.To, string(e.Data), e.PrevHash,
+	} {
+		fmt.Fprintf(h, "%d:%s\n", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyChain checks that events are numbered 1..n without gaps and that
+// each hash covers its event and the previous hash. It returns the seq of
+// the first event that fails, or 0 when the chain is intact.
+func VerifyChain(events []Event) (int, error) {
+	prev := ""
+	for i, e := range events {
+		if e.Seq != i+1 {
+			return e.Seq, fmt.Errorf("event %d found where %d was expected", e.Seq, i+1)
+		}
+		if e.PrevHash != prev {
+			return e.Seq, fmt.Errorf("event %d does not follow the hash of event %d", e.Seq, i)
+		}
+		if HashEvent(e) != e.Hash {
+			return e.Seq, fmt.Errorf("event %d was altered: its hash does not match its content", e.Seq)
+		}
+		prev = e.Hash
+	}
+	return 0, nil
+}
+
+// Replay folds events into a fresh projection.
+func Replay(id string, events []Event) (*Nomination, error) {
+	n := &Nomination{ID: id}
+	for _, e := range events {
+		if err := Apply(n, e); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// Apply folds one event into n. Events must come in seq order; an event
+// out of order is refused.
+func Apply(n *Nomination, e Event) error {
+	if e.Seq != n.Seq+1 {
+		return fmt.Errorf("apply event %d to projection at %d", e.Seq, n.Seq)
+	}
+	switch e.Type {
+	case EvCreated:
+		var d createdData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		n.CallSlug, n.Workflow, n.OwnerID = d.Call, d.Workflow, d.Owner
+		n.Nominator, n.Nominee, n.SelfNominated, n.Consent = d.Nominator, d.Nominee, d.SelfNominated, d.Consent
+		n.Fields = d.Fields
+		if n.Fields == nil {
+			n.Fields = map[string]any{}
+		}
+		n.CreatedAt = e.At
+		n.EnteredAt = e.At
+		n.EnteredSeq = e.Seq
+		n.State = e.To
+		n.Visited = []string{e.To}
+	case EvFieldsUpdated:
+		var d fieldsData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		if n.Fields == nil {
+			n.Fields = map[string]any{}
+		}
+		for k, v := range d.Set {
+			n.Fields[k] = v
+		}
+		for _, k := range d.Remove {
+			delete(n.Fields, k)
+		}
+	case EvAction, EvOverride:
+		var d actionData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		if e.To != "" && e.To != n.State {
+			n.EnteredAt = e.At
+			n.EnteredSeq = e.Seq
+		}
+		if e.To != "" {
+			n.State = e.To
+			if !slices.Contains(n.Visited, e.To) {
+				n.Visited = append(n.Visited, e.To)
+			}
+		}
+		if d.Round > 0 {
+			n.Round = d.Round
+		}
+		n.StageDue = d.Due
+		if d.Action == "submit" && n.SubmittedAt.IsZero() {
+			n.SubmittedAt = e.At
+		}
+		n.LastComment, n.LastReason = d.Comment, d.Reason
+	case EvAttachmentAdded:
+		var a Attachment
+		if err := json.Unmarshal(e.Data, &a); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		a.At = e.At
+		// A new file for a field replaces the earlier one.
+		kept := n.Attachments[:0:0]
+		for _, x := range n.Attachments {
+			if x.Kind != a.Kind {
+				kept = append(kept, x)
+			}
+		}
+		n.Attachments = append(kept, a)
+	case EvEndorsementRequested:
+		var en Endorsement
+		if err := json.Unmarshal(e.Data, &en); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		n.Endorsements = append(n.Endorsements, en)
+	case EvEndorsementConfirmed:
+		var d endorsementConfirmedData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		for i := range n.Endorsements {
+			if n.Endorsements[i].ID == d.ID {
+				n.Endorsements[i].Status = "confirmed"
+				n.Endorsements[i].Statement = d.Statement
+				n.Endorsements[i].ConfirmedAt = e.At
+			}
+		}
+	case EvConsent:
+		var d consentData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		n.Consent = d.Decision
+	case EvVote:
+		var v Vote
+		if err := json.Unmarshal(e.Data, &v); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		v.Seq = e.Seq
+		v.At = e.At
+		n.Votes = append(n.Votes, v)
+	case EvConflict:
+		var c Conflict
+		if err := json.Unmarshal(e.Data, &c); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		c.At = e.At
+		n.Conflicts = append(n.Conflicts, c)
+	default:
+		return fmt.Errorf("event %d: unknown type %q", e.Seq, e.Type)
+	}
+	n.Seq = e.Seq
+	n.UpdatedAt = e.At
+	n.LastHash = e.Hash
+	return nil
+}
+
+// EventID is the store key of event seq of a nomination: the unique _id
+// whose insert commits the change.
+func EventID(nominationID string, seq int) string {
+	return fmt.Sprintf("%s/%08d", nominationID, seq)
+}
+
+// ParseEventID splits an EventID.
+func ParseEventID(id string) (string, int, bool) {
+	i := strings.LastIndexByte(id, '/')
+	if i < 0 {
+		return "", 0, false
+	}
+	seq, err := strconv.Atoi(id[i+1:])
+	return id[:i], seq, err == nil
+}
+
+// CurrentVotes returns the votes of the current round of stage, the last
+// vote of each reviewer counting.
+func (n *Nomination) CurrentVotes(stage string) []Vote {
+	last := map[string]int{}
+	var out []Vote
+	for _, v := range n.Votes {
+		if v.Stage != stage || v.Round != n.Round {
+			continue
+		}
+		if i, ok := last[v.Reviewer]; ok {
+			out[i] = v
+			continue
+		}
+		last[v.Reviewer] = len(out)
+		out = append(out, v)
+	}
+	return out
+}
+
+// ConflictOf returns the reviewer's declared conflict, if any.
+func (n *Nomination) ConflictOf(reviewer string) (Conflict, bool) {
+	for _, c := range n.Conflicts {
+		if c.Reviewer == reviewer {
+			return c, true
+		}
+	}
+	return Conflict{}, false
+}

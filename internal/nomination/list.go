@@ -1,0 +1,124 @@
+package nomination
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// ListQuery is what a caller asks of the nomination list.
+type ListQuery struct {
+	Call   string
+	State  string
+	Panel  string
+	Query  string
+	Limit  int
+	Cursor string
+}
+
+// Page is one page of a list; Next is the cursor of the following page, ""
+// at the end.
+type Page struct {
+	Items []*View
+	Next  string
+}
+
+// MaxPageSize bounds a page of nominations.
+const MaxPageSize = 100
+
+// List returns the nominations actor may see, scoped to the caller: all of
+// them for the secretariat, the panels' queue for a reviewer (those waiting
+// on the caller's vote first), the own ones for anyone else. Errors:
+// EINVALID for a bad limit or cursor, EFORBIDDEN for a panel the caller is
+// not on.
+func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, error) {
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	if q.Limit < 1 || q.Limit > MaxPageSize {
+		return Page{}, Invalid("limit", "between 1 and 100")
+	}
+	if len(q.Cursor) > 64 || len(q.Query) > 200 || len(q.State) > 64 || len(q.Call) > 64 || len(q.Panel) > 64 {
+		return Page{}, Invalid("cursor", "too long")
+	}
+	f := ListFilter{Call: q.Call, Query: q.Query, After: q.Cursor, Limit: q.Limit + 1}
+	if q.State != "" {
+		f.States = []string{q.State}
+	}
+	reviewerQueue := false
+	switch {
+	case actor.IsStaff():
+		if q.Panel != "" {
+			f.Panels = []string{q.Panel}
+		}
+	case actor.HasRole("reviewer") && (q.Panel != "" || len(actor.Panels) > 0):
+		if q.Panel != "" && !actor.OnPanel(q.Panel) {
+			return Page{}, Errorf(EFORBIDDEN, "you are not on panel %q", q.Panel)
+		}
+		f.Panels = actor.Panels
+		if q.Panel != "" {
+			f.Panels = []string{q.Panel}
+		}
+		f.Reviews = true
+		reviewerQueue = true
+	default:
+		f.Owner = actor.UserID
+	}
+	ns, err := s.Store.ListNominations(ctx, f)
+	if err != nil {
+		return Page{}, err
+	}
+	var page Page
+	if len(ns) > q.Limit {
+		page.Next = ns[q.Limit-1].ID
+		ns = ns[:q.Limit]
+	}
+	for _, n := range ns {
+		v, err := s.viewListed(ctx, actor, n)
+		if err != nil {
+			if ErrorCode(err) == ENOTFOUND {
+				continue // not visible to this caller after all
+			}
+			return Page{}, err
+		}
+		page.Items = append(page.Items, v)
+	}
+	if reviewerQueue {
+		// What waits on the caller's vote comes first, soonest due first.
+		waiting := func(v *View) bool {
+			if v.Panel == "" || !actor.OnPanel(v.Panel) {
+				return false
+			}
+			return !slices.ContainsFunc(v.Nomination.CurrentVotes(v.Nomination.State), func(x Vote) bool { return x.Reviewer == actor.UserID })
+		}
+		sort.SliceStable(page.Items, func(i, j int) bool {
+			wi, wj := waiting(page.Items[i]), waiting(page.Items[j])
+			if wi != wj {
+				return wi
+			}
+			return page.Items[i].Nomination.StageDue.Before(page.Items[j].Nomination.StageDue)
+		})
+	}
+	return page, nil
+}
+
+// viewListed builds a list item; a projection that is behind its events is
+// shown as stored (the detail view repairs it).
+func (s *Service) viewListed(ctx context.Context, actor Actor, n *Nomination) (*View, error) {
+	def, err := s.definition(n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.access(ctx, actor, n); err != nil {
+		return nil, err
+	}
+	return s.view(ctx, actor, n, def)
+}
+
+// matchesQuery reports whether n's nominee name or organisation contains q.
+func matchesQuery(n *Nomination, q string) bool {
+	q = strings.ToLower(q)
+	org, _ := n.Fields["organization"].(string)
+	return strings.Contains(strings.ToLower(n.Nominee.Name), q) || strings.Contains(strings.ToLower(org), q)
+}

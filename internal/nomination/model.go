@@ -1,0 +1,232 @@
+package nomination
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Actor is the person (or the system) behind a change.
+type Actor struct {
+	UserID       string
+	Email        string
+	Name         string
+	Roles        []string
+	Panels       []string
+	Organization string
+}
+
+// SystemActor stands for changes the engine makes on its own (a decided
+// vote, a timer).
+var SystemActor = Actor{UserID: "system", Name: "Nomina"}
+
+// HasRole reports whether a holds role; an admin holds every role the
+// secretariat holds.
+func (a Actor) HasRole(role string) bool {
+	for _, r := range a.Roles {
+		if r == role || (r == "admin" && role == "secretariat") {
+			return true
+		}
+	}
+	return false
+}
+
+// IsStaff reports whether a is secretariat or admin.
+func (a Actor) IsStaff() bool { return a.HasRole("secretariat") }
+
+// OnPanel reports whether a sits on panel.
+func (a Actor) OnPanel(panel string) bool {
+	for _, p := range a.Panels {
+		if p == panel {
+			return true
+		}
+	}
+	return false
+}
+
+// Call is one open call for nominations, run by one workflow.
+type Call struct {
+	Slug            string
+	Title           string
+	Workflow        string
+	WorkflowVersion int
+	OpensAt         time.Time
+	ClosesAt        time.Time
+	TermStart       time.Time
+	Seats           int
+	// Targets are the balance targets of the shortlist, as JSON validated
+	// by the configured TargetsValidator.
+	Targets   json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	CreatedBy string
+}
+
+// IsOpen reports whether nominations may be submitted at now.
+func (c Call) IsOpen(now time.Time) bool { return !now.Before(c.OpensAt) && now.Before(c.ClosesAt) }
+
+// Person is someone named on a nomination.
+type Person struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Attachment is a file stored with a nomination.
+type Attachment struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"` // the form field it fills
+	Filename    string    `json:"filename"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	ContentType string    `json:"content_type"`
+	At          time.Time `json:"at,omitzero"`
+}
+
+// Endorsement is a request for support and, once confirmed, the statement.
+type Endorsement struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Email        string    `json:"email"`
+	Organization string    `json:"organization"`
+	Status       string    `json:"status"` // requested, confirmed
+	Statement    string    `json:"statement,omitempty"`
+	RequestedAt  time.Time `json:"requested_at"`
+	ConfirmedAt  time.Time `json:"confirmed_at,omitzero"`
+}
+
+// Vote is one reviewer's vote in one round of a review stage.
+type Vote struct {
+	Reviewer string    `json:"reviewer"`
+	Stage    string    `json:"stage"`
+	Round    int       `json:"round"`
+	Decision string    `json:"decision"`
+	Score    *float64  `json:"score,omitempty"`
+	Comment  string    `json:"comment,omitempty"`
+	At       time.Time `json:"at"`
+	Seq      int       `json:"seq"`
+}
+
+// Conflict is a reviewer's declared conflict of interest.
+type Conflict struct {
+	Reviewer string    `json:"reviewer"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+}
+
+// WorkflowRef pins the workflow definition a nomination started with.
+type WorkflowRef struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+	Hash    string `json:"hash"`
+}
+
+// Nomination is the projection of a nomination's events: its current state.
+// Seq is the number of the last event folded in; it doubles as the version
+// clients send back in If-Match.
+type Nomination struct {
+	ID            string
+	CallSlug      string
+	Workflow      WorkflowRef
+	State         string
+	Seq           int
+	OwnerID       string
+	Nominator     Person
+	Nominee       Person
+	SelfNominated bool
+	Consent       string // "", not_required, pending, accepted, declined
+	Fields        map[string]any
+	Attachments   []Attachment
+	Endorsements  []Endorsement
+	Votes         []Vote
+	Conflicts     []Conflict
+	Round         int
+	// Visited lists the states the nomination has been in.
+	Visited []string
+	// ReviewPanels lists the panels of the review stages it is at or went
+	// through: the reviewers who may see it.
+	ReviewPanels []string
+	// Stage is the review stage under way (the state's name) and StageDue
+	// its due time.
+	EnteredAt   time.Time
+	// EnteredSeq is the event that entered the current state: timers armed
+	// by an earlier entry are void.
+	EnteredSeq int
+	StageDue    time.Time
+	SubmittedAt time.Time
+	LastComment string
+	LastReason  string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// LastHash is the hash of the event at Seq.
+	LastHash string
+}
+
+// ConfirmedEndorsements counts the confirmed endorsements.
+func (n *Nomination) ConfirmedEndorsements() int {
+	c := 0
+	for _, e := range n.Endorsements {
+		if e.Status == "confirmed" {
+			c++
+		}
+	}
+	return c
+}
+
+// Event is one committed change of a nomination. Events are never changed
+// or deleted; each Hash covers the previous event's hash, so the history is
+// tamper-evident.
+type Event struct {
+	NominationID string
+	Seq          int
+	At           time.Time
+	Actor        string
+	Type         string
+	From         string
+	To           string
+	// Data is the event's payload as canonical JSON.
+	Data     json.RawMessage
+	PrevHash string
+	Hash     string
+}
+
+// Event types.
+const (
+	EvCreated              = "created"
+	EvFieldsUpdated        = "fields_updated"
+	EvAction               = "action"
+	EvAttachmentAdded      = "attachment_added"
+	EvEndorsementRequested = "endorsement_requested"
+	EvEndorsementConfirmed = "endorsement_confirmed"
+	EvConsent              = "consent"
+	EvVote                 = "vote"
+	EvConflict             = "conflict_declared"
+	EvOverride             = "override"
+)
+
+// TimerSpec is a timer a state arms: a reminder or an escalation due at an
+// absolute time.
+type TimerSpec struct {
+	Name     string        `json:"name"`
+	Kind     string        `json:"kind"`
+	State    string        `json:"state"`
+	Due      time.Time     `json:"due"`
+	Every    time.Duration `json:"every,omitempty"`
+	Audience string        `json:"audience,omitempty"`
+	Template string        `json:"template,omitempty"`
+	Action   string        `json:"action,omitempty"`
+}
+
+// Timer is an armed timer of a nomination. Its ID is derived from the event
+// that armed it, its name and due time, so arming twice stores it once.
+type Timer struct {
+	ID           string
+	NominationID string
+	ArmedSeq     int
+	Spec         TimerSpec
+	Status       string // pending, done, void
+}
+
+// NotifySpec asks for a templated message to an audience.
+type NotifySpec struct {
+	Audience string `json:"audience"`
+	Template string `json:"template"`
+}

@@ -1,0 +1,384 @@
+package nomination
+
+import (
+	"context"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/igf/nomina/internal/workflow"
+)
+
+// NominationInput is what a candidate sends to open a nomination. A nil
+// Nominee is a self-nomination.
+type NominationInput struct {
+	Nominee *Person
+	Fields  map[string]any
+}
+
+// View is a nomination as one caller may see it, with the actions that
+// caller may take now.
+type View struct {
+	Nomination *Nomination
+	Actions    []workflow.ActionStatus
+	// Panel is the reviewing panel of the current stage, if any.
+	Panel string
+	// ShowVotes says whether the caller may see the votes.
+	ShowVotes bool
+	// Role is how the caller relates to it: owner, reviewer, secretariat.
+	Role string
+}
+
+// Create opens a draft nomination in an open call. Errors: ENOTFOUND for a
+// call the caller cannot see, ECONFLICT when the call is not open, EINVALID
+// with the fields named.
+func (s *Service) Create(ctx context.Context, actor Actor, slug string, in NominationInput) (*View, error) {
+	call, err := s.Store.GetCall(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if !call.IsOpen(s.now()) {
+		return nil, Errorf(ECONFLICT, "the call %q is not open for nominations", slug)
+	}
+	def, ok := s.Workflows.Latest(call.Workflow)
+	if !ok {
+		return nil, Errorf(EINTERNAL, "workflow %s is not loaded", call.Workflow)
+	}
+	if problems := s.checkFields(def, in.Fields, false); problems != nil {
+		return nil, problems
+	}
+	nominator := Person{Name: actor.Name, Email: actor.Email}
+	nominee, self, consent := nominator, true, "not_required"
+	if in.Nominee != nil {
+		p, err := cleanPerson(*in.Nominee, "nominee")
+		if err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(p.Email, actor.Email) {
+			nominee, self, consent = p, false, "pending"
+		}
+	}
+	id, err := s.newID("n")
+	if err != nil {
+		return nil, err
+	}
+	data := createdData{
+		Call: slug, Workflow: WorkflowRef{ID: def.ID, Version: def.Version, Hash: def.Hash},
+		Owner: actor.UserID, Nominator: nominator, Nominee: nominee, SelfNominated: self, Consent: consent,
+		Fields: normaliseFields(in.Fields),
+	}
+	if data.Fields == nil {
+		data.Fields = map[string]any{}
+	}
+	deriveRegion(data.Fields)
+	start := def.Start(workflow.Subject{Fields: data.Fields, Consent: consent}, workflow.Actor{ID: actor.UserID, Roles: actor.Roles, Owner: true},
+		workflow.Env{Now: s.now(), Call: workflow.Call{OpensAt: call.OpensAt, ClosesAt: call.ClosesAt, TermStart: call.TermStart}})
+	data.Timers, _ = timerEffects(start.Effects)
+	n, err := s.create(ctx, Event{NominationID: id, Actor: actor.UserID, Type: EvCreated, To: def.Initial, Data: mustJSON(data)})
+	if err != nil {
+		return nil, err
+	}
+	return s.view(ctx, actor, n, def)
+}
+
+// Get returns the nomination as actor may see it. Errors: ENOTFOUND when it
+// does not exist or actor may not read it.
+func (s *Service) Get(ctx context.Context, actor Actor, id string) (*View, error) {
+	n, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	def, err := s.definition(n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.access(ctx, actor, n); err != nil {
+		return nil, err
+	}
+	return s.view(ctx, actor, n, def)
+}
+
+// UpdateFields changes form values of an editable nomination. version is
+// the If-Match the client sent (0: none). A nil value removes the answer.
+// Errors: ENOTFOUND, EPRECONDITION for a stale version, ECONFLICT when not
+// editable now, EFORBIDDEN for a non-owner, EINVALID with the fields named.
+func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, version int, fields map[string]any) (*View, error) {
+	var def *workflow.Definition
+	n, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
+		if _, err := s.access(ctx, actor, n); err != nil {
+			return Event{}, err
+		}
+		if n.OwnerID != actor.UserID {
+			return Event{}, Errorf(EFORBIDDEN, "only the nomination's owner edits it")
+		}
+		if version != 0 && version != n.Seq {
+			return Event{}, Errorf(EPRECONDITION, "the nomination changed since you read it (version %d, now %d)", version, n.Seq)
+		}
+		d, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		def = d
+		st, _ := d.State(n.State)
+		if st == nil || !st.Editable {
+			return Event{}, Errorf(ECONFLICT, "the nomination cannot be edited in state %q", n.State)
+		}
+		merged := map[string]any{}
+		for k, v := range n.Fields {
+			merged[k] = v
+		}
+		var fd fieldsData
+		for k, v := range fields {
+			if v == nil {
+				delete(merged, k)
+				fd.Remove = append(fd.Remove, k)
+				continue
+			}
+			merged[k] = v
+			if fd.Set == nil {
+				fd.Set = map[string]any{}
+			}
+			fd.Set[k] = v
+		}
+		if problems := s.checkFields(d, merged, false); problems != nil {
+			return Event{}, problems
+		}
+		fd.Set = normaliseFields(fd.Set)
+		if _, had := n.Fields["region"]; !had {
+			if _, setting := fd.Set["region"]; !setting && fd.Set != nil {
+				probe := map[string]any{"nationality": merged["nationality"]}
+				deriveRegion(probe)
+				if r, ok := probe["region"]; ok {
+					fd.Set["region"] = r
+				}
+			}
+		}
+		slices.Sort(fd.Remove)
+		return Event{Actor: actor.UserID, Type: EvFieldsUpdated, Data: mustJSON(fd)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.view(ctx, actor, n, def)
+}
+
+// ActionInput carries what an action may require.
+type ActionInput struct {
+	Comment string
+	Reason  string
+}
+
+// Act takes a workflow action. Errors: ENOTFOUND (no such nomination or
+// action, or not visible), EFORBIDDEN (role not allowed), ECONFLICT (not
+// available in this state), EINVALID (a guard failed or an input is
+// missing; the guards' messages are in Fields).
+func (s *Service) Act(ctx context.Context, actor Actor, id, action string, in ActionInput) (*View, error) {
+	if len(in.Comment) > 4000 || len(in.Reason) > 4000 || !cleanText(in.Comment) || !cleanText(in.Reason) {
+		return nil, Invalid("comment", "at most 4000 characters, no control characters")
+	}
+	var def *workflow.Definition
+	n, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
+		if _, err := s.access(ctx, actor, n); err != nil {
+			return Event{}, err
+		}
+		d, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		def = d
+		subj, env, err := s.subject(ctx, n, d, "")
+		if err != nil {
+			return Event{}, err
+		}
+		out, err := d.Fire(subj, wfActor(actor, n), action, workflow.Input{Reason: in.Reason, Comment: in.Comment}, env)
+		if err != nil {
+			return Event{}, actionError(err)
+		}
+		// Completing the form is part of submitting: the workflow's
+		// required fields are checked here, with the fields named.
+		if action == "submit" {
+			if problems := s.checkComplete(d, n); problems != nil {
+				return Event{}, problems
+			}
+		}
+		return s.transition(n, d, actor.UserID, EvAction, out.Action, out.From, out.To, in.Comment, in.Reason, nil, env.Now, out.Effects), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.view(ctx, actor, n, def)
+}
+
+// transition builds the event moving n to state to, opening a new review
+// round when to holds a review.
+func (s *Service) transition(n *Nomination, def *workflow.Definition, actor, typ, action, from, to, comment, reason string, tally map[string]any, now time.Time, effects []workflow.Effect) Event {
+	d := actionData{Action: action, Comment: comment, Reason: reason, Tally: tally}
+	d.Timers, d.CreatesMember = timerEffects(effects)
+	if st, ok := def.State(to); ok && st.Review != nil && to != from {
+		d.Round = n.Round + 1
+		if st.Review.Due > 0 {
+			d.Due = now.Add(st.Review.Due).UTC().Truncate(time.Millisecond)
+		}
+	}
+	return Event{Actor: actor, Type: typ, From: from, To: to, Data: mustJSON(d)}
+}
+
+// wfActor describes actor to the workflow engine.
+func wfActor(a Actor, n *Nomination) workflow.Actor {
+	return workflow.Actor{ID: a.UserID, Roles: a.Roles, Panels: a.Panels, Owner: a.UserID != "" && a.UserID == n.OwnerID}
+}
+
+// actionError maps the engine's refusal to the domain's codes.
+func actionError(err error) error {
+	ae, ok := err.(*workflow.ActionError)
+	if !ok {
+		return err
+	}
+	msg := strings.Join(ae.Messages, "; ")
+	switch ae.Kind {
+	case workflow.ErrUnknownAction:
+		return Errorf(ENOTFOUND, "no action %q in this workflow", ae.Action)
+	case workflow.ErrNotAllowed:
+		return Errorf(EFORBIDDEN, "your role may not %s this nomination", ae.Action)
+	case workflow.ErrNotAvailable:
+		return Errorf(ECONFLICT, "%s is not possible in the nomination's current state", ae.Action)
+	default:
+		e := &Error{Code: EINVALID, Message: msg}
+		if e.Message == "" {
+			e.Message = "the action's conditions are not met"
+		}
+		for _, f := range ae.Fields {
+			e.Fields = append(e.Fields, FieldError{Field: "fields." + f.Field, Message: f.Message})
+		}
+		if len(ae.Fields) == 0 {
+			for _, m := range ae.Messages {
+				field := "action"
+				switch {
+				case ae.Kind == workflow.ErrInputRequired && strings.Contains(m, "comment"):
+					field = "comment"
+				case ae.Kind == workflow.ErrInputRequired:
+					field = "reason"
+				case ae.Kind == workflow.ErrInvalidVote:
+					field = "decision"
+				}
+				e.Fields = append(e.Fields, FieldError{Field: field, Message: m})
+			}
+		}
+		return e
+	}
+}
+
+// checkFields validates values against the form.
+func (s *Service) checkFields(def *workflow.Definition, values map[string]any, complete bool) *Error {
+	var fields []FieldError
+	for k := range values {
+		f, ok := def.Field(k)
+		if !ok {
+			fields = append(fields, FieldError{Field: "fields." + k, Message: "not a field of this form"})
+		} else if f.Type == workflow.TypeFile {
+			fields = append(fields, FieldError{Field: "fields." + k, Message: "upload the file as an attachment"})
+		}
+	}
+	if len(fields) == 0 {
+		for _, p := range def.CheckFields(values, complete) {
+			fields = append(fields, FieldError{Field: "fields." + p.Field, Message: p.Message})
+		}
+	}
+	if len(fields) == 0 {
+		if err := checkRegion(values); err != nil {
+			fields = append(fields, *err)
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	slices.SortFunc(fields, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return &Error{Code: EINVALID, Message: "some answers are not acceptable", Fields: fields}
+}
+
+// checkComplete checks what submission needs: every required answer and
+// every required file.
+func (s *Service) checkComplete(def *workflow.Definition, n *Nomination) *Error {
+	var fields []FieldError
+	if e := s.checkFields(def, n.Fields, true); e != nil {
+		fields = append(fields, e.Fields...)
+	}
+	for _, f := range def.Fields {
+		if f.Type == workflow.TypeFile && f.Required && countAttachments(n, f.Name) == 0 {
+			fields = append(fields, FieldError{Field: "fields." + f.Name, Message: "required: upload the file"})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return &Error{Code: EINVALID, Message: "the nomination is not complete", Fields: fields}
+}
+
+func countAttachments(n *Nomination, kind string) int {
+	c := 0
+	for _, a := range n.Attachments {
+		if a.Kind == kind {
+			c++
+		}
+	}
+	return c
+}
+
+// normaliseFields trims text answers.
+func normaliseFields(in map[string]any) map[string]any {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]any, len(in))
+	for k, v := range in {
+		if str, ok := v.(string); ok {
+			v = strings.TrimSpace(str)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// cleanPerson validates a name and address given for someone.
+func cleanPerson(p Person, field string) (Person, error) {
+	p.Name = strings.TrimSpace(p.Name)
+	p.Email = strings.TrimSpace(p.Email)
+	if p.Name == "" || len([]rune(p.Name)) > 200 || !cleanText(p.Name) || strings.ContainsAny(p.Name, "\r\n\t") {
+		return p, Invalid(field+".name", "1 to 200 characters on one line")
+	}
+	if err := checkEmail(p.Email); err != "" {
+		return p, Invalid(field+".email", err)
+	}
+	return p, nil
+}
+
+// checkEmail returns what is wrong with an address, or "".
+func checkEmail(e string) string {
+	if len(e) > 254 || strings.ContainsAny(e, "\r\n\x00 <>,;\"") {
+		return "a plain email address, such as ana@example.org"
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || !strings.Contains(e[strings.IndexByte(e, '@')+1:], ".") {
+		return "a plain email address, such as ana@example.org"
+	}
+	return ""
+}
+
+// timerEffects picks from an outcome's effects the timers to arm and
+// whether a membership is to be created.
+func timerEffects(effects []workflow.Effect) ([]TimerSpec, bool) {
+	var timers []TimerSpec
+	member := false
+	for _, e := range effects {
+		switch {
+		case e.Kind == workflow.EffectSetTimer && e.Timer != nil:
+			t := e.Timer
+			timers = append(timers, TimerSpec{Name: t.Name, Kind: t.Kind, State: t.State, Due: t.Due.UTC().Truncate(time.Millisecond),
+				Every: t.Every, Audience: t.Audience, Template: t.Template, Action: t.Action})
+		case e.Kind == workflow.EffectCreateMember:
+			member = true
+		}
+	}
+	return timers, member
+}

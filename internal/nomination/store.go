@@ -1,0 +1,87 @@
+package nomination
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Store keeps calls, the nominations' event streams and their projections.
+// Implementations return *Error codes: ENOTFOUND for a missing record,
+// ECONFLICT for a taken key (a call slug, an event seq), EUNAVAILABLE when
+// the store does not answer.
+type Store interface {
+	CreateCall(ctx context.Context, c Call) error
+	GetCall(ctx context.Context, slug string) (Call, error)
+	ListCalls(ctx context.Context) ([]Call, error)
+	ReplaceCall(ctx context.Context, c Call) error
+
+	// AppendEvent inserts e with the unique key EventID(e.NominationID,
+	// e.Seq): the commit point of every change. ECONFLICT means another
+	// writer committed that seq first.
+	AppendEvent(ctx context.Context, e Event) error
+	// Event returns one event; ENOTFOUND when it does not exist (yet).
+	Event(ctx context.Context, nominationID string, seq int) (Event, error)
+	// Events returns a nomination's events in seq order.
+	Events(ctx context.Context, nominationID string) ([]Event, error)
+
+	// PutNomination writes the projection, replacing an older one.
+	PutNomination(ctx context.Context, n *Nomination) error
+	// GetNomination returns the stored projection (possibly behind its
+	// events; the service repairs it).
+	GetNomination(ctx context.Context, id string) (*Nomination, error)
+	// ListNominations returns projections matching f, ordered by id, after
+	// f.After, at most f.Limit.
+	ListNominations(ctx context.Context, f ListFilter) ([]*Nomination, error)
+}
+
+// ListFilter selects nominations. Empty fields do not filter.
+type ListFilter struct {
+	Call    string
+	States  []string
+	Owner   string
+	Panels  []string // nominations whose review panel is one of these
+	Query   string   // case-insensitive substring of nominee name or organisation
+	IDs     []string
+	After   string
+	Limit   int
+	Reviews bool // only nominations that are, or were, at a review stage
+}
+
+// FileInfo describes a stored file.
+type FileInfo struct {
+	ID          string
+	Filename    string
+	Size        int64
+	ContentType string
+	UploadedAt  time.Time
+}
+
+// Files keeps uploaded documents (GridFS).
+type Files interface {
+	// PutFile stores r under a new id; it returns the bytes written. The
+	// caller bounds r.
+	PutFile(ctx context.Context, id, filename, contentType string, r io.Reader) (int64, error)
+	// OpenFile returns the file's content and description; ENOTFOUND when
+	// there is none.
+	OpenFile(ctx context.Context, id string) (io.ReadCloser, FileInfo, error)
+	DeleteFile(ctx context.Context, id string) error
+}
+
+// Member is a user who can be addressed: a reviewer, a secretariat member.
+type Member struct {
+	UserID       string
+	Name         string
+	Email        string
+	Organization string
+}
+
+// Directory answers who people are, for mail audiences and conflicts.
+type Directory interface {
+	// User returns one user; ENOTFOUND when there is none.
+	User(ctx context.Context, id string) (Member, error)
+	// PanelMembers returns the enabled reviewers on panel.
+	PanelMembers(ctx context.Context, panel string) ([]Member, error)
+	// Staff returns the enabled secretariat members.
+	Staff(ctx context.Context) ([]Member, error)
+}

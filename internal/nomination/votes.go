@@ -1,0 +1,211 @@
+package nomination
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/igf/nomina/internal/workflow"
+)
+
+// VoteInput is a reviewer's vote.
+type VoteInput struct {
+	Decision string
+	Score    *float64
+	Comment  string
+}
+
+// CastVote records a reviewer's vote on the current round of the review
+// stage the nomination is at, then lets the stage's rules decide. Exactly
+// one decision is committed however many votes land together: the unique
+// event seq settles every race. Errors: ENOTFOUND (not visible),
+// EFORBIDDEN (not on the panel, excluded or conflicted), ECONFLICT (no
+// review open, or already voted where changes are not allowed), EINVALID.
+func (s *Service) CastVote(ctx context.Context, actor Actor, id string, in VoteInput) (Vote, error) {
+	if len(in.Comment) > 4000 || !cleanText(in.Comment) {
+		return Vote{}, Invalid("comment", "at most 4000 characters")
+	}
+	var vote Vote
+	_, ev, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
+		if _, err := s.access(ctx, actor, n); err != nil {
+			return Event{}, err
+		}
+		def, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		st, _ := def.State(n.State)
+		if st == nil || st.Review == nil {
+			return Event{}, Errorf(ECONFLICT, "no review is open on this nomination")
+		}
+		r := st.Review
+		panel, ok := def.ReviewPanel(n.State, n.Fields)
+		if !ok || !actor.OnPanel(panel) || !actor.HasRole("reviewer") {
+			return Event{}, Errorf(EFORBIDDEN, "you are not on the panel reviewing this nomination")
+		}
+		if slices.Contains(r.Exclude, workflow.ExcludeSubmitter) && actor.UserID == n.OwnerID {
+			return Event{}, Errorf(EFORBIDDEN, "you may not vote on your own nomination")
+		}
+		if s.conflicted(actor, n) {
+			return Event{}, Errorf(EFORBIDDEN, "you have a conflict of interest with this nomination")
+		}
+		if err := checkVote(r, in); err != nil {
+			return Event{}, err
+		}
+		for _, v := range n.CurrentVotes(n.State) {
+			if v.Reviewer == actor.UserID && !r.AllowChange {
+				return Event{}, Errorf(ECONFLICT, "you have voted in this round already")
+			}
+		}
+		vote = Vote{Reviewer: actor.UserID, Stage: n.State, Round: n.Round, Decision: in.Decision, Score: in.Score, Comment: strings.TrimSpace(in.Comment)}
+		return Event{Actor: actor.UserID, Type: EvVote, Data: mustJSON(vote)}, nil
+	})
+	if err != nil {
+		return Vote{}, err
+	}
+	vote.Seq, vote.At = ev.Seq, ev.At
+	if err := s.decide(ctx, id); err != nil {
+		// The vote stands; the next vote or read decides.
+		s.Logger.Warn("decide after vote", "nomination", id, "err", err)
+	}
+	return vote, nil
+}
+
+func checkVote(r *workflow.Review, in VoteInput) error {
+	if !slices.Contains(r.Options, in.Decision) {
+		return Invalid("decision", "one of "+strings.Join(r.Options, ", "))
+	}
+	if in.Decision == workflow.VoteRequestChanges && strings.TrimSpace(in.Comment) == "" {
+		return Invalid("comment", "say what should change")
+	}
+	if in.Score != nil {
+		if r.Score == nil {
+			return Invalid("score", "this review takes no score")
+		}
+		if in.Decision == workflow.VoteRecuse {
+			return Invalid("score", "a recusal carries no score")
+		}
+		if *in.Score < float64(r.Score.Min) || *in.Score > float64(r.Score.Max) || *in.Score != float64(int(*in.Score)) {
+			return Invalid("score", "a whole number within the review's range")
+		}
+	} else if r.Score != nil && r.Score.Required && (in.Decision == workflow.VoteApprove || in.Decision == workflow.VoteReject) {
+		return Invalid("score", "required")
+	}
+	return nil
+}
+
+// decide applies the review's rules to the current tally and commits the
+// resulting transition, once: a decider that loses the race reloads and
+// finds the stage already left.
+func (s *Service) decide(ctx context.Context, id string) error {
+	_, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
+		def, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		st, _ := def.State(n.State)
+		if st == nil || st.Review == nil {
+			return Event{}, errNoChange
+		}
+		subj, env, err := s.subject(ctx, n, def, "")
+		if err != nil {
+			return Event{}, err
+		}
+		out, err := def.Decide(subj, env)
+		if err != nil {
+			return Event{}, err
+		}
+		if out == nil {
+			return Event{}, errNoChange
+		}
+		t := subj.Tally
+		tally := map[string]any{"approve": t.Approve, "reject": t.Reject, "request_changes": t.RequestChanges,
+			"recuse": t.Recuse, "eligible": t.Eligible, "round": n.Round}
+		comment := ""
+		if out.Action == st.Review.OnRequestChanges {
+			// The candidate sees what the reviewers asked for.
+			var asks []string
+			for _, v := range n.CurrentVotes(n.State) {
+				if v.Decision == workflow.VoteRequestChanges && v.Comment != "" {
+					asks = append(asks, v.Comment)
+				}
+			}
+			comment = strings.Join(asks, "\n\n")
+		}
+		return s.transition(n, def, SystemActor.UserID, EvAction, out.Action, out.From, out.To, comment, "", tally, env.Now, out.Effects), nil
+	})
+	if err == errNoChange {
+		return nil
+	}
+	return err
+}
+
+// DeclareConflict records a reviewer's conflict of interest on a
+// nomination: they can no longer vote or see its votes, and the quorum is
+// counted without them. Errors: ENOTFOUND, EFORBIDDEN (not a reviewer of
+// it), ECONFLICT (declared already), EINVALID (no reason).
+func (s *Service) DeclareConflict(ctx context.Context, actor Actor, id, reason string) error {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len([]rune(reason)) > 2000 || !cleanText(reason) {
+		return Invalid("reason", "1 to 2000 characters")
+	}
+	_, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
+		role, err := s.access(ctx, actor, n)
+		if err != nil {
+			return Event{}, err
+		}
+		if role != "reviewer" {
+			return Event{}, Errorf(EFORBIDDEN, "only reviewers of this nomination declare conflicts")
+		}
+		if _, ok := n.ConflictOf(actor.UserID); ok {
+			return Event{}, Errorf(ECONFLICT, "you declared a conflict already")
+		}
+		return Event{Actor: actor.UserID, Type: EvConflict, Data: mustJSON(Conflict{Reviewer: actor.UserID, Reason: reason})}, nil
+	})
+	if err != nil {
+		return err
+	}
+	// Fewer eligible reviewers may settle the stage.
+	if err := s.decide(ctx, id); err != nil {
+		s.Logger.Warn("decide after conflict", "nomination", id, "err", err)
+	}
+	return nil
+}
+
+// Override moves a nomination out of a stuck stage by the secretariat, with
+// a required reason, recorded as an override. Errors: EFORBIDDEN, ENOTFOUND
+// (nomination or action), ECONFLICT (the action does not leave this
+// state), EINVALID (no reason).
+func (s *Service) Override(ctx context.Context, actor Actor, id, action, reason string) (*View, error) {
+	if !actor.IsStaff() {
+		return nil, Errorf(EFORBIDDEN, "only the secretariat overrides a stage")
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len([]rune(reason)) > 2000 || !cleanText(reason) {
+		return nil, Invalid("reason", "required: say why the stage is overridden")
+	}
+	var def *workflow.Definition
+	n, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
+		d, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		def = d
+		a, ok := d.Action(action)
+		if !ok {
+			return Event{}, Errorf(ENOTFOUND, "no action %q in this workflow", action)
+		}
+		if !slices.Contains(a.From, n.State) {
+			return Event{}, Errorf(ECONFLICT, "%s does not leave state %q", action, n.State)
+		}
+		subj, env, err := s.subject(ctx, n, d, "")
+		if err != nil {
+			return Event{}, err
+		}
+		return s.transition(n, d, actor.UserID, EvOverride, action, n.State, a.To, "", reason, nil, env.Now, d.Enter(subj, a.To, env).Effects), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.view(ctx, actor, n, def)
+}

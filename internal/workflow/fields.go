@@ -1,0 +1,148 @@
+package workflow
+
+import (
+	"fmt"
+	"net/mail"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// FieldProblem is one problem with one answer of the form.
+type FieldProblem struct {
+	Field   string
+	Message string
+}
+
+// CheckFields checks form values against the definition's fields and
+// returns every problem found, in field order (an empty result means the
+// values are acceptable). Types and limits are always checked and unknown
+// names refused; `required` is enforced only when complete is set (at
+// submission), so a draft may be saved half-filled. A nil or empty-string
+// value counts as unanswered. File fields are never in values: attachments
+// are checked by Incomplete and by the upload path.
+//
+// Values are as decoded from JSON: strings for every type but bool.
+func (d *Definition) CheckFields(values map[string]any, complete bool) []FieldProblem {
+	var out []FieldProblem
+	for _, f := range d.Fields {
+		v, present := values[f.Name]
+		if f.Type == TypeFile {
+			if present {
+				out = append(out, FieldProblem{f.Name, "is a file: upload it as an attachment"})
+			}
+			continue
+		}
+		if !present || v == nil || v == "" {
+			if complete && f.Required {
+				out = append(out, FieldProblem{f.Name, "is required"})
+			}
+			continue
+		}
+		if msg := f.check(v); msg != "" {
+			out = append(out, FieldProblem{f.Name, msg})
+			continue
+		}
+		if complete && f.Required && f.Type == TypeBool && v == false {
+			out = append(out, FieldProblem{f.Name, "must be accepted"})
+		}
+	}
+	var unknown []string
+	for name := range values {
+		if _, ok := d.fieldIndex[name]; !ok {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	for _, name := range unknown {
+		out = append(out, FieldProblem{name, "is not a field of this form"})
+	}
+	return out
+}
+
+// Incomplete returns what keeps the subject's form from being complete:
+// the problems CheckFields finds with complete set, plus required file
+// fields without an attachment and file fields with too many. An empty
+// result means the nomination may be submitted; guards see it as the
+// variable `complete`.
+func (d *Definition) Incomplete(s Subject) []FieldProblem {
+	out := d.CheckFields(s.Fields, true)
+	for _, f := range d.Fields {
+		if f.Type != TypeFile {
+			continue
+		}
+		n := s.Attachments[f.Name]
+		switch {
+		case f.Required && n < 1:
+			out = append(out, FieldProblem{f.Name, "is required: upload a file"})
+		case n > f.MaxFiles:
+			out = append(out, FieldProblem{f.Name, fmt.Sprintf("takes at most %d file(s)", f.MaxFiles)})
+		}
+	}
+	return out
+}
+
+// check returns what is wrong with one present, non-empty value, or "".
+func (f *Field) check(v any) string {
+	if f.Type == TypeBool {
+		if _, ok := v.(bool); !ok {
+			return "must be true or false"
+		}
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "must be text"
+	}
+	if !utf8.ValidString(s) {
+		return "is not valid text"
+	}
+	n := utf8.RuneCountInString(s)
+	switch f.Type {
+	case TypeChoice:
+		if !contains(f.Choices, s) {
+			return "must be one of " + quoteList(f.Choices)
+		}
+	case TypeText, TypeLongText:
+		if n > f.MaxLen {
+			return fmt.Sprintf("must be at most %d characters (it is %d)", f.MaxLen, n)
+		}
+		if n < f.MinLen {
+			return fmt.Sprintf("must be at least %d characters (it is %d)", f.MinLen, n)
+		}
+		for _, r := range s {
+			if r == '\n' || r == '\r' {
+				if f.Type == TypeText {
+					return "must be a single line"
+				}
+				continue
+			}
+			if r == '\t' {
+				continue
+			}
+			if unicode.IsControl(r) {
+				return "contains control characters"
+			}
+		}
+	case TypeEmail:
+		if n > f.MaxLen {
+			return fmt.Sprintf("must be at most %d characters", f.MaxLen)
+		}
+		addr, err := mail.ParseAddress(s)
+		if err != nil || addr.Address != s || addr.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
+			return "must be an email address such as name@example.org"
+		}
+	case TypeCountry:
+		if !IsCountryCode(s) {
+			return "must be an ISO 3166-1 alpha-2 country code such as KE or BR"
+		}
+	case TypeDate:
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil || t.Format(time.DateOnly) != s {
+			return "must be a date written YYYY-MM-DD"
+		}
+	}
+	return ""
+}
