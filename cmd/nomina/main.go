@@ -116,6 +116,7 @@ func newRootCmd(e env) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), "nomina", buildVersion())
 			},
 		},
+		newWorkflowsCmd(),
 	)
 	return root
 }
