@@ -117,6 +117,7 @@ func newRootCmd(e env) *cobra.Command {
 			},
 		},
 		newWorkflowsCmd(),
+		newUsersCmd(e, &configPath),
 	)
 	return root
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,7 +106,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	nominations := nomination.New(nomination.Config{
 		Store: noms, Files: noms, Outbox: queue, Directory: store.Directory(), Workflows: registry, Timers: store.Timers(),
 		Links: nomination.NewLinkSigner(linkKey), BaseURL: cfg.BaseURL, MaxUploadBytes: cfg.MaxUploadBytes,
-		ValidateTargets: validateTargets, Logger: log,
+		ValidateTargets: export.ValidateTargets, Logger: log,
 	})
 
 	// The store may not be there yet: wait for it in the background so the
@@ -131,6 +129,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	var background sync.WaitGroup
 	host, _ := os.Hostname()
 	background.Go(func() { nominations.RunTimers(bgCtx, host+"/"+strconv.Itoa(os.Getpid()), 15*time.Second) })
+	background.Go(func() { purgeExpired(bgCtx, log, accounts) })
 	if cfg.MailWorkers > 0 {
 		background.Go(func() {
 			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log}, mail.SenderOptions{}); err != nil {
@@ -148,10 +147,12 @@ func serve(ctx context.Context, e env, configPath string) error {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		CORSOrigins:    cfg.CORSOrigins,
+		TrustedProxies: cfg.TrustedProxies,
 		Version:        buildVersion(),
 		Authenticate:   httpapi.AuthenticateWith(accounts),
 		Auth:           accounts,
 		Nominations:    nominations,
+		Shortlists:     export.Shortlists{},
 		Ready: func(ctx context.Context) error {
 			if err := client.Ping(ctx); err != nil {
 				return err
@@ -257,14 +258,21 @@ func loadWorkflows(dir string, e env) (*workflow.Registry, error) {
 	return reg, nil
 }
 
-// validateTargets checks a call's balance targets: JSON with only the known
-// keys, then the rules export.Targets imposes.
-func validateTargets(raw json.RawMessage) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var t export.Targets
-	if err := dec.Decode(&t); err != nil {
-		return nomination.Invalid("targets", "not a targets object: "+err.Error())
+// purgeExpired removes spent sessions, used links and old login attempts
+// hourly: the store has no expiring indexes to do it.
+func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := accounts.PurgeExpired(ctx); err != nil {
+			log.Warn("purge expired sessions", "err", err)
+		} else if n > 0 {
+			log.Info("purged expired sessions and attempts", "records", n)
+		}
 	}
-	return t.Validate()
 }

@@ -670,6 +670,9 @@ func (s *Service) Logout(ctx context.Context, actor *Principal, refreshToken str
 		}
 	}
 	for _, f := range families {
+		if f == "" {
+			continue
+		}
 		if err := s.store.RevokeFamily(ctx, f, "logout", now); err != nil {
 			return fmt.Errorf("logout: %w", err)
 		}

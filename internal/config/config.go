@@ -40,6 +40,7 @@ type Config struct {
 	MaxBodyBytes    int64         `yaml:"max_body_bytes" env:"NOMINA_MAX_BODY_BYTES"`
 	MaxUploadBytes  int64         `yaml:"max_upload_bytes" env:"NOMINA_MAX_UPLOAD_BYTES"`
 	CORSOrigins     []string      `yaml:"cors_origins" env:"NOMINA_CORS_ORIGINS"`
+	TrustedProxies  []string      `yaml:"trusted_proxies" env:"NOMINA_TRUSTED_PROXIES"`
 	JWTKeysFile     string        `yaml:"jwt_keys_file" env:"NOMINA_JWT_KEYS_FILE"`
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl" env:"NOMINA_ACCESS_TOKEN_TTL"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl" env:"NOMINA_REFRESH_TOKEN_TTL"`
@@ -216,6 +217,13 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUploadBytes < 1024 || c.MaxUploadBytes > 1<<30 {
 		return &SettingError{"NOMINA_MAX_UPLOAD_BYTES", strconv.FormatInt(c.MaxUploadBytes, 10), "between 1024 and 1073741824"}
+	}
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return &SettingError{"NOMINA_TRUSTED_PROXIES", p, "IP addresses or CIDR ranges, comma-separated"}
+			}
+		}
 	}
 	if c.MailWorkers < 0 || c.MailWorkers > 64 {
 		return &SettingError{"NOMINA_MAIL_WORKERS", strconv.Itoa(c.MailWorkers), "between 0 and 64"}

@@ -226,6 +226,8 @@ func (l Layout) cells(dst []cell, r Row) []cell {
 // same figure. The JSON export keeps the full value.
 func roundScore(v float64) float64 { return math.Round(v*100) / 100 }
 
+// finite reports whether v is a number every format can carry (not NaN
+// or an infinity, which would break JSON and mean nothing in a cell).
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // formatScore is the text form of a rounded mean score.

@@ -344,6 +344,32 @@ func FuzzNeutralise(f *testing.F) {
 	})
 }
 
+// FuzzJSONString checks the JSON string writer against encoding/json: its
+// output is valid JSON and decodes to what json.Marshal's output decodes to.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"uo\te`, "\x00\x1f\n\r\t", "\xff\xfe", "José 北京", "\u2028\u2029", "<&>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendString(nil, s)
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("appendString(%q) = %s: %v", s, out, err)
+		}
+		ref, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want string
+		if err := json.Unmarshal(ref, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("appendString(%q) decodes to %q, encoding/json to %q", s, got, want)
+		}
+	})
+}
+
 func TestJSONShape(t *testing.T) {
 	l := seededLayout(t)
 	var got []struct {

@@ -3,12 +3,12 @@ package export
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // WriteJSON writes rows to w as one JSON array, one object per row, each
@@ -144,13 +144,54 @@ func (l Layout) appendJSON(b []byte, r Row) []byte {
 	return append(b, "]}"...)
 }
 
-// appendString appends s as a JSON string. encoding/json's string
-// encoding is used (a string always marshals), so escaping matches any
-// other JSON Nomina writes, invalid UTF-8 included.
+// appendString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD, and U+2028
+// and U+2029 escaped (as encoding/json does, so the output is also valid
+// JavaScript). Unlike json.Marshal it leaves <, > and & alone (the file is
+// a download, never inlined into HTML) and allocates nothing.
 func appendString(b []byte, s string) []byte {
-	q, err := json.Marshal(s)
-	if err != nil {
-		return append(b, `""`...)
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
 	}
-	return append(b, q...)
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

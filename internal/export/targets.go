@@ -22,7 +22,7 @@ import (
 // Choices lists a field's values in form order; it lets a rule without
 // "values" apply to all of them and lets reports show values nobody holds.
 // The IGF fields stakeholder_group, region and gender have their values
-// built in (see DESIGN §5) and need no entry. Labels gives the words a report
+// built in (the IGF vocabulary) and need no entry. Labels gives the words a report
 // uses for a value ("government" → "Government") or a field, keyed by
 // "field.value", by the bare value, or by the field; the IGF values have
 // built-in labels.
@@ -37,13 +37,13 @@ type Targets struct {
 // Values is empty); MaxSpread applies to the values together.
 //
 // Percentages are of the seats and are converted to whole seats so that a
-// target is never read more strictly than it says: a maximum rounds down
-// (max seats = floor(max_percent × seats / 100), so 40 % of 41 seats is 16
-// seats, not 16.4 rounded to 16 or up to 17) and a minimum rounds up (min
-// seats = ceil(min_percent × seats / 100)). Percentages are taken to two
-// decimals and the conversion is done in integers, so 40 % of 40 seats is
-// exactly 16. When a rule gives both a seat count and a percentage for the
-// same side, the stricter one counts.
+// share is never exceeded or missed by rounding: a maximum rounds down (max
+// seats = floor(max_percent × seats / 100), so 40 % of 42 seats, 16.8,
+// allows 16 seats, never 17) and a minimum rounds up (min seats =
+// ceil(min_percent × seats / 100), so 10 % of 41 seats, 4.1, requires 5).
+// Percentages are taken to two decimals and converted in integer
+// arithmetic, so 40 % of 40 seats is exactly 16. When a rule gives both a
+// seat count and a percentage for the same side, the stricter one counts.
 type Rule struct {
 	Field      string   `json:"field"`
 	Values     []string `json:"values,omitempty"`
@@ -52,12 +52,12 @@ type Rule struct {
 	MinPercent *float64 `json:"min_percent,omitempty"`
 	MaxPercent *float64 `json:"max_percent,omitempty"`
 	// MaxSpread requires the values to hold seat counts at most this far
-	// apart: "the rest shared equally" is a spread of 1 (0 when the
-	// seats divide evenly would be stricter than the IGF rule means).
+	// apart. "The rest shared equally" is a spread of 1, as the rest
+	// rarely divides exactly.
 	MaxSpread *int `json:"max_spread,omitempty"`
 }
 
-// MAGTargets returns the MAG balance of DESIGN §5 as targets: government at
+// MAGTargets returns the IGF balance rules for the MAG as targets: government at
 // most 40 % of the seats; private sector, civil society and technical
 // community sharing the rest equally (at most one seat apart); each of the
 // five UN regions at least regionMinPercent of the seats; and neither women
@@ -73,7 +73,7 @@ func MAGTargets(regionMinPercent float64) Targets {
 
 func ptr[T any](v T) *T { return &v }
 
-// igfChoices are the built-in values of the IGF form fields (DESIGN §5).
+// igfChoices are the built-in values of the IGF form fields.
 // at_large exists only in the Leadership Panel's form, so it is not listed
 // for reports; a call that uses it lists it in Targets.Choices.
 var igfChoices = map[string][]string{
@@ -322,7 +322,7 @@ func (t Targets) resolve(seats int) resolved {
 			}
 		}
 		for _, v := range values {
-			if lo >= 0 {
+			if lo > 0 { // a minimum of 0 constrains nothing
 				rs.bounds = append(rs.bounds, bound{rule: i, field: r.Field, value: v, kind: atLeast, seats: lo, percent: loPct})
 			}
 			if hi >= 0 {

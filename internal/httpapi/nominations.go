@@ -357,7 +357,8 @@ type listResponse struct {
 }
 
 func (s *Server) listNominations(c *gin.Context) {
-	q := nomination.ListQuery{Call: c.Query("call"), State: c.Query("state"), Panel: c.Query("panel"), Query: c.Query("q"), Cursor: c.Query("cursor")}
+	q := nomination.ListQuery{Call: c.Query("call"), State: c.Query("state"), Panel: c.Query("panel"), Query: c.Query("q"),
+		Cursor: c.Query("cursor"), Sort: c.Query("sort"), Fields: fieldFilters(c)}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil {

@@ -61,10 +61,15 @@ type Config struct {
 	// CORSOrigins lists the origins allowed to call the API from a browser;
 	// empty turns CORS off.
 	CORSOrigins []string
+	// TrustedProxies lists the proxies whose X-Forwarded-For is believed
+	// for the client address; empty trusts none.
+	TrustedProxies []string
 	// Version is reported by /healthz.
 	Version string
 	// Auth runs accounts and sessions.
 	Auth *auth.Service
+	// Shortlists writes exports and balance reports.
+	Shortlists Shortlists
 	// Nominations runs calls, nominations, votes and their links.
 	Nominations *nomination.Service
 }
@@ -103,6 +108,10 @@ func New(cfg Config, parts ...func(*Server)) *Server {
 	e.ContextWithFallback = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		cfg.Logger.Error("trusted proxies ignored", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.Use(s.requestID, s.accessLog, s.recoverPanics, s.securityHeaders, s.cors, s.limitBody, s.authenticate)
 	e.NoRoute(func(c *gin.Context) { s.problem(c, http.StatusNotFound, "not found", "no such resource", nil) })
 	e.NoMethod(func(c *gin.Context) {
@@ -126,5 +135,6 @@ func (s *Server) routes() {
 	s.Handle(http.MethodGet, "/metrics", Public, gin.WrapH(metrics))
 	s.Handle(http.MethodGet, "/api/v1/openapi.yaml", Public, s.openAPI)
 	s.nominationRoutes()
+	s.shortlistRoutes()
 	s.accountRoutes()
 }

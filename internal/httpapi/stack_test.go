@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/export"
 	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/mongostore/storetest"
 	"github.com/igf/nomina/internal/nomination"
@@ -116,7 +117,8 @@ func newStackOn(tb testing.TB, db *mongo.Database, clock *testClock, opts ...sta
 	}
 	st.noms = nomination.New(cfg)
 	st.mon = mongostore.NewCommandMonitor(nil)
-	st.srv = New(Config{Logger: log, Authenticate: AuthenticateWith(st.auth), Nominations: st.noms, MaxUploadBytes: 1 << 20})
+	st.srv = New(Config{Logger: log, Authenticate: AuthenticateWith(st.auth), Auth: st.auth, Nominations: st.noms,
+		Shortlists: export.Shortlists{}, MaxUploadBytes: 1 << 20})
 	return st
 }
 

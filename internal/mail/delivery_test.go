@@ -703,7 +703,9 @@ func TestRunWorkersWithoutSMTPKeepsMailQueuedUntilConfigured(t *testing.T) {
 	opts := mail.WorkerOptions{Logger: log, PollInterval: 20 * time.Millisecond}
 
 	done := make(chan error, 1)
-	go func() { done <- mail.RunWorkers(context.Background(), cfg, q, mustTemplates(t), opts, mail.SenderOptions{}) }()
+	go func() {
+		done <- mail.RunWorkers(context.Background(), cfg, q, mustTemplates(t), opts, mail.SenderOptions{})
+	}()
 	select {
 	case err := <-done:
 		if err != nil {

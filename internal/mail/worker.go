@@ -19,13 +19,13 @@ import (
 // tied to one attempt of one job, and only the worker that claimed the
 // attempt records its outcome.
 type Queue interface {
-	// Due returns the IDs of up to limit jobs with an attempt due at now.
+	// Due returns references to up to limit attempts due at now, for Claim.
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// Claim takes the job's next attempt for worker until now+lease. It
-	// returns a *nomination.Error with ECONFLICT when there is nothing to
-	// attempt now (another worker holds the attempt; the job is sent, dead
-	// or not due) and ENOTFOUND when there is no such job.
-	Claim(ctx context.Context, jobID, worker string, now time.Time, lease time.Duration) (nomination.MailAttempt, error)
+	// Claim takes the attempt a reference from Due names for worker until
+	// now+lease. It returns a *nomination.Error with ECONFLICT when the
+	// attempt is not to be made now (another worker holds it, or it
+	// finished) and ENOTFOUND when its job is not there.
+	Claim(ctx context.Context, due, worker string, now time.Time, lease time.Duration) (nomination.MailAttempt, error)
 	// MarkSent records that the server accepted the claimed attempt.
 	MarkSent(ctx context.Context, jobID string, attempt int, messageID string, at time.Time) error
 	// MarkRetry records a temporary failure and schedules the next attempt
@@ -144,13 +144,13 @@ func Backoff(try int, base, ceiling time.Duration, r float64) time.Duration {
 
 // Run delivers mail until ctx is cancelled, then closes the connection and
 // returns nil. It polls for due jobs every PollInterval, at once again while
-// full batches keep coming, and backs off up to MaxPollInterval while the
+// full batches keep coming and being worked off, and backs off up to MaxPollInterval while the
 // SMTP server or the store fails.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.sender.Close()
 	failures := 0
 	for {
-		due, _, err := w.poll(ctx)
+		due, attempted, err := w.poll(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -164,7 +164,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.log.Info("mail delivery resumed", "after_failures", failures)
 			failures = 0
 		}
-		if err == nil && due >= w.opts.Batch {
+		if err == nil && due >= w.opts.Batch && attempted > 0 {
 			continue
 		}
 		t := time.NewTimer(wait)
@@ -189,11 +189,11 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 
 func (w *Worker) poll(ctx context.Context) (due, attempted int, err error) {
 	now := w.opts.Clock()
-	ids, err := w.q.Due(ctx, now, w.opts.Batch)
+	refs, err := w.q.Due(ctx, now, w.opts.Batch)
 	if err != nil {
 		return 0, 0, fmt.Errorf("list due mail: %w", err)
 	}
-	if len(ids) == 0 {
+	if len(refs) == 0 {
 		if w.sender.Connected() && now.Sub(w.lastSend) >= w.opts.IdleClose {
 			_ = w.sender.Close()
 		}
@@ -201,32 +201,32 @@ func (w *Worker) poll(ctx context.Context) (due, attempted int, err error) {
 	}
 	// Instances that poll together would otherwise all race for the same
 	// first job.
-	for i := len(ids) - 1; i > 0; i-- {
+	for i := len(refs) - 1; i > 0; i-- {
 		j := int(w.opts.Float64() * float64(i+1))
-		ids[i], ids[j] = ids[j], ids[i]
+		refs[i], refs[j] = refs[j], refs[i]
 	}
-	for _, id := range ids {
+	for _, ref := range refs {
 		if ctx.Err() != nil {
-			return len(ids), attempted, nil
+			return len(refs), attempted, nil
 		}
 		// Connect before claiming: with the server down no attempt is spent.
 		if err := w.sender.Connect(ctx); err != nil {
-			return len(ids), attempted, fmt.Errorf("connect to SMTP server: %w", err)
+			return len(refs), attempted, fmt.Errorf("connect to SMTP server: %w", err)
 		}
-		a, err := w.q.Claim(ctx, id, w.opts.ID, w.opts.Clock(), w.opts.Lease)
+		a, err := w.q.Claim(ctx, ref, w.opts.ID, w.opts.Clock(), w.opts.Lease)
 		switch code := nomination.ErrorCode(err); code {
 		case "":
 		case nomination.ECONFLICT, nomination.ENOTFOUND:
 			continue
 		default:
-			return len(ids), attempted, fmt.Errorf("claim mail job %s: %w", id, err)
+			return len(refs), attempted, fmt.Errorf("claim mail %s: %w", ref, err)
 		}
 		attempted++
 		if err := w.deliver(ctx, a); err != nil {
-			return len(ids), attempted, err
+			return len(refs), attempted, err
 		}
 	}
-	return len(ids), attempted, nil
+	return len(refs), attempted, nil
 }
 
 // deliver makes the claimed attempt and records its outcome. It returns an

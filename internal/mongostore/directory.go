@@ -2,6 +2,7 @@ package mongostore
 
 import (
 	"context"
+	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -29,11 +30,16 @@ func (d *Directory) User(ctx context.Context, id string) (nomination.Member, err
 	if err := d.users.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "uid", Value: id}}).Decode(&doc); err != nil {
 		return nomination.Member{}, translate("find user", err)
 	}
+	doc, err := d.users.catchUp(ctx, doc)
+	if err != nil {
+		return nomination.Member{}, err
+	}
 	return toMember(doc), nil
 }
 
-func (d *Directory) members(ctx context.Context, op string, filter bson.D) ([]nomination.Member, error) {
-	filter = append(filter, bson.E{Key: "disabled", Value: bson.D{{Key: "$ne", Value: true}}})
+// members returns the enabled users matching filter, each caught up with
+// its latest committed revision and checked again with keep.
+func (d *Directory) members(ctx context.Context, op string, filter bson.D, keep func(userDoc) bool) ([]nomination.Member, error) {
 	cur, err := d.users.db.Collection(colUsers).Find(ctx, filter)
 	if err != nil {
 		return nil, translate(op, err)
@@ -44,17 +50,27 @@ func (d *Directory) members(ctx context.Context, op string, filter bson.D) ([]no
 	}
 	out := make([]nomination.Member, 0, len(docs))
 	for _, doc := range docs {
-		out = append(out, toMember(doc))
+		doc, err := d.users.catchUp(ctx, doc)
+		if err != nil {
+			return nil, err
+		}
+		if !doc.Disabled && keep(doc) {
+			out = append(out, toMember(doc))
+		}
 	}
 	return out, nil
 }
 
 // PanelMembers returns the enabled reviewers on panel.
 func (d *Directory) PanelMembers(ctx context.Context, panel string) ([]nomination.Member, error) {
-	return d.members(ctx, "panel members", bson.D{{Key: "roles", Value: "reviewer"}, {Key: "panels", Value: panel}})
+	return d.members(ctx, "panel members", bson.D{{Key: "panels", Value: panel}}, func(u userDoc) bool {
+		return slices.Contains(u.Roles, "reviewer") && slices.Contains(u.Panels, panel)
+	})
 }
 
 // Staff returns the enabled secretariat members and admins.
 func (d *Directory) Staff(ctx context.Context) ([]nomination.Member, error) {
-	return d.members(ctx, "staff", bson.D{{Key: "roles", Value: bson.D{{Key: "$in", Value: bson.A{"secretariat", "admin"}}}}})
+	return d.members(ctx, "staff", bson.D{}, func(u userDoc) bool {
+		return slices.Contains(u.Roles, "secretariat") || slices.Contains(u.Roles, "admin")
+	})
 }

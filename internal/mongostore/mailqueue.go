@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -29,16 +31,19 @@ import (
 //
 // Unique inserts are the only atomic writes on the embedded store, so
 // attempt n of a job belongs to whoever inserted claim n, and only that
-// worker inserts result n; the job document is then rewritten by _id, and a
-// worker that finds result n while the job document still says n-1 catches
-// it up. An attempt is scheduled before anything that depends on it
-// commits (a job's first entry before the job, a retry's entry before the
-// failed attempt's result), so a crash leaves at most an entry too many,
-// removed when met, never a job nothing schedules. A claim without a result
-// whose lease ran out was abandoned (its worker stopped, perhaps after the
-// server accepted the message): its schedule entry passes to the next
-// attempt, which exactly one worker claims, and the message goes out again
-// with the same Message-ID.
+// worker inserts result n; the job document is then rewritten by _id. The
+// winner of a claim moves its schedule entry to the end of its lease, so
+// other pollers pass it by; a loser pays one failed insert. An attempt is
+// scheduled before anything that depends on it commits (a job's first
+// entry before the job, a retry's entry before the failed attempt's
+// result), so a crash leaves at most an entry too many, removed when met,
+// never a job nothing schedules. An entry still there when the lease has
+// run out is looked into: with a result, its worker stopped before tidying
+// up (the job document is caught up and the entry removed); without one,
+// the attempt was abandoned (its worker stopped, perhaps after the server
+// accepted the message): the schedule passes to attempt n+1, which exactly
+// one worker claims, and the message goes out again with the same
+// Message-ID.
 const (
 	mailJobs    = "mail_jobs"
 	mailDue     = "mail_due"
@@ -55,8 +60,8 @@ const (
 )
 
 const (
-	// maxSkip bounds how many finished or abandoned attempts one claim
-	// steps over.
+	// maxSkip bounds how many abandoned attempts one claim, or finished
+	// ones one manual retry, steps over.
 	maxSkip = 100
 	// maxReply bounds the stored server reply.
 	maxReply = 2000
@@ -284,11 +289,10 @@ func (q *MailQueue) unschedule(ctx context.Context, jobID string, attempt int) e
 	return translate("unschedule mail job", err)
 }
 
-// unscheduleBefore removes the job's entries of attempts before attempt:
-// they all finished or were passed on, so none is wanted any more.
-func (q *MailQueue) unscheduleBefore(ctx context.Context, jobID string, attempt int) error {
-	_, err := q.due.DeleteMany(ctx, bson.D{{Key: "job_id", Value: jobID}, {Key: "attempt", Value: bson.D{{Key: "$lt", Value: attempt}}}})
-	return translate("unschedule mail job", err)
+// reschedule moves the due time of a scheduled attempt.
+func (q *MailQueue) reschedule(ctx context.Context, jobID string, attempt int, at time.Time) error {
+	_, err := q.due.UpdateOne(ctx, bson.D{{Key: "_id", Value: attemptID(jobID, attempt)}}, bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: at}}}})
+	return translate("reschedule mail job", err)
 }
 
 // Get returns the job with that ID and its delivery state, or a
@@ -320,13 +324,13 @@ func byID(ctx context.Context, c *mongo.Collection, id string, v any) (bool, err
 	return true, nil
 }
 
-// Due returns the IDs of up to limit jobs with an attempt due at now, the
-// longest waiting first.
+// Due returns references to up to limit attempts due at now, the longest
+// waiting first, to be passed to Claim.
 func (q *MailQueue) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	opts := options.Find().
 		SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}).
 		SetLimit(int64(max(limit, 1))).
-		SetProjection(bson.D{{Key: "job_id", Value: 1}})
+		SetProjection(bson.D{{Key: "_id", Value: 1}})
 	cur, err := q.due.Find(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lte", Value: now}}}}, opts)
 	if err != nil {
 		return nil, translate("list due mail", err)
@@ -335,15 +339,24 @@ func (q *MailQueue) Due(ctx context.Context, now time.Time, limit int) ([]string
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, translate("list due mail", err)
 	}
-	ids := make([]string, 0, len(docs))
-	seen := make(map[string]bool, len(docs))
-	for _, d := range docs {
-		if !seen[d.JobID] {
-			seen[d.JobID] = true
-			ids = append(ids, d.JobID)
-		}
+	refs := make([]string, len(docs))
+	for i, d := range docs {
+		refs[i] = d.ID
 	}
-	return ids, nil
+	return refs, nil
+}
+
+// parseAttemptID splits "<job id>/<attempt>".
+func parseAttemptID(ref string) (jobID string, attempt int, ok bool) {
+	i := strings.LastIndexByte(ref, '/')
+	if i <= 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(ref[i+1:])
+	if err != nil || n < 1 {
+		return "", 0, false
+	}
+	return ref[:i], n, true
 }
 
 func (q *MailQueue) find(ctx context.Context, op string, filter bson.D, opts *options.FindOptionsBuilder) ([]nomination.MailRecord, error) {
@@ -362,105 +375,113 @@ func (q *MailQueue) find(ctx context.Context, op string, filter bson.D, opts *op
 	return recs, nil
 }
 
-// Claim takes the job's next scheduled attempt for worker until now+lease,
-// by inserting the attempt's claim, and returns the job with the attempt's
-// number and try. On its way it catches the job document up with results
-// it lags behind, passes on attempts abandoned when their lease ran out,
-// and removes schedule entries no longer wanted. It returns a
-// *nomination.Error with ECONFLICT when there is nothing to attempt now
-// (another worker holds the attempt; the job is sent, dead or not due) and
-// ENOTFOUND when there is no such job.
-func (q *MailQueue) Claim(ctx context.Context, jobID, worker string, now time.Time, lease time.Duration) (nomination.MailAttempt, error) {
-	d, err := q.job(ctx, jobID)
-	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-		// An entry whose enqueue stopped before the job was written.
-		_, derr := q.due.DeleteMany(ctx, bson.D{{Key: "job_id", Value: jobID}, {Key: "at", Value: bson.D{{Key: "$lt", Value: now.Add(-orphanAge)}}}})
-		if derr != nil {
-			return nomination.MailAttempt{}, translate("unschedule mail job", derr)
-		}
-		return nomination.MailAttempt{}, err
+// Claim takes the attempt due names (a reference from Due) for worker
+// until now+lease, by inserting the attempt's claim, and returns the job
+// with the attempt's number and try. Losing the race costs one insert. An
+// attempt met claimed but still due is looked into: one whose worker
+// stopped without a result is passed on to the next attempt, which Claim
+// then takes; one that finished has its schedule entry removed. It returns
+// a *nomination.Error with ECONFLICT when the attempt is not to be made now
+// (another worker holds it, or it finished), ENOTFOUND when there is no
+// such job and EINVALID for a malformed reference.
+func (q *MailQueue) Claim(ctx context.Context, due, worker string, now time.Time, lease time.Duration) (nomination.MailAttempt, error) {
+	jobID, n, ok := parseAttemptID(due)
+	if !ok {
+		return nomination.MailAttempt{}, nomination.Invalid("due", "not a reference to a due mail attempt")
 	}
+	for last := n + maxSkip; n < last; n++ {
+		a, abandoned, err := q.claim(ctx, jobID, n, worker, now, lease)
+		if !abandoned {
+			return a, err
+		}
+	}
+	return nomination.MailAttempt{}, conflict("mail job %s has more than %d abandoned attempts", jobID, maxSkip)
+}
+
+// claim tries to take attempt n of the job; see Claim. It reports whether
+// the attempt was abandoned and passed on to attempt n+1.
+func (q *MailQueue) claim(ctx context.Context, jobID string, n int, worker string, now time.Time, lease time.Duration) (a nomination.MailAttempt, abandoned bool, err error) {
+	id := attemptID(jobID, n)
+	_, err = q.claims.InsertOne(ctx, mailClaimDoc{
+		ID: id, JobID: jobID, Attempt: n, Worker: worker, ClaimedAt: now, LeaseUntil: now.Add(lease),
+	})
+	if err == nil {
+		// Other pollers skip the attempt while the lease lasts; after it, a
+		// stopped worker's attempt is due again and found abandoned.
+		if err := q.reschedule(ctx, jobID, n, now.Add(lease)); err != nil {
+			return a, false, err
+		}
+		d, err := q.job(ctx, jobID)
+		if err != nil {
+			// ENOTFOUND: the enqueue has not written the job (yet); the
+			// claim runs out and the attempt is looked into again.
+			return a, false, err
+		}
+		return nomination.MailAttempt{Record: fromMailJobDoc(d), Number: n, Try: n - d.RetryBase}, false, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return a, false, translate("claim mail job", err)
+	}
+	var entry mailDueDoc
+	scheduled, err := byID(ctx, q.due, id, &entry)
 	if err != nil {
-		return nomination.MailAttempt{}, err
+		return a, false, err
 	}
-	rec := fromMailJobDoc(d)
-	base := d.RetryBase
-	for n := d.Attempts + 1; n <= d.Attempts+maxSkip; n++ {
-		id := attemptID(jobID, n)
-		var entry mailDueDoc
-		scheduled, err := byID(ctx, q.due, id, &entry)
-		if err != nil {
-			return nomination.MailAttempt{}, err
-		}
-		if scheduled && entry.At.After(now) {
-			// Whatever made the job look due is an older, stale entry.
-			if err := q.unscheduleBefore(ctx, jobID, n); err != nil {
-				return nomination.MailAttempt{}, err
-			}
-			return nomination.MailAttempt{}, conflict("mail job %s is not due", jobID)
-		}
-		if scheduled {
-			_, err := q.claims.InsertOne(ctx, mailClaimDoc{
-				ID: id, JobID: jobID, Attempt: n, Worker: worker, ClaimedAt: now, LeaseUntil: now.Add(lease),
-			})
-			if err == nil {
-				return nomination.MailAttempt{Record: rec, Number: n, Try: n - base}, nil
-			}
-			if !mongo.IsDuplicateKeyError(err) {
-				return nomination.MailAttempt{}, translate("claim mail job", err)
-			}
-		}
-		// Attempt n was taken before, or is not scheduled: did it finish?
-		var res mailResultDoc
-		found, err := byID(ctx, q.results, id, &res)
-		if err != nil {
-			return nomination.MailAttempt{}, err
-		}
-		if found {
+	if !scheduled || entry.At.After(now) {
+		return a, false, conflict("attempt %d of mail job %s is taken", n, jobID)
+	}
+	var c mailClaimDoc
+	if _, err := byID(ctx, q.claims, id, &c); err != nil {
+		return a, false, err
+	}
+	if c.LeaseUntil.After(now) {
+		return a, false, conflict("attempt %d of mail job %s is in progress", n, jobID)
+	}
+	var res mailResultDoc
+	finished, err := byID(ctx, q.results, id, &res)
+	if err != nil {
+		return a, false, err
+	}
+	d, jerr := q.job(ctx, jobID)
+	missing := nomination.ErrorCode(jerr) == nomination.ENOTFOUND
+	if jerr != nil && !missing {
+		return a, false, jerr
+	}
+	switch {
+	case finished:
+		// Its worker stopped after recording the result but before tidying
+		// up, or the job was enqueued again after it was delivered.
+		if !missing && d.Attempts < n {
 			if err := q.apply(ctx, res); err != nil {
-				return nomination.MailAttempt{}, err
+				return a, false, err
 			}
-			rec.Status, rec.Attempts, rec.NextAttemptAt = res.Status, res.Attempt, res.NextAttemptAt
-			if res.Reply != "" {
-				rec.LastError = res.Reply
-			}
-			if res.Outcome == outcomeRequeued {
-				base = n
-			}
-			if scheduled {
-				if err := q.unschedule(ctx, jobID, n); err != nil {
-					return nomination.MailAttempt{}, err
-				}
-			}
-			continue
 		}
-		var c mailClaimDoc
-		taken, err := byID(ctx, q.claims, id, &c)
+		if err := q.unschedule(ctx, jobID, n); err != nil {
+			return a, false, err
+		}
+		return a, false, conflict("attempt %d of mail job %s is finished", n, jobID)
+	case missing:
+		// An enqueue that stopped before writing the job: give it time to
+		// be repeated, then forget the entry.
+		if c.ClaimedAt.Add(orphanAge).After(now) {
+			err = q.reschedule(ctx, jobID, n, c.ClaimedAt.Add(orphanAge))
+		} else {
+			err = q.unschedule(ctx, jobID, n)
+		}
 		if err != nil {
-			return nomination.MailAttempt{}, err
+			return a, false, err
 		}
-		if !taken {
-			// Neither scheduled nor taken: the job has nothing to attempt.
-			if err := q.unscheduleBefore(ctx, jobID, n); err != nil {
-				return nomination.MailAttempt{}, err
-			}
-			return nomination.MailAttempt{}, conflict("mail job %s is %s", jobID, rec.Status)
-		}
-		if c.LeaseUntil.After(now) {
-			return nomination.MailAttempt{}, conflict("attempt %d of mail job %s is in progress", n, jobID)
-		}
-		// Abandoned: its worker stopped without a result. The schedule
-		// passes to the next attempt, due now.
-		if scheduled {
-			if err := q.schedule(ctx, jobID, n+1, now); err != nil {
-				return nomination.MailAttempt{}, err
-			}
-			if err := q.unschedule(ctx, jobID, n); err != nil {
-				return nomination.MailAttempt{}, err
-			}
-		}
+		return a, false, jerr
 	}
-	return nomination.MailAttempt{}, conflict("mail job %s has more than %d attempts to step over", jobID, maxSkip)
+	// Abandoned: its worker stopped without a result, perhaps after the
+	// server accepted the message. The next attempt is due at once.
+	if err := q.schedule(ctx, jobID, n+1, now); err != nil {
+		return a, false, err
+	}
+	if err := q.unschedule(ctx, jobID, n); err != nil {
+		return a, false, err
+	}
+	return a, true, nil
 }
 
 // apply rewrites the job's delivery state with what result r says. Only

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"regexp"
+	"sort"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -178,16 +181,20 @@ func (s *Nominations) Events(ctx context.Context, id string) ([]nomination.Event
 // nominationDoc keeps the queryable parts as fields and the whole
 // projection as JSON, so it decodes to exactly what was written.
 type nominationDoc struct {
-	ID           string    `bson:"_id"`
-	Call         string    `bson:"call"`
-	State        string    `bson:"state"`
-	Seq          int       `bson:"seq"`
-	Owner        string    `bson:"owner"`
-	NomineeName  string    `bson:"nominee_name"`
-	Organization string    `bson:"organization"`
-	ReviewPanels []string  `bson:"review_panels"`
-	UpdatedAt    time.Time `bson:"updated_at"`
-	Body         string    `bson:"body"`
+	ID           string         `bson:"_id"`
+	Call         string         `bson:"call"`
+	State        string         `bson:"state"`
+	Seq          int            `bson:"seq"`
+	Owner        string         `bson:"owner"`
+	NomineeName  string         `bson:"nominee_name"`
+	Organization string         `bson:"organization"`
+	ReviewPanels []string       `bson:"review_panels"`
+	UpdatedAt    time.Time      `bson:"updated_at"`
+	Fields       map[string]any `bson:"fields"`
+	SortName     string         `bson:"sort_name"`
+	SubmittedAt  time.Time      `bson:"submitted_at"`
+	MeanScore    float64        `bson:"mean_score"`
+	Body         string         `bson:"body"`
 }
 
 // PutNomination writes the projection unless the stored one is newer.
@@ -198,7 +205,11 @@ func (s *Nominations) PutNomination(ctx context.Context, n *nomination.Nominatio
 	}
 	org, _ := n.Fields["organization"].(string)
 	d := nominationDoc{ID: n.ID, Call: n.CallSlug, State: n.State, Seq: n.Seq, Owner: n.OwnerID, NomineeName: n.Nominee.Name,
-		Organization: org, ReviewPanels: n.ReviewPanels, UpdatedAt: n.UpdatedAt, Body: string(body)}
+		Organization: org, ReviewPanels: n.ReviewPanels, UpdatedAt: n.UpdatedAt, Body: string(body),
+		Fields: n.Fields, SortName: strings.ToLower(n.Nominee.Name), SubmittedAt: n.SubmittedAt, MeanScore: n.MeanScore}
+	if d.Fields == nil {
+		d.Fields = map[string]any{}
+	}
 	if d.ReviewPanels == nil {
 		d.ReviewPanels = []string{}
 	}
@@ -234,8 +245,7 @@ func decodeNomination(d nominationDoc) (*nomination.Nomination, error) {
 	return &n, nil
 }
 
-// ListNominations returns projections matching f in id order.
-func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilter) ([]*nomination.Nomination, error) {
+func nominationFilter(f nomination.ListFilter) bson.D {
 	filter := bson.D{}
 	if f.Call != "" {
 		filter = append(filter, bson.E{Key: "call", Value: f.Call})
@@ -255,6 +265,14 @@ func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilt
 	if f.After != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
 	}
+	keys := make([]string, 0, len(f.FieldEquals))
+	for k := range f.FieldEquals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		filter = append(filter, bson.E{Key: "fields." + k, Value: f.FieldEquals[k]})
+	}
 	if f.Query != "" {
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
@@ -262,28 +280,86 @@ func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilt
 			bson.D{{Key: "organization", Value: re}},
 		}})
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	return filter
+}
+
+// ListNominations returns projections matching f in f.Sort order.
+func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilter) ([]*nomination.Nomination, error) {
+	order := bson.D{{Key: "_id", Value: 1}}
+	switch f.Sort {
+	case "name":
+		order = bson.D{{Key: "sort_name", Value: 1}, {Key: "_id", Value: 1}}
+	case "submitted":
+		order = bson.D{{Key: "submitted_at", Value: 1}, {Key: "_id", Value: 1}}
+	case "score":
+		order = bson.D{{Key: "mean_score", Value: -1}, {Key: "_id", Value: 1}}
+	}
+	opts := options.Find().SetSort(order)
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))
 	}
-	cur, err := s.db.Collection(colNominations).Find(ctx, filter, opts)
-	if err != nil {
-		return nil, translate("list nominations", err)
+	if f.Offset > 0 {
+		opts.SetSkip(int64(f.Offset))
 	}
-	defer cur.Close(ctx)
 	var out []*nomination.Nomination
-	for cur.Next(ctx) {
-		var d nominationDoc
-		if err := cur.Decode(&d); err != nil {
-			return nil, translate("list nominations", err)
-		}
-		n, err := decodeNomination(d)
+	for n, err := range s.scan(ctx, nominationFilter(f), opts) {
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, n)
 	}
-	return out, translate("list nominations", cur.Err())
+	return out, nil
+}
+
+// ScanNominations streams the projections matching f in id order.
+func (s *Nominations) ScanNominations(ctx context.Context, f nomination.ListFilter) iter.Seq2[*nomination.Nomination, error] {
+	return s.scan(ctx, nominationFilter(f), options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(500))
+}
+
+func (s *Nominations) scan(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) iter.Seq2[*nomination.Nomination, error] {
+	return func(yield func(*nomination.Nomination, error) bool) {
+		cur, err := s.db.Collection(colNominations).Find(ctx, filter, opts)
+		if err != nil {
+			yield(nil, translate("list nominations", err))
+			return
+		}
+		defer cur.Close(ctx)
+		for cur.Next(ctx) {
+			var d nominationDoc
+			if err := cur.Decode(&d); err != nil {
+				yield(nil, translate("list nominations", err))
+				return
+			}
+			n, err := decodeNomination(d)
+			if !yield(n, err) || err != nil {
+				return
+			}
+		}
+		if err := cur.Err(); err != nil {
+			yield(nil, translate("list nominations", err))
+		}
+	}
+}
+
+// CountStates counts a call's nominations by state.
+func (s *Nominations) CountStates(ctx context.Context, call string) (map[string]int, error) {
+	cur, err := s.db.Collection(colNominations).Find(ctx, bson.D{{Key: "call", Value: call}},
+		options.Find().SetProjection(bson.D{{Key: "state", Value: 1}}))
+	if err != nil {
+		return nil, translate("count states", err)
+	}
+	defer cur.Close(ctx)
+	out := map[string]int{}
+	for cur.Next(ctx) {
+		var d struct {
+			State string `bson:"state"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			return nil, translate("count states", err)
+		}
+		out[d.State]++
+	}
+	return out, translate("count states", cur.Err())
 }
 
 func (s *Nominations) bucket() *mongo.GridFSBucket {

@@ -177,9 +177,16 @@ func (s *Service) Verify(ctx context.Context, id string) (int, error) {
 	return 0, nil
 }
 
-// setPanels records which panels' reviewers may see n.
+// setPanels records which panels' reviewers may see n, and its mean score.
 func (s *Service) setPanels(n *Nomination) {
 	if def, err := s.definition(n); err == nil {
 		n.ReviewPanels = reviewedPanels(def, n)
+	}
+	n.MeanScore = 0
+	if len(n.Votes) > 0 {
+		last := n.Votes[len(n.Votes)-1]
+		if t := stageTally(n, last.Stage, last.Round); t.Scored > 0 {
+			n.MeanScore = t.MeanScore
+		}
 	}
 }

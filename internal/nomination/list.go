@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,11 @@ type ListQuery struct {
 	Query  string
 	Limit  int
 	Cursor string
+	// Fields filters by form answers (secretariat only), such as
+	// stakeholder_group, region or gender.
+	Fields map[string]string
+	// Sort is "" (creation order), "name", "submitted" or "score".
+	Sort string
 }
 
 // Page is one page of a list; Next is the cursor of the following page, ""
@@ -42,7 +48,30 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 	if len(q.Cursor) > 64 || len(q.Query) > 200 || len(q.State) > 64 || len(q.Call) > 64 || len(q.Panel) > 64 {
 		return Page{}, Invalid("cursor", "too long")
 	}
-	f := ListFilter{Call: q.Call, Query: q.Query, After: q.Cursor, Limit: q.Limit + 1}
+	f := ListFilter{Call: q.Call, Query: q.Query, Limit: q.Limit + 1, Sort: q.Sort}
+	switch q.Sort {
+	case "":
+		f.After = q.Cursor
+	case "name", "submitted", "score":
+		if q.Cursor != "" {
+			off, err := strconv.Atoi(strings.TrimPrefix(q.Cursor, "o"))
+			if err != nil || off < 0 || !strings.HasPrefix(q.Cursor, "o") {
+				return Page{}, Invalid("cursor", "not a cursor of this list")
+			}
+			f.Offset = off
+		}
+	default:
+		return Page{}, Invalid("sort", "one of name, submitted, score")
+	}
+	if len(q.Fields) > 0 {
+		if !actor.IsStaff() {
+			return Page{}, Errorf(EFORBIDDEN, "only the secretariat filters by form answers")
+		}
+		if len(q.Fields) > 8 {
+			return Page{}, Invalid("fields", "at most 8 filters")
+		}
+		f.FieldEquals = q.Fields
+	}
 	if q.State != "" {
 		f.States = []string{q.State}
 	}
@@ -72,6 +101,9 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 	var page Page
 	if len(ns) > q.Limit {
 		page.Next = ns[q.Limit-1].ID
+		if q.Sort != "" {
+			page.Next = "o" + strconv.Itoa(f.Offset+q.Limit)
+		}
 		ns = ns[:q.Limit]
 	}
 	for _, n := range ns {
@@ -114,11 +146,4 @@ func (s *Service) viewListed(ctx context.Context, actor Actor, n *Nomination) (*
 		return nil, err
 	}
 	return s.view(ctx, actor, n, def)
-}
-
-// matchesQuery reports whether n's nominee name or organisation contains q.
-func matchesQuery(n *Nomination, q string) bool {
-	q = strings.ToLower(q)
-	org, _ := n.Fields["organization"].(string)
-	return strings.Contains(strings.ToLower(n.Nominee.Name), q) || strings.Contains(strings.ToLower(org), q)
 }

@@ -141,15 +141,18 @@ type Nomination struct {
 	Round         int
 	// Visited lists the states the nomination has been in.
 	Visited []string
+	// MeanScore is the mean score of the latest review round that took
+	// scores (0 when none did).
+	MeanScore float64
 	// ReviewPanels lists the panels of the review stages it is at or went
 	// through: the reviewers who may see it.
 	ReviewPanels []string
 	// Stage is the review stage under way (the state's name) and StageDue
 	// its due time.
-	EnteredAt   time.Time
+	EnteredAt time.Time
 	// EnteredSeq is the event that entered the current state: timers armed
 	// by an earlier entry are void.
-	EnteredSeq int
+	EnteredSeq  int
 	StageDue    time.Time
 	SubmittedAt time.Time
 	LastComment string

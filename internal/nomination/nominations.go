@@ -2,8 +2,10 @@ package nomination
 
 import (
 	"context"
+	"fmt"
 	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -381,4 +383,23 @@ func timerEffects(effects []workflow.Effect) ([]TimerSpec, bool) {
 		}
 	}
 	return timers, member
+}
+
+// fieldText renders a form answer as text.
+func fieldText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		if x {
+			return "yes"
+		}
+		return "no"
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		return fmt.Sprint(x)
+	}
 }

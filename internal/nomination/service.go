@@ -32,7 +32,7 @@ type Config struct {
 	Timers TimerStore
 	// Members creates memberships on appointment; nil creates none.
 	Members Members
-	Links *LinkSigner
+	Links   *LinkSigner
 	// BaseURL is the public address links in mail point to.
 	BaseURL string
 	// ValidateTargets checks a call's balance targets; nil accepts any

@@ -3,6 +3,7 @@ package nomination
 import (
 	"context"
 	"io"
+	"iter"
 	"time"
 )
 
@@ -30,9 +31,14 @@ type Store interface {
 	// GetNomination returns the stored projection (possibly behind its
 	// events; the service repairs it).
 	GetNomination(ctx context.Context, id string) (*Nomination, error)
-	// ListNominations returns projections matching f, ordered by id, after
-	// f.After, at most f.Limit.
+	// ListNominations returns projections matching f, ordered by f.Sort
+	// (id when empty), after f.After or from f.Offset, at most f.Limit.
 	ListNominations(ctx context.Context, f ListFilter) ([]*Nomination, error)
+	// ScanNominations streams every projection matching f in id order,
+	// holding one at a time.
+	ScanNominations(ctx context.Context, f ListFilter) iter.Seq2[*Nomination, error]
+	// CountStates counts a call's nominations by state.
+	CountStates(ctx context.Context, call string) (map[string]int, error)
 }
 
 // ListFilter selects nominations. Empty fields do not filter.
@@ -46,6 +52,11 @@ type ListFilter struct {
 	After   string
 	Limit   int
 	Reviews bool // only nominations that are, or were, at a review stage
+	// FieldEquals keeps nominations whose form answer equals the value.
+	FieldEquals map[string]string
+	// Sort is "" (id), "name", "submitted" or "score" (highest first).
+	Sort   string
+	Offset int
 }
 
 // FileInfo describes a stored file.

@@ -83,7 +83,7 @@ func Parse(file string, data []byte, templates TemplateSet) (*Definition, []Diag
 	// A byte-order mark some editors add is not part of the YAML; the hash
 	// still covers the file as written.
 	root := r.parseYAML(bytes.TrimPrefix(data, []byte("\ufeff")))
-	if root == nil {
+	if root == nil || !r.forbidden(root) {
 		return nil, r.diags
 	}
 	sum := sha256.Sum256(data)

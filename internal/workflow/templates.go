@@ -177,6 +177,10 @@ func CheckTemplate(name, textFile string, text []byte, htmlFile string, html []b
 	return diags
 }
 
+// unclosedAt finds where an unclosed action began, which is where the
+// mistake is (the error itself is reported at the end of the file).
+var unclosedAt = regexp.MustCompile(` started at [^:]*:(\d+)$`)
+
 func templateError(err error) (int, string) {
 	msg := err.Error()
 	line := 1
@@ -185,6 +189,12 @@ func templateError(err error) (int, string) {
 			line = n
 		}
 		msg = msg[len(m[0]):]
+	}
+	if m := unclosedAt.FindStringSubmatch(msg); m != nil {
+		if n, convErr := strconv.Atoi(m[1]); convErr == nil {
+			line = n
+		}
+		msg = msg[:len(msg)-len(m[0])]
 	}
 	return line, msg
 }

@@ -199,6 +199,37 @@ func (r *reader) parseYAML(data []byte) (root ast.Node) {
 	return docs[0].Body
 }
 
+// forbiddenVisitor collects the anchors, aliases, tags and merge keys of a
+// tree.
+type forbiddenVisitor struct {
+	r     *reader
+	count int
+}
+
+func (v *forbiddenVisitor) Visit(n ast.Node) ast.Visitor {
+	switch n.(type) {
+	case *ast.AnchorNode, *ast.AliasNode, *ast.TagNode, *ast.MergeKeyNode:
+		if v.count < 20 {
+			v.r.plain(n) // reports it
+		}
+		v.count++
+	}
+	return v
+}
+
+// forbidden reports every anchor, alias, tag and merge key anywhere in the
+// tree, also under keys the format does not know, and says whether there
+// was none. Anchors and aliases are refused before anything reads a value,
+// so no alias is ever expanded.
+func (r *reader) forbidden(root ast.Node) bool {
+	v := &forbiddenVisitor{r: r}
+	ast.Walk(v, root)
+	if v.count > 20 {
+		r.add(SeverityError, 0, 0, "%d more anchors, aliases or tags", v.count-20)
+	}
+	return v.count == 0
+}
+
 // plain unwraps a value, rejecting the YAML features a workflow file never
 // needs and that make files hard to review: anchors, aliases (which also
 // make "billion laughs" expansion possible), tags and merge keys.

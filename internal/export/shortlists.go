@@ -1,0 +1,123 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"iter"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// Shortlists turns the nomination domain's tables and candidates into
+// export files, balance reports and suggested shortlists: the part of this
+// package the HTTP API and the command line call.
+type Shortlists struct{}
+
+// ParseTargets reads a call's targets (JSON with only the known keys) and
+// validates them. Empty input is no targets at all. Errors are EINVALID
+// *nomination.Error naming the field.
+func ParseTargets(raw json.RawMessage) (Targets, error) {
+	var t Targets
+	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+		return t, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return t, nomination.Invalid("targets", "not a targets object: "+err.Error())
+	}
+	return t, t.Validate()
+}
+
+// ValidateTargets checks a call's targets; it suits nomination.Config's
+// ValidateTargets.
+func ValidateTargets(raw json.RawMessage) error {
+	_, err := ParseTargets(raw)
+	return err
+}
+
+// ContentType returns the media type of format, or EINVALID on "format".
+func (Shortlists) ContentType(format string) (string, error) {
+	f, err := ParseFormat(format)
+	if err != nil {
+		return "", err
+	}
+	return f.ContentType(), nil
+}
+
+// WriteExport writes t to w in format; bom starts a CSV with a UTF-8 byte
+// order mark.
+func (Shortlists) WriteExport(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool) error {
+	f, err := ParseFormat(format)
+	if err != nil {
+		return err
+	}
+	cols := func(in []nomination.ExportColumn) []Column {
+		out := make([]Column, len(in))
+		for i, c := range in {
+			out[i] = Column{Key: c.Key, Header: c.Header}
+		}
+		return out
+	}
+	layout, err := NewLayout(cols(t.Fields), cols(t.Stages))
+	if err != nil {
+		return err
+	}
+	rows := func(yield func(Row, error) bool) {
+		for r, err := range t.Rows {
+			if !yield(toRow(r), err) || err != nil {
+				return
+			}
+		}
+	}
+	switch f {
+	case CSV:
+		return WriteCSV(ctx, w, layout, iter.Seq2[Row, error](rows), CSVOptions{BOM: bom})
+	case XLSX:
+		return WriteXLSX(ctx, w, layout, rows, XLSXOptions{})
+	default:
+		return WriteJSON(ctx, w, layout, rows)
+	}
+}
+
+func toRow(r nomination.ExportRow) Row {
+	row := Row{ID: r.ID, Call: r.Call, State: r.State, NomineeName: r.NomineeName, NomineeEmail: r.NomineeEmail,
+		Organization: r.Organization, Fields: r.Fields, SubmittedAt: r.SubmittedAt, Endorsements: r.Endorsements,
+		Stages: make(map[string]Tally, len(r.Stages))}
+	for k, t := range r.Stages {
+		row.Stages[k] = Tally{Approve: t.Approve, Reject: t.Reject, RequestChanges: t.RequestChanges, Recuse: t.Recuse, Scored: t.Scored, MeanScore: t.MeanScore}
+	}
+	for _, a := range r.Attachments {
+		row.Attachments = append(row.Attachments, Attachment{Kind: a.Kind, Filename: a.Filename, URL: a.URL})
+	}
+	return row
+}
+
+func candidates(in []nomination.Candidate) []Candidate {
+	out := make([]Candidate, len(in))
+	for i, c := range in {
+		out[i] = Candidate{ID: c.ID, Score: c.Score, Fields: c.Fields}
+	}
+	return out
+}
+
+// Balance reports the composition of items against the call's targets.
+func (Shortlists) Balance(targets json.RawMessage, seats int, items []nomination.Candidate) (any, error) {
+	t, err := ParseTargets(targets)
+	if err != nil {
+		return nil, err
+	}
+	return ComputeBalance(candidates(items), seats, t)
+}
+
+// Suggest proposes the best-scored shortlist of seats that meets the
+// call's targets.
+func (Shortlists) Suggest(ctx context.Context, targets json.RawMessage, seats int, items []nomination.Candidate) (any, error) {
+	t, err := ParseTargets(targets)
+	if err != nil {
+		return nil, err
+	}
+	return Suggest(ctx, candidates(items), seats, t)
+}

@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// Shortlists writes exports and judges the balance of a selection;
+// cmd/nomina wires the export package's implementation.
+type Shortlists interface {
+	ContentType(format string) (string, error)
+	WriteExport(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool) error
+	Balance(targets json.RawMessage, seats int, items []nomination.Candidate) (any, error)
+	Suggest(ctx context.Context, targets json.RawMessage, seats int, items []nomination.Candidate) (any, error)
+}
+
+func (s *Server) shortlistRoutes() {
+	const v1 = "/api/v1"
+	staff := Roles("secretariat")
+	s.Handle(http.MethodGet, v1+"/calls/:slug/export", staff, s.exportCall)
+	s.Handle(http.MethodGet, v1+"/calls/:slug/balance", staff, s.balance)
+	s.Handle(http.MethodGet, v1+"/calls/:slug/balance/suggest", staff, s.suggest)
+	s.Handle(http.MethodGet, v1+"/calls/:slug/counts", staff, s.stateCounts)
+}
+
+// choiceFilters are the form answers the secretariat may filter lists and
+// exports by.
+var choiceFilters = []string{"stakeholder_group", "region", "gender", "nationality"}
+
+func shortlistQuery(c *gin.Context) (nomination.ShortlistQuery, error) {
+	q := nomination.ShortlistQuery{Query: c.Query("q"), FieldEquals: fieldFilters(c)}
+	for _, st := range c.QueryArray("state") {
+		for _, part := range strings.Split(st, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				q.States = append(q.States, part)
+			}
+		}
+	}
+	if len(q.States) > 20 || len(q.Query) > 200 {
+		return q, nomination.Invalid("state", "at most 20 states")
+	}
+	return q, nil
+}
+
+func fieldFilters(c *gin.Context) map[string]string {
+	var m map[string]string
+	for _, f := range choiceFilters {
+		if v := c.Query(f); v != "" {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[f] = v
+		}
+	}
+	return m
+}
+
+func (s *Server) exportCall(c *gin.Context) {
+	format := c.DefaultQuery("format", "csv")
+	ctype, err := s.cfg.Shortlists.ContentType(format)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	q, err := shortlistQuery(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	table, err := s.cfg.Nominations.Export(c.Request.Context(), actorOf(c), c.Param("slug"), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	name := exportFileName(table.Call.Slug, format, time.Now().UTC())
+	c.Header("Content-Type", ctype)
+	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	c.Status(http.StatusOK)
+	bom := c.Query("bom") == "1" || c.Query("bom") == "true"
+	if err := s.cfg.Shortlists.WriteExport(c.Request.Context(), c.Writer, format, table, bom); err != nil {
+		// The headers are out: the client sees a cut file; the log says why.
+		s.log.Error("export failed mid-stream", append(logAttrs(c), "err", err)...)
+		c.Abort()
+	}
+}
+
+// exportFileName is "<call>-nominations-<date>.<format>".
+func exportFileName(slug, format string, now time.Time) string {
+	return slug + "-nominations-" + now.Format("2006-01-02") + "." + strings.ToLower(format)
+}
+
+func (s *Server) balance(c *gin.Context) {
+	q, err := shortlistQuery(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	call, items, err := s.cfg.Nominations.Candidates(c.Request.Context(), actorOf(c), c.Param("slug"), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	seats, err := seatsParam(c, call.Seats)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	report, err := s.cfg.Shortlists.Balance(call.Targets, seats, items)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, report)
+}
+
+func seatsParam(c *gin.Context, def int) (int, error) {
+	v := c.Query("seats")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, &nomination.Error{Code: nomination.EBADREQUEST, Message: "seats must be a number from 1 to 1000",
+			Fields: []nomination.FieldError{{Field: "seats", Message: "a number from 1 to 1000"}}}
+	}
+	return n, nil
+}
+
+func (s *Server) suggest(c *gin.Context) {
+	q, err := shortlistQuery(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	call, items, err := s.cfg.Nominations.Candidates(c.Request.Context(), actorOf(c), c.Param("slug"), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	seats, err := seatsParam(c, call.Seats)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 20*time.Second)
+	defer cancel()
+	out, err := s.cfg.Shortlists.Suggest(ctx, call.Targets, seats, items)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) stateCounts(c *gin.Context) {
+	counts, err := s.cfg.Nominations.StateCounts(c.Request.Context(), actorOf(c), c.Param("slug"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"call": c.Param("slug"), "counts": counts})
+}

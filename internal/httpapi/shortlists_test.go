@@ -1,0 +1,161 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// seedDrafts opens n drafts in call, cycling through groups and genders.
+func (st *stack) seedDrafts(call string, groups, genders []string, n int, org func(i int) string) {
+	st.tb.Helper()
+	for i := 0; i < n; i++ {
+		who := st.candidate("c" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@example.org")
+		f := magFields(groups[i%len(groups)])
+		f["gender"] = genders[i%len(genders)]
+		if org != nil {
+			f["organization"] = org(i)
+		}
+		st.mustDraft(who, call, f)
+	}
+}
+
+func TestExportOverHTTP(t *testing.T) {
+	st := newStack(t)
+	sec := st.secretariat("sec@igf.example")
+	st.mustCall(sec, "mag-2027", "mag")
+	payloads := []string{"=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "=1,2;\"3\"", "@\"quoted\", with separators"}
+	st.seedDrafts("mag-2027", []string{"government", "civil_society"}, []string{"female", "male"}, len(payloads), func(i int) string { return payloads[i] })
+
+	rec := st.call("GET", "/api/v1/calls/mag-2027/export?format=csv&state=draft", sec, nil)
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
+		t.Fatalf("csv: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if cd := rec.Header().Get("Content-Disposition"); !strings.Contains(cd, "attachment") || !strings.Contains(cd, "mag-2027-nominations-") {
+		t.Fatalf("disposition %q", cd)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(rec.Body.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatalf("csv: %v", err)
+	}
+	if len(rows) != len(payloads)+1 {
+		t.Fatalf("%d rows, want header + %d", len(rows), len(payloads))
+	}
+	orgCol := -1
+	for i, h := range rows[0] {
+		if strings.EqualFold(h, "organisation") || strings.EqualFold(h, "organization") {
+			orgCol = i
+		}
+	}
+	if orgCol < 0 {
+		t.Fatalf("no organisation column in %v", rows[0])
+	}
+	for _, r := range rows[1:] {
+		if v := r[orgCol]; !strings.HasPrefix(v, "'") {
+			t.Errorf("formula not neutralised in CSV: %q", v)
+		}
+	}
+	// XLSX carries the same cells.
+	rec = st.call("GET", "/api/v1/calls/mag-2027/export?format=xlsx&state=draft", sec, nil)
+	if rec.Code != 200 {
+		t.Fatalf("xlsx: %d", rec.Code)
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(rec.Body.Bytes()))
+	if err != nil {
+		t.Fatalf("xlsx: %v", err)
+	}
+	sheet := f.GetSheetName(0)
+	xrows, err := f.GetRows(sheet)
+	if err != nil || len(xrows) != len(rows) {
+		t.Fatalf("xlsx rows %d (%v), csv rows %d", len(xrows), err, len(rows))
+	}
+	for i := 1; i < len(rows); i++ {
+		if xrows[i][orgCol] != rows[i][orgCol] {
+			t.Errorf("row %d: xlsx %q, csv %q", i, xrows[i][orgCol], rows[i][orgCol])
+		}
+	}
+	rec = st.call("GET", "/api/v1/calls/mag-2027/export?format=json&state=draft", sec, nil)
+	var items []map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &items); err != nil || len(items) != len(payloads) {
+		t.Fatalf("json: %v, %d items", err, len(items))
+	}
+	mustProblem(t, st.call("GET", "/api/v1/calls/mag-2027/export?format=pdf", sec, nil), http.StatusUnprocessableEntity)
+}
+
+func TestShortlistRoutesAreSecretariatOnly(t *testing.T) {
+	st := newStack(t)
+	sec := st.secretariat("sec@igf.example")
+	st.mustCall(sec, "mag-2027", "mag")
+	cand := st.candidate("ana@example.org")
+	rev := st.reviewer("rev@example.org", "", "government")
+	for _, path := range []string{"/export?format=csv", "/balance", "/balance/suggest?seats=2", "/counts"} {
+		for _, who := range []account{cand, rev} {
+			mustProblem(t, st.call("GET", "/api/v1/calls/mag-2027"+path, who, nil), http.StatusForbidden)
+		}
+		mustProblem(t, st.call("GET", "/api/v1/calls/mag-2027"+path, anonymous, nil), http.StatusUnauthorized)
+	}
+}
+
+func TestBalanceAndSuggestionOverHTTP(t *testing.T) {
+	st := newStack(t)
+	sec := st.secretariat("sec@igf.example")
+	now := st.clock.Now()
+	targets := map[string]any{"rules": []map[string]any{
+		{"field": "stakeholder_group", "values": []string{"government"}, "max_percent": 40},
+	}}
+	mustStatus(t, st.call("POST", "/api/v1/calls", sec, map[string]any{
+		"slug": "mag-2027", "title": "MAG 2027", "workflow": "mag", "seats": 5, "targets": targets,
+		"opens_at": now.Add(-1e9), "closes_at": now.Add(30 * 24 * 3600e9),
+	}), 201, nil)
+	// 3 government, 2 civil society drafts: government holds 3 of 5 seats
+	// (60 %), over the 40 % (2 seats) limit.
+	st.seedDrafts("mag-2027", []string{"government", "civil_society", "government", "civil_society", "government"}, []string{"female", "male"}, 5, nil)
+	var report struct {
+		Seats  int `json:"seats"`
+		Broken []struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+			Have    int    `json:"have"`
+			Limit   int    `json:"limit"`
+		} `json:"broken"`
+	}
+	mustStatus(t, st.call("GET", "/api/v1/calls/mag-2027/balance?state=draft", sec, nil), 200, &report)
+	if report.Seats != 5 || len(report.Broken) != 1 || report.Broken[0].Have != 3 || report.Broken[0].Limit != 2 || report.Broken[0].Message == "" {
+		t.Fatalf("report = %+v", report)
+	}
+	var sug struct {
+		Picks    []struct{ ID string } `json:"picks"`
+		Feasible bool                  `json:"feasible"`
+	}
+	mustStatus(t, st.call("GET", "/api/v1/calls/mag-2027/balance/suggest?seats=3&state=draft", sec, nil), 200, &sug)
+	if len(sug.Picks) != 3 || !sug.Feasible {
+		t.Fatalf("suggestion = %+v", sug)
+	}
+	var counts struct{ Counts map[string]int }
+	mustStatus(t, st.call("GET", "/api/v1/calls/mag-2027/counts", sec, nil), 200, &counts)
+	if counts.Counts["draft"] != 5 {
+		t.Fatalf("counts = %v", counts.Counts)
+	}
+	// The listing filters and sorts for the secretariat.
+	var list struct {
+		Items      []nominationBody `json:"items"`
+		NextCursor string           `json:"next_cursor"`
+	}
+	mustStatus(t, st.call("GET", "/api/v1/nominations?call=mag-2027&stakeholder_group=government&sort=name&limit=2", sec, nil), 200, &list)
+	if len(list.Items) != 2 || list.NextCursor == "" {
+		t.Fatalf("page 1: %d items, cursor %q", len(list.Items), list.NextCursor)
+	}
+	first, cursor := list.Items, list.NextCursor
+	list.Items, list.NextCursor = nil, ""
+	mustStatus(t, st.call("GET", "/api/v1/nominations?call=mag-2027&stakeholder_group=government&sort=name&limit=2&cursor="+cursor, sec, nil), 200, &list)
+	if len(list.Items) != 1 || list.NextCursor != "" || list.Items[0].ID == first[0].ID || list.Items[0].ID == first[1].ID {
+		t.Fatalf("page 2: %+v", list)
+	}
+	cand := st.candidate("nosy@example.org")
+	mustProblem(t, st.call("GET", "/api/v1/nominations?gender=female", cand, nil), http.StatusForbidden)
+}

@@ -1,0 +1,4 @@
+package mail
+
+// BuildMsg exposes buildMsg to the tests of package mail_test.
+var BuildMsg = buildMsg

@@ -1,0 +1,82 @@
+package membership
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/workflow"
+)
+
+// BodiesFrom returns the bodies the latest version of each loaded workflow
+// feeds, sorted by id, with the term rules and form choices the workflow
+// files give. Workflows without a body are skipped. Two workflows feeding
+// one body must agree on its term rules: otherwise it returns an EINVALID
+// *nomination.Error naming both.
+func BodiesFrom(reg *workflow.Registry) ([]Body, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	byID := map[string]*Body{}
+	var ids []string
+	for _, def := range reg.All() {
+		if def.Body == "" {
+			continue
+		}
+		b, ok := byID[def.Body]
+		if !ok {
+			b = &Body{ID: def.Body, Title: def.Title, Terms: def.Terms}
+			byID[def.Body] = b
+			ids = append(ids, def.Body)
+		} else if b.Terms != def.Terms {
+			return nil, nomination.Errorf(nomination.EINVALID,
+				"workflows %s and %s feed body %q with different term rules", b.Workflows[0], def.ID, def.Body)
+		}
+		b.Workflows = append(b.Workflows, def.ID)
+		b.Groups = mergeChoices(b.Groups, def, "stakeholder_group")
+		b.Regions = mergeChoices(b.Regions, def, "region")
+		b.Genders = mergeChoices(b.Genders, def, "gender")
+	}
+	slices.Sort(ids)
+	out := make([]Body, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, *byID[id])
+	}
+	return out, nil
+}
+
+// mergeChoices adds the choices of def's field to have, keeping order and
+// dropping repeats.
+func mergeChoices(have []string, def *workflow.Definition, field string) []string {
+	f, ok := def.Field(field)
+	if !ok {
+		return have
+	}
+	for _, c := range f.Choices {
+		if !slices.Contains(have, c) {
+			have = append(have, c)
+		}
+	}
+	return have
+}
+
+// body returns the body with id; ENOTFOUND when no workflow feeds it.
+func (s *Service) body(id string) (Body, error) {
+	for _, b := range s.bodies {
+		if b.ID == id {
+			return b, nil
+		}
+	}
+	return Body{}, &nomination.Error{Code: nomination.ENOTFOUND, Message: fmt.Sprintf("no body %q: no workflow feeds it", id)}
+}
+
+// Bodies returns the bodies the service knows, sorted by id.
+func (s *Service) Bodies() []Body { return append([]Body(nil), s.bodies...) }
+
+func (s *Service) bodyIDs() []string {
+	ids := make([]string, len(s.bodies))
+	for i, b := range s.bodies {
+		ids[i] = b.ID
+	}
+	return ids
+}

@@ -1,0 +1,150 @@
+package membership
+
+import (
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/workflow"
+)
+
+// Profile is who a member is and the seat they hold: what the secretariat
+// types in, an import row carries, or an appointment's form answers give.
+type Profile struct {
+	Email            string
+	Name             string
+	SeatKind         string
+	StakeholderGroup string
+	Region           string
+	Gender           string
+	Nationality      string
+	Organization     string
+}
+
+// normalize trims every value, lower-cases the email, upper-cases the
+// nationality, defaults the seat kind to a stakeholder seat and derives the
+// region from a listed nationality when none is given.
+func (p Profile) normalize() Profile {
+	p.Email = strings.ToLower(strings.TrimSpace(p.Email))
+	p.Name = strings.TrimSpace(p.Name)
+	p.SeatKind = strings.TrimSpace(p.SeatKind)
+	if p.SeatKind == "" {
+		p.SeatKind = SeatStakeholder
+	}
+	p.StakeholderGroup = strings.TrimSpace(p.StakeholderGroup)
+	p.Region = strings.TrimSpace(p.Region)
+	p.Gender = strings.TrimSpace(p.Gender)
+	p.Nationality = strings.ToUpper(strings.TrimSpace(p.Nationality))
+	p.Organization = strings.TrimSpace(p.Organization)
+	if p.Region == "" && p.Nationality != "" {
+		if r, ok := nomination.RegionOf(p.Nationality); ok {
+			p.Region = r
+		}
+	}
+	return p
+}
+
+// check returns every problem of a normalised profile for body b, each
+// naming its field: a missing or malformed email, a missing name, an
+// unknown seat kind, stakeholder group, region or gender, a nationality
+// that is no ISO 3166 code, a region contradicting the nationality.
+func (p Profile) check(b Body) []nomination.FieldError {
+	var fe []nomination.FieldError
+	bad := func(field, format string, args ...any) {
+		fe = append(fe, nomination.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case p.Email == "":
+		bad("email", "required")
+	case !validEmail(p.Email):
+		bad("email", "%q is not a plain email address", p.Email)
+	}
+	if p.Name == "" || len([]rune(p.Name)) > 200 || !oneLine(p.Name) {
+		bad("name", "required: 1 to 200 characters on one line")
+	}
+	if !slices.Contains(SeatKinds, p.SeatKind) {
+		bad("seat_kind", "unknown seat kind %q: one of %s", p.SeatKind, strings.Join(SeatKinds, ", "))
+	}
+	switch {
+	case p.StakeholderGroup == "" && p.SeatKind == SeatStakeholder:
+		bad("stakeholder_group", "required for a stakeholder group seat")
+	case p.StakeholderGroup != "" && !choice(b.Groups, p.StakeholderGroup):
+		bad("stakeholder_group", "unknown stakeholder group %q: one of %s", p.StakeholderGroup, strings.Join(b.Groups, ", "))
+	}
+	if p.Nationality != "" && !workflow.IsCountryCode(p.Nationality) {
+		bad("nationality", "%q is not an ISO 3166 alpha-2 country code", p.Nationality)
+	}
+	switch {
+	case p.Region != "" && !choice(b.Regions, p.Region):
+		bad("region", "unknown region %q: one of %s", p.Region, strings.Join(b.Regions, ", "))
+	case p.Region != "" && p.Nationality != "":
+		if want, ok := nomination.RegionOf(p.Nationality); ok && want != p.Region {
+			bad("region", "nationality %s belongs to the %s group, not %s", p.Nationality, want, p.Region)
+		}
+	}
+	if p.Gender != "" && !choice(b.Genders, p.Gender) {
+		bad("gender", "unknown gender %q: one of %s", p.Gender, strings.Join(b.Genders, ", "))
+	}
+	if len([]rune(p.Organization)) > 200 || !oneLine(p.Organization) {
+		bad("organization", "at most 200 characters on one line")
+	}
+	return fe
+}
+
+// choice reports whether v is one of choices; with no choices declared (the
+// form has no such field) any short lower-case key is accepted.
+func choice(choices []string, v string) bool {
+	if choices == nil {
+		return len(v) <= 64 && strings.Trim(v, "abcdefghijklmnopqrstuvwxyz0123456789_") == ""
+	}
+	return slices.Contains(choices, v)
+}
+
+// validEmail reports whether e is a bare address with a dotted domain.
+func validEmail(e string) bool {
+	if len(e) > 254 || strings.ContainsAny(e, "\r\n\x00 <>,;\"") {
+		return false
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e {
+		return false
+	}
+	return strings.Contains(e[strings.LastIndexByte(e, '@')+1:], ".")
+}
+
+// oneLine reports whether s holds no control characters at all.
+func oneLine(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPeriod returns the problems of a term's dates: both set, the end
+// not before the start, within the years Nomina deals with.
+func checkPeriod(start, end time.Time, startField, endField string) []nomination.FieldError {
+	var fe []nomination.FieldError
+	if start.IsZero() {
+		fe = append(fe, nomination.FieldError{Field: startField, Message: "required: a date such as 2026-01-01"})
+	} else if start.Year() < 1990 || start.Year() > 2200 {
+		fe = append(fe, nomination.FieldError{Field: startField, Message: "out of range"})
+	}
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		fe = append(fe, nomination.FieldError{Field: endField, Message: "must not be before the start"})
+	}
+	if !end.IsZero() && end.Year() > 2200 {
+		fe = append(fe, nomination.FieldError{Field: endField, Message: "out of range"})
+	}
+	return fe
+}
+
+// stringField returns a form answer as text, or "".
+func stringField(fields map[string]any, key string) string {
+	s, _ := fields[key].(string)
+	return s
+}

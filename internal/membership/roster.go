@@ -1,0 +1,87 @@
+package membership
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// RosterEntry is one member of a body on a day, with the term they serve.
+type RosterEntry struct {
+	MemberID         string
+	Name             string
+	Email            string
+	SeatKind         string
+	StakeholderGroup string
+	Region           string
+	Gender           string
+	Nationality      string
+	Organization     string
+	TermID           string
+	TermStart        time.Time
+	TermEnd          time.Time
+	Source           string
+	// ConsecutiveTerms counts the run of terms through the current one.
+	ConsecutiveTerms int
+}
+
+// RosterColumns are the column headings of a roster file, in the order
+// RosterEntry.Cells gives the values.
+var RosterColumns = []string{"Member ID", "Name", "Email", "Seat", "Stakeholder group", "Region", "Gender",
+	"Nationality", "Organisation", "Term start", "Term end", "Consecutive terms", "Source"}
+
+// Cells returns the entry's values as text, in RosterColumns order; dates
+// as 2026-01-01.
+func (e RosterEntry) Cells() []string {
+	return []string{e.MemberID, e.Name, e.Email, e.SeatKind, e.StakeholderGroup, e.Region, e.Gender, e.Nationality,
+		e.Organization, e.TermStart.Format(DateLayout), e.TermEnd.Format(DateLayout), strconv.Itoa(e.ConsecutiveTerms), e.Source}
+}
+
+// Roster returns the members of body serving on day on, ordered by seat
+// kind (SeatKinds order), stakeholder group, then name. Errors: EFORBIDDEN
+// unless staff, ENOTFOUND for an unknown body.
+func (s *Service) Roster(ctx context.Context, actor nomination.Actor, body string, on time.Time) ([]RosterEntry, error) {
+	if err := requireStaff(actor); err != nil {
+		return nil, err
+	}
+	b, err := s.body(body)
+	if err != nil {
+		return nil, err
+	}
+	on = Day(on)
+	ms, err := s.members(ctx, MemberQuery{Body: b.ID, ActiveOn: on})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RosterEntry, 0, len(ms))
+	for _, m := range ms {
+		t, ok := m.ActiveTerm(on)
+		if !ok {
+			continue
+		}
+		out = append(out, RosterEntry{MemberID: m.ID, Name: m.Name, Email: m.Email, SeatKind: t.SeatKind,
+			StakeholderGroup: t.StakeholderGroup, Region: m.Region, Gender: m.Gender, Nationality: m.Nationality,
+			Organization: m.Organization, TermID: t.ID, TermStart: t.Start, TermEnd: t.End, Source: t.Source,
+			ConsecutiveTerms: consecutive(m.Terms, nextDay(t.End))})
+	}
+	rank := func(kind string) int {
+		if i := slices.Index(SeatKinds, kind); i >= 0 {
+			return i
+		}
+		return len(SeatKinds)
+	}
+	slices.SortStableFunc(out, func(a, b RosterEntry) int {
+		if c := rank(a.SeatKind) - rank(b.SeatKind); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.StakeholderGroup, b.StakeholderGroup); c != 0 {
+			return c
+		}
+		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
+	return out, nil
+}
