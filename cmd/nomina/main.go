@@ -118,6 +118,7 @@ func newRootCmd(e env) *cobra.Command {
 		},
 		newWorkflowsCmd(),
 		newUsersCmd(e, &configPath),
+		newExportCmd(e, &configPath),
 	)
 	return root
 }

@@ -153,6 +153,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 		Auth:           accounts,
 		Nominations:    nominations,
 		Shortlists:     export.Shortlists{},
+		Mail:           queue,
 		Ready: func(ctx context.Context) error {
 			if err := client.Ping(ctx); err != nil {
 				return err

@@ -7,14 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/igf/nomina/internal/auth"
-	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/nomination"
 )
 
@@ -82,30 +79,12 @@ func readPassword(r io.Reader) (string, error) {
 // prints it. Invalid input and a taken address exit with status 1 and say
 // which field is wrong.
 func createUserFromShell(ctx context.Context, e env, configPath string, in auth.NewUser) error {
-	cfg, err := loadConfig(e, configPath)
+	sh, err := openShellStore(ctx, e, configPath)
 	if err != nil {
 		return err
 	}
-	// Only warnings and errors of the store reach the terminal.
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	client, err := mongostore.Connect(ctx, mongostore.Options{URI: cfg.MongoDBURI, DataDir: cfg.DataDir, Database: cfg.Database, Logger: log})
-	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("store: %w", err)}
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = client.Close(cctx)
-	}()
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := client.Ping(pctx); err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	store := mongostore.New(client.Database(cfg.Database), log)
-	if err := store.EnsureIndexes(pctx); err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("store: %w", err)}
-	}
+	defer sh.Close(ctx)
+	cfg, log, store := sh.cfg, sh.log, sh.store
 	// No token is issued here, so a throwaway key serves; the service's
 	// own keys stay untouched.
 	keys, _, err := auth.GenerateKeys(rand.Reader)

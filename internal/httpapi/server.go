@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/nomination"
 )
 
@@ -68,10 +69,15 @@ type Config struct {
 	Version string
 	// Auth runs accounts and sessions.
 	Auth *auth.Service
+	// Mail is the mail log and its retry.
+	Mail MailLog
 	// Shortlists writes exports and balance reports.
 	Shortlists Shortlists
 	// Nominations runs calls, nominations, votes and their links.
 	Nominations *nomination.Service
+	// Members runs members, terms and the rotation plan; nil answers the
+	// membership routes with 503.
+	Members *membership.Service
 }
 
 // Server holds the router and its dependencies.
@@ -136,5 +142,7 @@ func (s *Server) routes() {
 	s.Handle(http.MethodGet, "/api/v1/openapi.yaml", Public, s.openAPI)
 	s.nominationRoutes()
 	s.shortlistRoutes()
+	s.mailRoutes()
 	s.accountRoutes()
+	s.memberRoutes()
 }
