@@ -39,8 +39,8 @@ func seedCall(t *testing.T, dir string, n int) {
 	svc := nomination.New(nomination.Config{Store: noms, Files: noms, Workflows: reg, BaseURL: "http://x", Logger: log})
 	staff := nomination.Actor{UserID: "sec", Roles: []string{"secretariat"}}
 	title, seats := "MAG 2027", 40
-	opens, closes := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
-	if _, err := svc.CreateCall(ctx, staff, nomination.CallInput{Slug: "mag-2027", Title: &title, Workflow: "mag", OpensAt: &opens, ClosesAt: &closes, Seats: &seats}); err != nil {
+	opens, closes, term := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := svc.CreateCall(ctx, staff, nomination.CallInput{Slug: "mag-2027", Title: &title, Workflow: "mag", OpensAt: &opens, ClosesAt: &closes, TermStart: &term, Seats: &seats}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {

@@ -119,6 +119,7 @@ func newRootCmd(e env) *cobra.Command {
 		newWorkflowsCmd(),
 		newUsersCmd(e, &configPath),
 		newExportCmd(e, &configPath),
+		newMailCmd(e),
 	)
 	return root
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/igf/nomina/internal/export"
 	"github.com/igf/nomina/internal/httpapi"
 	"github.com/igf/nomina/internal/mail"
+	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
@@ -102,8 +103,13 @@ func serve(ctx context.Context, e env, configPath string) error {
 	if err != nil {
 		return err
 	}
+	members, err := membership.New(membership.Config{Store: store.Members(), Workflows: registry, Logger: log})
+	if err != nil {
+		return err
+	}
 	noms := store.Nominations()
 	nominations := nomination.New(nomination.Config{
+		Terms: members, Members: members,
 		Store: noms, Files: noms, Outbox: queue, Directory: store.Directory(), Workflows: registry, Timers: store.Timers(),
 		Links: nomination.NewLinkSigner(linkKey), BaseURL: cfg.BaseURL, MaxUploadBytes: cfg.MaxUploadBytes,
 		ValidateTargets: export.ValidateTargets, Logger: log,
@@ -152,6 +158,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 		Authenticate:   httpapi.AuthenticateWith(accounts),
 		Auth:           accounts,
 		Nominations:    nominations,
+		Members:        members,
 		Shortlists:     export.Shortlists{},
 		Mail:           queue,
 		Ready: func(ctx context.Context) error {

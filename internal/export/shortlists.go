@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"iter"
@@ -120,4 +121,60 @@ func (Shortlists) Suggest(ctx context.Context, targets json.RawMessage, seats in
 		return nil, err
 	}
 	return Suggest(ctx, candidates(items), seats, t)
+}
+
+// WriteTable writes a plain table, a header and rows of text, as CSV or
+// XLSX with every cell neutralised against spreadsheet formulas as the
+// shortlist exports are (a roster, say). Errors: EINVALID on "format".
+func (Shortlists) WriteTable(ctx context.Context, w io.Writer, format string, header []string, rows iter.Seq2[[]string, error]) error {
+	f, err := ParseFormat(format)
+	if err != nil {
+		return err
+	}
+	switch f {
+	case CSV:
+		cw := csv.NewWriter(w)
+		cw.UseCRLF = true
+		out := make([]string, len(header))
+		write := func(cells []string) error {
+			out = out[:0]
+			for _, c := range cells {
+				out = append(out, CellText(c))
+			}
+			return cw.Write(out)
+		}
+		if err := write(header); err != nil {
+			return err
+		}
+		for r, err := range rows {
+			if err != nil {
+				return err
+			}
+			if err := write(r); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case XLSX:
+		values := func(yield func([]any, error) bool) {
+			var vals []any
+			for r, err := range rows {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				vals = vals[:0]
+				for _, c := range r {
+					vals = append(vals, CellText(c))
+				}
+				if !yield(vals, nil) {
+					return
+				}
+			}
+		}
+		return writeSheet(ctx, w, header, values, XLSXOptions{SheetName: "Roster"})
+	default:
+		return nomination.Invalid("format", "csv or xlsx")
+	}
 }

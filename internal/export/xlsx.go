@@ -34,7 +34,31 @@ type XLSXOptions struct {
 // It returns the first error of rows (wrapped with the row number), of
 // excelize or of writing to w, or ctx.Err() when ctx ends; the output is
 // then incomplete.
-func WriteXLSX(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[Row, error], opts XLSXOptions) (err error) {
+func WriteXLSX(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[Row, error], opts XLSXOptions) error {
+	values := func(yield func([]any, error) bool) {
+		var cells []cell
+		var vals []any
+		for row, rerr := range rows {
+			if rerr != nil {
+				yield(nil, rerr)
+				return
+			}
+			cells = layout.cells(cells, row)
+			vals = vals[:0]
+			for _, c := range cells {
+				vals = append(vals, c.xlsxValue())
+			}
+			if !yield(vals, nil) {
+				return
+			}
+		}
+	}
+	return writeSheet(ctx, w, layout.Header(), values, opts)
+}
+
+// writeSheet streams a one-sheet workbook to w: a bold, frozen header row,
+// then one row per value slice of rows (each used only until the next).
+func writeSheet(ctx context.Context, w io.Writer, header []string, rows iter.Seq2[[]any, error], opts XLSXOptions) (err error) {
 	sheet := opts.SheetName
 	if sheet == "" {
 		sheet = "Nominations"
@@ -59,7 +83,6 @@ func WriteXLSX(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[R
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return fmt.Errorf("xlsx freeze header: %w", err)
 	}
-	header := layout.Header()
 	if err := sw.SetColWidth(1, len(header), 18); err != nil {
 		return fmt.Errorf("xlsx column width: %w", err)
 	}
@@ -71,7 +94,6 @@ func WriteXLSX(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[R
 		return fmt.Errorf("xlsx header: %w", err)
 	}
 
-	var cells []cell
 	n := 0
 	for row, rerr := range rows {
 		if rerr != nil {
@@ -83,16 +105,11 @@ func WriteXLSX(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[R
 				return err
 			}
 		}
-		cells = layout.cells(cells, row)
-		values = values[:0]
-		for _, c := range cells {
-			values = append(values, c.xlsxValue())
-		}
 		ref, err := excelize.CoordinatesToCellName(1, n+1)
 		if err != nil {
 			return fmt.Errorf("xlsx row %d: %w", n, err)
 		}
-		if err := sw.SetRow(ref, values); err != nil {
+		if err := sw.SetRow(ref, row); err != nil {
 			return fmt.Errorf("write xlsx row %d: %w", n, err)
 		}
 	}

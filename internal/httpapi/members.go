@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"iter"
 	"mime"
 	"net/http"
 	"strconv"
@@ -449,25 +448,10 @@ func (s *Server) shortlistBalance(ctx context.Context, actor nomination.Actor, p
 	return &shortlistBalance{Call: slug, Shortlisted: len(shortlist), Report: rep}, nil
 }
 
-// TableWriter writes a plain table — a header line and rows of text — as a
-// CSV or XLSX file, every cell neutralised against spreadsheet formulas as
-// the shortlist exports are. The roster's spreadsheets need the Shortlists
-// the server is given to implement it.
-type TableWriter interface {
-	WriteTable(ctx context.Context, w io.Writer, format string, header []string, rows iter.Seq2[[]string, error]) error
-}
-
 func (s *Server) roster(c *gin.Context) {
 	format := strings.ToLower(c.DefaultQuery("format", "json"))
-	var tw TableWriter
 	switch format {
-	case "json":
-	case "csv", "xlsx":
-		var ok bool
-		if tw, ok = s.cfg.Shortlists.(TableWriter); !ok {
-			s.fail(c, nomination.Errorf(nomination.EUNAVAILABLE, "roster spreadsheets are not enabled on this service; ask for format=json"))
-			return
-		}
+	case "json", "csv", "xlsx":
 	default:
 		s.fail(c, nomination.Invalid("format", "must be csv, xlsx or json"))
 		return
@@ -488,7 +472,7 @@ func (s *Server) roster(c *gin.Context) {
 	}
 	name := body + "-roster-" + on.Format(membership.DateLayout) + "." + format
 	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-	if tw == nil {
+	if format == "json" {
 		c.JSON(http.StatusOK, toRosterResponse(body, on, entries))
 		return
 	}
@@ -505,7 +489,7 @@ func (s *Server) roster(c *gin.Context) {
 		}
 	}
 	var buf bytes.Buffer // a roster is small; an error can still be answered
-	if err := tw.WriteTable(c.Request.Context(), &buf, format, membership.RosterColumns, rows); err != nil {
+	if err := s.cfg.Shortlists.WriteTable(c.Request.Context(), &buf, format, membership.RosterColumns, rows); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"iter"
 	"mime"
 	"net/http"
 	"strconv"
@@ -22,6 +23,9 @@ type Shortlists interface {
 	WriteExport(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool) error
 	Balance(targets json.RawMessage, seats int, items []nomination.Candidate) (any, error)
 	Suggest(ctx context.Context, targets json.RawMessage, seats int, items []nomination.Candidate) (any, error)
+	// WriteTable writes a plain table (a roster) as CSV or XLSX, every
+	// cell neutralised against spreadsheet formulas.
+	WriteTable(ctx context.Context, w io.Writer, format string, header []string, rows iter.Seq2[[]string, error]) error
 }
 
 func (s *Server) shortlistRoutes() {

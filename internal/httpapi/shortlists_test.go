@@ -110,7 +110,7 @@ func TestBalanceAndSuggestionOverHTTP(t *testing.T) {
 	}}
 	mustStatus(t, st.call("POST", "/api/v1/calls", sec, map[string]any{
 		"slug": "mag-2027", "title": "MAG 2027", "workflow": "mag", "seats": 5, "targets": targets,
-		"opens_at": now.Add(-1e9), "closes_at": now.Add(30 * 24 * 3600e9),
+		"opens_at": now.Add(-1e9), "closes_at": now.Add(30 * 24 * 3600e9), "term_start": "2027-01-01T00:00:00Z",
 	}), 201, nil)
 	// 3 government, 2 civil society drafts: government holds 3 of 5 seats
 	// (60 %), over the 40 % (2 seats) limit.

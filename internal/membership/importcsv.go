@@ -164,6 +164,8 @@ func (s *Service) parseImport(r io.Reader, defaultBody string) ([]importRow, []R
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
 		switch {
+		case h == "":
+			// An unnamed column (spreadsheets add trailing commas) is ignored.
 		case !slices.Contains(ImportColumns, h):
 			fe = append(fe, nomination.FieldError{Field: "line 1", Message: fmt.Sprintf("unknown column %q: the columns are %s", h, strings.Join(ImportColumns, ", "))})
 		case col[h] != 0:
@@ -273,32 +275,24 @@ func (s *Service) readRow(get func(string) string, defaultBody string) (importRo
 // overlap a stored term or an earlier row of the same person; a row equal
 // to a stored term is kept and marked as existing.
 func (s *Service) checkOverlaps(ctx context.Context, rows []importRow) ([]importRow, []RowError, error) {
-	type key struct{ body, email string }
-	var emails []string
-	for _, r := range rows {
-		if !slices.Contains(emails, r.profile.Email) {
-			emails = append(emails, r.profile.Email)
-		}
-	}
-	stored := map[key][]Term{}
-	if len(emails) > 0 {
-		terms, err := s.store.ListTerms(ctx, TermFilter{Emails: emails})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, t := range terms {
-			k := key{t.Body, t.Email}
-			stored[k] = append(stored[k], t)
-		}
-	}
-	accepted := map[key][]importRow{}
+	stored := map[string][]Term{} // by member id
+	accepted := map[string][]importRow{}
 	var good []importRow
 	var bad []RowError
 	overlaps := func(aStart, aEnd, bStart, bEnd time.Time) bool { return !aEnd.Before(bStart) && !aStart.After(bEnd) }
 	for _, r := range rows {
-		k := key{r.body.ID, r.profile.Email}
+		id := MemberID(r.body.ID, r.profile.Email)
+		terms, ok := stored[id]
+		if !ok {
+			m, err := s.load(ctx, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			terms = m.Terms
+			stored[id] = terms
+		}
 		var problem string
-		for _, t := range stored[k] {
+		for _, t := range terms {
 			if t.Start.Equal(r.start) && t.End.Equal(r.end) {
 				r.exists = true
 				break
@@ -309,7 +303,7 @@ func (s *Service) checkOverlaps(ctx context.Context, rows []importRow) ([]import
 			}
 		}
 		if problem == "" {
-			for _, o := range accepted[k] {
+			for _, o := range accepted[id] {
 				if overlaps(o.start, o.end, r.start, r.end) {
 					problem = fmt.Sprintf("overlaps the term on line %d (%s to %s)", o.line, o.start.Format(DateLayout), o.end.Format(DateLayout))
 					break
@@ -320,15 +314,18 @@ func (s *Service) checkOverlaps(ctx context.Context, rows []importRow) ([]import
 			bad = append(bad, RowError{Line: r.line, Email: r.profile.Email, Problems: []nomination.FieldError{{Field: "start", Message: problem}}})
 			continue
 		}
-		accepted[k] = append(accepted[k], r)
+		accepted[id] = append(accepted[id], r)
 		good = append(good, r)
 	}
 	return good, bad, nil
 }
 
 // storeImport stores the good rows that are not recorded yet, each
-// person's in date order so a term following another back to back is
-// linked as its renewal. It returns the number of terms created.
+// person's in date order, so a term following another back to back is
+// linked as its renewal and the latest row gives the profile. Each row is
+// one commit on its member, decided again on the member as it then stands:
+// a term recorded meanwhile that equals or overlaps the row's makes the row
+// add nothing. It returns the number of terms created.
 func (s *Service) storeImport(ctx context.Context, actor nomination.Actor, rows []importRow) (int, error) {
 	rows = slices.Clone(rows)
 	slices.SortStableFunc(rows, func(a, b importRow) int {
@@ -337,38 +334,32 @@ func (s *Service) storeImport(ctx context.Context, actor nomination.Actor, rows 
 		}
 		return a.start.Compare(b.start)
 	})
-	now := s.clock()
 	stored := 0
-	known := map[string][]Term{} // by member: the terms stored, and those created here
 	for _, r := range rows {
 		if r.exists {
 			continue
 		}
-		m, err := s.ensureMember(ctx, newMember(r.body.ID, r.profile, r.start, now, actor.UserID))
+		id := MemberID(r.body.ID, r.profile.Email)
+		_, c, err := s.commit(ctx, id, actor.UserID, func(m Member) (*Change, error) {
+			t := Term{ID: TermID(id, r.start), MemberID: id, Body: r.body.ID, Email: r.profile.Email, Start: r.start, End: r.end,
+				Source: SourceImport, SeatKind: r.profile.SeatKind, StakeholderGroup: r.profile.StakeholderGroup,
+				CreatedAt: s.clock(), CreatedBy: actor.UserID}
+			for _, o := range m.Terms {
+				if !o.End.Before(t.Start) && !o.Start.After(t.End) {
+					return nil, nil // recorded meanwhile
+				}
+			}
+			if prev, ok := endingBefore(m.Terms, r.start); ok {
+				t.RenewalOf = prev.ID
+			}
+			return &Change{Type: ChangeImported, Body: r.body.ID, Profile: &ProfileChange{Profile: r.profile, AsOf: r.start}, Term: &t}, nil
+		})
 		if err != nil {
 			return stored, fmt.Errorf("import line %d: %w", r.line, err)
 		}
-		terms, ok := known[m.ID]
-		if !ok {
-			if terms, err = s.store.ListTerms(ctx, TermFilter{MemberIDs: []string{m.ID}}); err != nil {
-				return stored, fmt.Errorf("import line %d: %w", r.line, err)
-			}
-		}
-		t := Term{ID: datedTermID(m.ID, r.start), MemberID: m.ID, Body: r.body.ID, Email: r.profile.Email, Start: r.start,
-			End: r.end, Source: SourceImport, SeatKind: r.profile.SeatKind, StakeholderGroup: r.profile.StakeholderGroup,
-			CreatedAt: now, CreatedBy: actor.UserID}
-		if prev, ok := endingBefore(terms, r.start); ok {
-			t.RenewalOf = prev.ID
-		}
-		if err := s.store.CreateTerm(ctx, t); err != nil {
-			if !isCode(err, nomination.ECONFLICT) {
-				return stored, fmt.Errorf("import line %d: %w", r.line, err)
-			}
-			// Recorded meanwhile by someone else: nothing to add.
-		} else {
+		if c != nil {
 			stored++
 		}
-		known[m.ID] = append(terms, t)
 	}
 	return stored, nil
 }

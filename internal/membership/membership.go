@@ -4,6 +4,12 @@
 // plan, the import of past members from CSV and the roster. It declares the
 // Store it needs; mongostore implements it.
 //
+// A person is one member per body, keyed by an id derived from body and
+// email. Every change of a member is an entry of the member's ledger, and
+// inserting the next entry is the commit point: on the embedded store only
+// unique inserts are atomic (DESIGN §3). The member with its terms is kept
+// as a projection of the ledger, caught up by whoever finds it behind.
+//
 // Dates are calendar days: a term runs from Start to End, both days
 // included, each held as midnight UTC. A MAG term of 2026 is 2026-01-01 to
 // 2026-12-31.
@@ -11,6 +17,7 @@ package membership
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/igf/nomina/internal/workflow"
@@ -73,19 +80,21 @@ type Member struct {
 	Nationality  string
 	Region       string
 	Organization string
-	// SeatKind and StakeholderGroup are those of the latest term.
+	// SeatKind and StakeholderGroup are those of the latest term (of the
+	// profile while there is none).
 	SeatKind         string
 	StakeholderGroup string
 	// ProfileAsOf is the start of the term whose appointment last wrote
-	// the profile: an older appointment, replayed, does not overwrite a
-	// newer profile.
+	// the profile: an older appointment, replayed or imported late, does
+	// not overwrite a newer profile.
 	ProfileAsOf time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	CreatedBy   string
-	// Terms are the member's terms by start date; filled by the Service,
-	// not stored with the member.
+	// Terms are the member's terms in start order.
 	Terms []Term
+	// Seq is the number of the last ledger entry folded in.
+	Seq int
 }
 
 // Term is one period of membership, Start to End inclusive.
@@ -137,52 +146,116 @@ func (m Member) ActiveTerm(d time.Time) (Term, bool) {
 	return Term{}, false
 }
 
-// MemberFilter selects members. Empty strings and nil lists do not
-// filter; an empty, non-nil list matches nothing.
+// term returns the member's term with id.
+func (m Member) term(id string) (Term, bool) {
+	for _, t := range m.Terms {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Term{}, false
+}
+
+// Change is one committed change of a member, an entry of the member's
+// ledger: Seq numbers them from 1 without gaps, and inserting seq n+1 is
+// the commit point of every change (DESIGN §3). A change may set the
+// profile, add a term and end a term; the Member is the fold of its
+// changes (Fold).
+type Change struct {
+	MemberID string
+	Seq      int
+	At       time.Time
+	// Actor is the user id, or "nomination:<id>" for an appointment.
+	Actor string
+	// Type says what happened: ChangeAppointed, ChangeRecorded, ...
+	Type string
+	Body string
+	// Profile, when set, is the member's profile as of AsOf; an older
+	// profile than the member's is not applied.
+	Profile *ProfileChange
+	// Term, when set, is a term added.
+	Term *Term
+	// Ending, when set, ends a term early.
+	Ending *Ending
+}
+
+// Change types.
+const (
+	ChangeAppointed = "appointed"    // an appointment from a nomination
+	ChangeRecorded  = "recorded"     // the secretariat recorded the member
+	ChangeTermAdded = "term_added"   // the secretariat added a term
+	ChangeRenewed   = "term_renewed" // the secretariat renewed a term
+	ChangeTermEnded = "term_ended"   // the secretariat ended a term early
+	ChangeImported  = "imported"     // a row of an import file
+)
+
+// ProfileChange is a profile and the day it holds from: the start of the
+// term whose appointment gave it.
+type ProfileChange struct {
+	Profile
+	AsOf time.Time
+}
+
+// Ending ends term TermID on End (the last day served).
+type Ending struct {
+	TermID string
+	End    time.Time
+	Reason string
+}
+
+// Fold applies change c to m, which must hold the changes before c.Seq:
+// the profile (unless older than the member's), the term added (kept in
+// start order), the ending; the member's seat is that of its latest term.
+func Fold(m *Member, c Change) {
+	if m.Seq == 0 {
+		m.ID, m.Body, m.CreatedAt, m.CreatedBy = c.MemberID, c.Body, c.At, c.Actor
+	}
+	if p := c.Profile; p != nil && (m.Seq == 0 || !p.AsOf.Before(m.ProfileAsOf)) {
+		m.Email, m.Name, m.Gender, m.Nationality, m.Region, m.Organization = p.Email, p.Name, p.Gender, p.Nationality, p.Region, p.Organization
+		m.SeatKind, m.StakeholderGroup, m.ProfileAsOf = p.SeatKind, p.StakeholderGroup, p.AsOf
+	}
+	if c.Term != nil {
+		m.Terms = append(m.Terms, *c.Term)
+		slices.SortStableFunc(m.Terms, func(a, b Term) int { return a.Start.Compare(b.Start) })
+	}
+	if e := c.Ending; e != nil {
+		for i := range m.Terms {
+			if m.Terms[i].ID == e.TermID {
+				m.Terms[i].End, m.Terms[i].EndedAt, m.Terms[i].EndedBy, m.Terms[i].EndReason = e.End, c.At, c.Actor, e.Reason
+			}
+		}
+	}
+	if n := len(m.Terms); n > 0 {
+		m.SeatKind, m.StakeholderGroup = m.Terms[n-1].SeatKind, m.Terms[n-1].StakeholderGroup
+	}
+	m.Seq, m.UpdatedAt = c.Seq, c.At
+}
+
+// MemberFilter selects members. Empty fields do not filter.
 type MemberFilter struct {
-	Body   string
-	IDs    []string
-	Emails []string
-	Limit  int
+	Body  string
+	Limit int
 }
 
-// TermFilter selects terms. Empty strings, zero times and nil lists do not
-// filter; an empty, non-nil list matches nothing.
-type TermFilter struct {
-	Body      string
-	Emails    []string
-	MemberIDs []string
-	// ActiveOn selects the terms covering that day.
-	ActiveOn time.Time
-	// EndsFrom selects the terms ending on or after that day.
-	EndsFrom time.Time
-}
-
-// Store keeps members and terms. Implementations return
-// *nomination.Error codes: ENOTFOUND for a missing record, ECONFLICT for a
-// taken key (a member id; a term id, or a second term of one member
-// starting on the same day), EUNAVAILABLE when the store does not answer.
+// Store keeps the members' ledgers and their projections. Implementations
+// return *nomination.Error codes: ENOTFOUND for a missing record, ECONFLICT
+// for a taken ledger entry, EUNAVAILABLE when the store does not answer.
 type Store interface {
-	// CreateMember inserts m; ECONFLICT when its id is taken. The insert is
-	// the commit point: a member id is derived from body and email, so two
-	// writers racing for one person create one member.
-	CreateMember(ctx context.Context, m Member) error
-	// GetMember returns one member without terms; ENOTFOUND when none.
-	GetMember(ctx context.Context, id string) (Member, error)
-	// PutMember rewrites a member's profile by id; ENOTFOUND when none.
+	// AppendChange inserts c under the unique key (member, seq): the
+	// commit point of every change. ECONFLICT means another writer
+	// committed that seq first.
+	AppendChange(ctx context.Context, c Change) error
+	// Change returns one ledger entry; ENOTFOUND when it does not exist
+	// (yet).
+	Change(ctx context.Context, memberID string, seq int) (Change, error)
+	// PutMember writes the projection (the member with its terms, as of
+	// m.Seq) unless a newer one is stored.
 	PutMember(ctx context.Context, m Member) error
-	// ListMembers returns members matching f, ordered by id, without terms.
+	// GetMember returns the stored projection, possibly behind its
+	// ledger (the Service catches it up); ENOTFOUND when none.
+	GetMember(ctx context.Context, id string) (Member, error)
+	// ListMembers returns the projections f selects, ordered by id.
 	ListMembers(ctx context.Context, f MemberFilter) ([]Member, error)
-
-	// CreateTerm inserts t; ECONFLICT when its id is taken or the member
-	// has a term starting the same day. The insert is the commit point.
-	CreateTerm(ctx context.Context, t Term) error
-	// GetTerm returns one term; ENOTFOUND when none.
-	GetTerm(ctx context.Context, id string) (Term, error)
-	// PutTerm rewrites a term by id; ENOTFOUND when none.
-	PutTerm(ctx context.Context, t Term) error
-	// ListTerms returns terms matching f, ordered by start then id.
-	ListTerms(ctx context.Context, f TermFilter) ([]Term, error)
 }
 
 // Day returns the calendar day of t (in UTC) as midnight UTC.

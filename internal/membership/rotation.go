@@ -90,18 +90,9 @@ func (s *Service) RotationPlan(ctx context.Context, actor nomination.Actor, body
 	if year < 1990 || year > 2200 {
 		return Plan{}, nomination.Invalid("year", "a year such as 2027")
 	}
-	from := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
-	// Everyone who held a term at any time from the day before From: the
-	// body at the end of the previous year, and those joining.
-	recent, err := s.store.ListTerms(ctx, TermFilter{Body: b.ID, EndsFrom: prevDay(from)})
+	ms, err := s.members(ctx, MemberQuery{Body: b.ID})
 	if err != nil {
 		return Plan{}, err
-	}
-	ms := []Member{}
-	if len(recent) > 0 {
-		if ms, err = s.load(ctx, b.ID, termMembers(recent)); err != nil {
-			return Plan{}, err
-		}
 	}
 	return plan(b, ms, year), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -22,18 +21,24 @@ type Config struct {
 	Workflows *workflow.Registry
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// MaxAttempts bounds the retries of a commit that lost a race.
+	MaxAttempts int
 }
 
-// Service keeps members and terms. Every creation commits with the insert of
-// an id derived from what it records (a member from body and email, a term
-// from its nomination or from its member and start), so a retried request
-// or a replayed event creates nothing twice, even on a store whose
-// conditional updates are not atomic.
+// Service keeps members and their terms. Each member has a ledger of
+// changes; every change commits by inserting the ledger's next entry, and is
+// decided on the member as it stands, so two writers racing on one person
+// cannot both pass an overlap or term-limit check, and a retried
+// appointment finds the term it created. The member's projection is
+// rewritten after each commit and caught up by any reader that finds it
+// behind. A person's member id is derived from body and email, so reading
+// a person's terms (the eligibility guard) takes two lookups by id.
 type Service struct {
-	store  Store
-	bodies []Body
-	now    func() time.Time
-	log    *slog.Logger
+	store       Store
+	bodies      []Body
+	now         func() time.Time
+	log         *slog.Logger
+	maxAttempts int
 }
 
 var (
@@ -55,7 +60,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{store: cfg.Store, bodies: bodies, now: cfg.Now, log: cfg.Logger}, nil
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 20
+	}
+	return &Service{store: cfg.Store, bodies: bodies, now: cfg.Now, log: cfg.Logger, maxAttempts: cfg.MaxAttempts}, nil
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -70,14 +78,24 @@ func MemberID(body, email string) string {
 	return body + "-" + idEncoding.EncodeToString(sum[:10])
 }
 
-// NominationTermID returns the id of the term an appointment from
-// nomination creates: one nomination grants at most one term.
-func NominationTermID(nominationID string) string { return "nom-" + nominationID }
+// TermID returns the id of a member's term starting on start: a member has
+// at most one term starting on a given day, whatever recorded it. An
+// appointment's term id is thus derived from the nomination (its nominee,
+// body and the call's term start).
+func TermID(memberID string, start time.Time) string {
+	return memberID + "-" + Day(start).Format("20060102")
+}
 
-// datedTermID is the id of a term recorded by the secretariat or imported:
-// a member has at most one term starting on a given day.
-func datedTermID(memberID string, start time.Time) string {
-	return memberID + "-" + start.Format("20060102")
+// memberOfTerm returns the member id a term id starts with.
+func memberOfTerm(termID string) (string, bool) {
+	i := strings.LastIndexByte(termID, '-')
+	if i <= 0 || len(termID)-i != 9 {
+		return "", false
+	}
+	if _, err := time.Parse("20060102", termID[i+1:]); err != nil {
+		return "", false
+	}
+	return termID[:i], true
 }
 
 func requireStaff(actor nomination.Actor) error {
@@ -89,21 +107,94 @@ func requireStaff(actor nomination.Actor) error {
 
 func isCode(err error, code string) bool { return nomination.ErrorCode(err) == code }
 
+// load returns member id as its ledger has it (the zero Member with Seq 0
+// when there is none), catching the stored projection up.
+func (s *Service) load(ctx context.Context, id string) (Member, error) {
+	m, err := s.store.GetMember(ctx, id)
+	switch {
+	case err == nil:
+	case isCode(err, nomination.ENOTFOUND):
+		m = Member{ID: id}
+	default:
+		return Member{}, err
+	}
+	return s.catchUp(ctx, m)
+}
+
+// catchUp folds in the ledger entries after m.Seq and, when there were
+// any, rewrites the projection (a writer stopped between its commit and
+// its projection, or a slower writer put an older one back).
+func (s *Service) catchUp(ctx context.Context, m Member) (Member, error) {
+	behind := m.Seq
+	for {
+		c, err := s.store.Change(ctx, m.ID, m.Seq+1)
+		if isCode(err, nomination.ENOTFOUND) {
+			break
+		}
+		if err != nil {
+			return Member{}, err
+		}
+		Fold(&m, c)
+	}
+	if m.Seq > behind {
+		if err := s.store.PutMember(ctx, m); err != nil {
+			s.log.Warn("catch up member projection", "member", m.ID, "err", err)
+		}
+	}
+	return m, nil
+}
+
+// decision is what a change decides on the member as it stands: the
+// change to commit, or nil to commit nothing (the change is there
+// already).
+type decision func(m Member) (*Change, error)
+
+// commit decides a change on member id and commits it as the ledger's next
+// entry; when another writer took that entry first it reloads and decides
+// again, at most maxAttempts times (then ECONFLICT). It returns the member
+// after the change and the change committed (nil when nothing was).
+func (s *Service) commit(ctx context.Context, id, actor string, decide decision) (Member, *Change, error) {
+	for range s.maxAttempts {
+		m, err := s.load(ctx, id)
+		if err != nil {
+			return Member{}, nil, err
+		}
+		c, err := decide(m)
+		if err != nil || c == nil {
+			return m, nil, err
+		}
+		c.MemberID, c.Seq, c.At, c.Actor = id, m.Seq+1, s.clock(), actor
+		err = s.store.AppendChange(ctx, *c)
+		if isCode(err, nomination.ECONFLICT) {
+			continue
+		}
+		if err != nil {
+			return Member{}, nil, err
+		}
+		Fold(&m, *c)
+		if err := s.store.PutMember(ctx, m); err != nil {
+			// Committed: readers catch the projection up.
+			s.log.Warn("write member projection", "member", id, "err", err)
+		}
+		return m, c, nil
+	}
+	return Member{}, nil, nomination.Errorf(nomination.ECONFLICT, "the member is being changed by someone else: try again")
+}
+
 // GetMember returns a member with all its terms. Errors: EFORBIDDEN unless
 // staff, ENOTFOUND.
 func (s *Service) GetMember(ctx context.Context, actor nomination.Actor, id string) (Member, error) {
 	if err := requireStaff(actor); err != nil {
 		return Member{}, err
 	}
-	m, err := s.store.GetMember(ctx, id)
+	m, err := s.load(ctx, id)
 	if err != nil {
-		if isCode(err, nomination.ENOTFOUND) {
-			return Member{}, nomination.Errorf(nomination.ENOTFOUND, "no member %q", id)
-		}
 		return Member{}, err
 	}
-	m.Terms, err = s.store.ListTerms(ctx, TermFilter{MemberIDs: []string{id}})
-	return m, err
+	if m.Seq == 0 {
+		return Member{}, nomination.Errorf(nomination.ENOTFOUND, "no member %q", id)
+	}
+	return m, nil
 }
 
 // MemberQuery selects members: of one body (all when empty) and, when
@@ -132,57 +223,26 @@ func (s *Service) ListMembers(ctx context.Context, actor nomination.Actor, q Mem
 }
 
 func (s *Service) members(ctx context.Context, q MemberQuery) ([]Member, error) {
-	var ids []string
-	if !q.ActiveOn.IsZero() {
-		active, err := s.store.ListTerms(ctx, TermFilter{Body: q.Body, ActiveOn: Day(q.ActiveOn)})
-		if err != nil {
+	ms, err := s.store.ListMembers(ctx, MemberFilter{Body: q.Body, Limit: MaxMembers})
+	if err != nil {
+		return nil, err
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		if m, err = s.catchUp(ctx, m); err != nil {
 			return nil, err
 		}
-		if len(active) == 0 {
-			return []Member{}, nil
-		}
-		ids = termMembers(active)
-	}
-	return s.load(ctx, q.Body, ids)
-}
-
-// termMembers returns the member ids of terms, each once.
-func termMembers(terms []Term) []string {
-	ids := []string{}
-	for _, t := range terms {
-		if !slices.Contains(ids, t.MemberID) {
-			ids = append(ids, t.MemberID)
+		if _, ok := m.ActiveTerm(q.ActiveOn); q.ActiveOn.IsZero() || ok {
+			out = append(out, m)
 		}
 	}
-	return ids
-}
-
-// load returns the members of body (any body when "") with all their
-// terms, ordered by name then id: those listed in ids, or all when ids is
-// nil.
-func (s *Service) load(ctx context.Context, body string, ids []string) ([]Member, error) {
-	ms, err := s.store.ListMembers(ctx, MemberFilter{Body: body, IDs: ids, Limit: MaxMembers})
-	if err != nil {
-		return nil, err
-	}
-	terms, err := s.store.ListTerms(ctx, TermFilter{Body: body, MemberIDs: ids})
-	if err != nil {
-		return nil, err
-	}
-	byMember := map[string][]Term{}
-	for _, t := range terms {
-		byMember[t.MemberID] = append(byMember[t.MemberID], t)
-	}
-	for i := range ms {
-		ms[i].Terms = byMember[ms[i].ID]
-	}
-	slices.SortFunc(ms, func(a, b Member) int {
+	slices.SortFunc(out, func(a, b Member) int {
 		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return ms, nil
+	return out, nil
 }
 
 // MemberInput is what the secretariat sends to record a member directly
@@ -195,10 +255,10 @@ type MemberInput struct {
 	Start, End time.Time
 }
 
-// RecordMember records a member and its first term. Errors: EFORBIDDEN
-// unless staff; ENOTFOUND for an unknown body; EINVALID naming every bad
-// field; ECONFLICT when the person is a member of the body already (add a
-// term to that member instead).
+// RecordMember records a member and its first term, source "secretariat".
+// Errors: EFORBIDDEN unless staff; EINVALID naming every bad field (an
+// unknown body included); ECONFLICT when the person is a member of the body
+// already (add a term to that member instead).
 func (s *Service) RecordMember(ctx context.Context, actor nomination.Actor, in MemberInput) (Member, error) {
 	if err := requireStaff(actor); err != nil {
 		return Member{}, err
@@ -208,72 +268,28 @@ func (s *Service) RecordMember(ctx context.Context, actor nomination.Actor, in M
 		return Member{}, nomination.Invalid("body", fmt.Sprintf("no body %q: one of %s", in.Body, strings.Join(s.bodyIDs(), ", ")))
 	}
 	p := in.Profile.normalize()
-	start, end := Day(in.Start), in.End
-	if in.Start.IsZero() {
-		start = time.Time{}
-	}
-	if end.IsZero() && !start.IsZero() {
+	var start, end time.Time
+	if !in.Start.IsZero() {
+		start = Day(in.Start)
 		end = TermEnd(start, b.Terms.Years)
 	}
-	if !end.IsZero() {
-		end = Day(end)
+	if !in.End.IsZero() {
+		end = Day(in.End)
 	}
 	fe := append(p.check(b), checkPeriod(start, end, "start", "end")...)
 	if len(fe) > 0 {
 		return Member{}, &nomination.Error{Code: nomination.EINVALID, Message: "the member is invalid", Fields: fe}
 	}
-	now := s.clock()
-	m := newMember(b.ID, p, start, now, actor.UserID)
-	if err := s.store.CreateMember(ctx, m); err != nil {
-		if isCode(err, nomination.ECONFLICT) {
-			return Member{}, &nomination.Error{Code: nomination.ECONFLICT,
-				Message: fmt.Sprintf("%s is a member of %s already (%s): add a term to that member", p.Email, b.ID, m.ID)}
+	id := MemberID(b.ID, p.Email)
+	m, _, err := s.commit(ctx, id, actor.UserID, func(m Member) (*Change, error) {
+		if m.Seq > 0 {
+			return nil, nomination.Errorf(nomination.ECONFLICT, "%s is a member of %s already (%s): add a term to that member", p.Email, b.ID, id)
 		}
-		return Member{}, err
-	}
-	t := Term{ID: datedTermID(m.ID, start), MemberID: m.ID, Body: b.ID, Email: p.Email, Start: start, End: end,
-		Source: SourceSecretariat, SeatKind: p.SeatKind, StakeholderGroup: p.StakeholderGroup, CreatedAt: now, CreatedBy: actor.UserID}
-	if err := s.store.CreateTerm(ctx, t); err != nil && !isCode(err, nomination.ECONFLICT) {
-		return Member{}, err
-	}
-	return s.GetMember(ctx, actor, m.ID)
-}
-
-func newMember(body string, p Profile, asOf, now time.Time, by string) Member {
-	return Member{ID: MemberID(body, p.Email), Body: body, Email: p.Email, Name: p.Name, Gender: p.Gender,
-		Nationality: p.Nationality, Region: p.Region, Organization: p.Organization, SeatKind: p.SeatKind,
-		StakeholderGroup: p.StakeholderGroup, ProfileAsOf: asOf, CreatedAt: now, UpdatedAt: now, CreatedBy: by}
-}
-
-// ensureMember creates m or, when the person is a member already, brings
-// the stored profile up to m's when m's is as recent or more (ProfileAsOf),
-// so a replayed old appointment leaves a newer profile alone.
-func (s *Service) ensureMember(ctx context.Context, m Member) (Member, error) {
-	err := s.store.CreateMember(ctx, m)
-	if err == nil {
-		return m, nil
-	}
-	if !isCode(err, nomination.ECONFLICT) {
-		return Member{}, err
-	}
-	old, err := s.store.GetMember(ctx, m.ID)
-	if err != nil {
-		return Member{}, err
-	}
-	if m.ProfileAsOf.Before(old.ProfileAsOf) || sameProfile(old, m) {
-		return old, nil
-	}
-	m.CreatedAt, m.CreatedBy = old.CreatedAt, old.CreatedBy
-	if err := s.store.PutMember(ctx, m); err != nil {
-		return Member{}, err
-	}
-	return m, nil
-}
-
-func sameProfile(a, b Member) bool {
-	return a.Name == b.Name && a.Gender == b.Gender && a.Nationality == b.Nationality && a.Region == b.Region &&
-		a.Organization == b.Organization && a.SeatKind == b.SeatKind && a.StakeholderGroup == b.StakeholderGroup &&
-		a.ProfileAsOf.Equal(b.ProfileAsOf)
+		t := Term{ID: TermID(id, start), MemberID: id, Body: b.ID, Email: p.Email, Start: start, End: end,
+			Source: SourceSecretariat, SeatKind: p.SeatKind, StakeholderGroup: p.StakeholderGroup, CreatedAt: s.clock(), CreatedBy: actor.UserID}
+		return &Change{Type: ChangeRecorded, Body: b.ID, Profile: &ProfileChange{Profile: p, AsOf: start}, Term: &t}, nil
+	})
+	return m, err
 }
 
 // AppointInput is an appointment the nomination workflow recorded: the
@@ -292,13 +308,16 @@ type AppointInput struct {
 }
 
 // Appoint records the membership an appointment grants: the member
-// (created, or its profile brought up to date) and a term from TermStart of
-// Years years, source "nomination:<id>". It is idempotent: the term's id is
-// derived from the nomination, so a retried or replayed appointment returns
-// the term created the first time. When the person already holds a term
-// starting that day (recorded by the secretariat), that term is returned.
-// Errors: EINVALID without a nomination id, email, term start or term
-// length; ENOTFOUND for a body no workflow feeds; store errors.
+// (created, or its profile brought up to date unless the member's is newer)
+// and a term from TermStart of Years years on a stakeholder group seat,
+// source "nomination:<id>", linked as the renewal of a term ending the day
+// before. It is idempotent: when the member holds the nomination's term, or
+// any term starting that day (the secretariat recorded it), that term is
+// returned and nothing is added, so a retried or replayed appointment
+// creates one term. Term limits are not checked: the appointment is a
+// fact; screening applies the limit. Errors: EINVALID without a nomination
+// id, email, term start or term length; ENOTFOUND for a body no workflow
+// feeds; store errors.
 func (s *Service) Appoint(ctx context.Context, in AppointInput) (Term, error) {
 	b, err := s.body(in.Body)
 	if err != nil {
@@ -324,44 +343,32 @@ func (s *Service) Appoint(ctx context.Context, in AppointInput) (Term, error) {
 	}
 	start := Day(in.TermStart)
 	source := SourceNominationPrefix + in.NominationID
-	now := s.clock()
-	m, err := s.ensureMember(ctx, newMember(b.ID, p, start, now, source))
-	if err != nil {
-		return Term{}, fmt.Errorf("member for nomination %s: %w", in.NominationID, err)
-	}
-	t := Term{ID: NominationTermID(in.NominationID), MemberID: m.ID, Body: b.ID, Email: p.Email, Start: start,
-		End: TermEnd(start, years), Source: source, SeatKind: SeatStakeholder, StakeholderGroup: p.StakeholderGroup,
-		CreatedAt: now, CreatedBy: source}
-	existing, err := s.store.ListTerms(ctx, TermFilter{MemberIDs: []string{m.ID}})
-	if err != nil {
-		return Term{}, err
-	}
-	if prev, ok := endingBefore(existing, start); ok {
-		t.RenewalOf = prev.ID
-	}
-	err = s.store.CreateTerm(ctx, t)
-	if err == nil {
-		return t, nil
-	}
-	if !isCode(err, nomination.ECONFLICT) {
-		return Term{}, fmt.Errorf("term for nomination %s: %w", in.NominationID, err)
-	}
-	// Created before (a retry), or the person holds a term starting that
-	// day already.
-	if got, gerr := s.store.GetTerm(ctx, t.ID); gerr == nil {
-		return got, nil
-	}
-	same, lerr := s.store.ListTerms(ctx, TermFilter{MemberIDs: []string{m.ID}})
-	if lerr != nil {
-		return Term{}, lerr
-	}
-	for _, o := range same {
-		if o.Start.Equal(start) {
-			s.log.Warn("appointment finds a term recorded otherwise", "nomination", in.NominationID, "term", o.ID)
-			return o, nil
+	id := MemberID(b.ID, p.Email)
+	var got Term
+	_, c, err := s.commit(ctx, id, source, func(m Member) (*Change, error) {
+		for _, t := range m.Terms {
+			if t.Source == source || t.Start.Equal(start) {
+				got = t
+				return nil, nil
+			}
 		}
+		t := Term{ID: TermID(id, start), MemberID: id, Body: b.ID, Email: p.Email, Start: start, End: TermEnd(start, years),
+			Source: source, SeatKind: SeatStakeholder, StakeholderGroup: p.StakeholderGroup, CreatedAt: s.clock(), CreatedBy: source}
+		if prev, ok := endingBefore(m.Terms, start); ok {
+			t.RenewalOf = prev.ID
+		}
+		return &Change{Type: ChangeAppointed, Body: b.ID, Profile: &ProfileChange{Profile: p, AsOf: start}, Term: &t}, nil
+	})
+	if err != nil {
+		return Term{}, fmt.Errorf("membership from nomination %s: %w", in.NominationID, err)
 	}
-	return Term{}, fmt.Errorf("term for nomination %s: %w", in.NominationID, err)
+	if c != nil {
+		return *c.Term, nil
+	}
+	if got.Source != source {
+		s.log.Info("appointment finds a term recorded otherwise", "nomination", in.NominationID, "term", got.ID, "source", got.Source)
+	}
+	return got, nil
 }
 
 // AppointFromNomination records the membership nomination n's appointment
@@ -391,72 +398,70 @@ type TermInput struct {
 	StakeholderGroup string
 }
 
-// CreateTerm adds a term to a member, source "secretariat". Errors:
-// EFORBIDDEN unless staff; ENOTFOUND for the member; EINVALID for bad
-// dates or seat, or when a stakeholder seat would exceed the body's
-// consecutive-term limit; ECONFLICT when the term overlaps another of the
-// member's.
+// CreateTerm adds a term to a member, source "secretariat", linked as the
+// renewal of a term ending the day before. Errors: EFORBIDDEN unless staff;
+// ENOTFOUND for the member; EINVALID for bad dates or seat, or when a
+// stakeholder seat would exceed the body's consecutive-term limit;
+// ECONFLICT when the term overlaps another of the member's.
 func (s *Service) CreateTerm(ctx context.Context, actor nomination.Actor, memberID string, in TermInput) (Term, error) {
 	if err := requireStaff(actor); err != nil {
 		return Term{}, err
 	}
-	m, err := s.GetMember(ctx, actor, memberID)
+	_, c, err := s.commit(ctx, memberID, actor.UserID, func(m Member) (*Change, error) {
+		if m.Seq == 0 {
+			return nil, nomination.Errorf(nomination.ENOTFOUND, "no member %q", memberID)
+		}
+		b, err := s.body(m.Body)
+		if err != nil {
+			return nil, err
+		}
+		p := Profile{Email: m.Email, Name: m.Name, SeatKind: in.SeatKind, StakeholderGroup: in.StakeholderGroup}
+		if in.SeatKind == "" {
+			p.SeatKind = m.SeatKind
+			if in.StakeholderGroup == "" {
+				p.StakeholderGroup = m.StakeholderGroup
+			}
+		}
+		p = p.normalize()
+		var start, end time.Time
+		if !in.Start.IsZero() {
+			start = Day(in.Start)
+			end = TermEnd(start, b.Terms.Years)
+		}
+		if !in.End.IsZero() {
+			end = Day(in.End)
+		}
+		var fe []nomination.FieldError
+		for _, f := range p.check(b) {
+			if f.Field == "seat_kind" || f.Field == "stakeholder_group" {
+				fe = append(fe, f)
+			}
+		}
+		fe = append(fe, checkPeriod(start, end, "start", "end")...)
+		if len(fe) > 0 {
+			return nil, &nomination.Error{Code: nomination.EINVALID, Message: "the term is invalid", Fields: fe}
+		}
+		t := Term{ID: TermID(m.ID, start), MemberID: m.ID, Body: m.Body, Email: m.Email, Start: start, End: end,
+			Source: SourceSecretariat, SeatKind: p.SeatKind, StakeholderGroup: p.StakeholderGroup, CreatedAt: s.clock(), CreatedBy: actor.UserID}
+		if prev, ok := endingBefore(m.Terms, start); ok {
+			t.RenewalOf = prev.ID
+		}
+		if err := admit(b, m.Terms, t); err != nil {
+			return nil, err
+		}
+		return &Change{Type: ChangeTermAdded, Body: m.Body, Term: &t}, nil
+	})
 	if err != nil {
 		return Term{}, err
 	}
-	b, err := s.body(m.Body)
-	if err != nil {
-		return Term{}, err
-	}
-	p := Profile{Email: m.Email, Name: m.Name, SeatKind: in.SeatKind, StakeholderGroup: in.StakeholderGroup}
-	if in.SeatKind == "" {
-		p.SeatKind = m.SeatKind
-		if in.StakeholderGroup == "" {
-			p.StakeholderGroup = m.StakeholderGroup
-		}
-	}
-	p = p.normalize()
-	var start, end time.Time
-	if !in.Start.IsZero() {
-		start = Day(in.Start)
-		end = TermEnd(start, b.Terms.Years)
-	}
-	if !in.End.IsZero() {
-		end = Day(in.End)
-	}
-	var fe []nomination.FieldError
-	for _, f := range p.check(b) {
-		if f.Field == "seat_kind" || f.Field == "stakeholder_group" {
-			fe = append(fe, f)
-		}
-	}
-	fe = append(fe, checkPeriod(start, end, "start", "end")...)
-	if len(fe) > 0 {
-		return Term{}, &nomination.Error{Code: nomination.EINVALID, Message: "the term is invalid", Fields: fe}
-	}
-	t := Term{ID: datedTermID(m.ID, start), MemberID: m.ID, Body: m.Body, Email: m.Email, Start: start, End: end,
-		Source: SourceSecretariat, SeatKind: p.SeatKind, StakeholderGroup: p.StakeholderGroup,
-		CreatedAt: s.clock(), CreatedBy: actor.UserID}
-	if prev, ok := endingBefore(m.Terms, start); ok {
-		t.RenewalOf = prev.ID
-	}
-	if err := s.admit(b, m.Terms, t); err != nil {
-		return Term{}, err
-	}
-	if err := s.store.CreateTerm(ctx, t); err != nil {
-		if isCode(err, nomination.ECONFLICT) {
-			return Term{}, nomination.Errorf(nomination.ECONFLICT, "the member has a term starting on %s", start.Format(DateLayout))
-		}
-		return Term{}, err
-	}
-	return t, s.takeSeat(ctx, m, t)
+	return *c.Term, nil
 }
 
 // admit checks a new term t against the member's terms: it must overlap
 // none (ECONFLICT) and, on a stakeholder seat, stay within the body's limit
 // of consecutive terms (EINVALID). Chairs, ex officio members and observers
 // sit by office and are not limited.
-func (s *Service) admit(b Body, terms []Term, t Term) error {
+func admit(b Body, terms []Term, t Term) error {
 	for _, o := range terms {
 		if !o.End.Before(t.Start) && !o.Start.After(t.End) {
 			return nomination.Errorf(nomination.ECONFLICT, "the term %s to %s overlaps term %s (%s to %s)",
@@ -475,17 +480,6 @@ func (s *Service) admit(b Body, terms []Term, t Term) error {
 	return nil
 }
 
-// takeSeat makes t's seat the member's current one when t is the member's
-// latest term.
-func (s *Service) takeSeat(ctx context.Context, m Member, t Term) error {
-	if t.Start.Before(m.ProfileAsOf) || (m.SeatKind == t.SeatKind && m.StakeholderGroup == t.StakeholderGroup) {
-		return nil
-	}
-	m.SeatKind, m.StakeholderGroup, m.ProfileAsOf, m.UpdatedAt = t.SeatKind, t.StakeholderGroup, t.Start, s.clock()
-	m.Terms = nil
-	return s.store.PutMember(ctx, m)
-}
-
 // EndInput ends a term early: End is the new last day.
 type EndInput struct {
 	End    time.Time
@@ -495,98 +489,96 @@ type EndInput struct {
 // EndTerm ends a term before its planned end (a resignation, a seat that
 // fell vacant). Errors: EFORBIDDEN unless staff; ENOTFOUND; EINVALID when
 // the reason is missing or the day is before the start or after the
-// current end. Ending a term again with the same day changes nothing.
+// current end. Ending a term again on the same day changes nothing.
 func (s *Service) EndTerm(ctx context.Context, actor nomination.Actor, termID string, in EndInput) (Term, error) {
 	if err := requireStaff(actor); err != nil {
 		return Term{}, err
 	}
-	t, err := s.term(ctx, termID)
-	if err != nil {
-		return Term{}, err
-	}
 	reason := strings.TrimSpace(in.Reason)
-	var fe []nomination.FieldError
 	end := Day(in.End)
-	switch {
-	case in.End.IsZero():
+	var fe []nomination.FieldError
+	if in.End.IsZero() {
 		fe = append(fe, nomination.FieldError{Field: "end", Message: "required: the last day served, such as 2026-06-30"})
-	case end.Before(t.Start):
-		fe = append(fe, nomination.FieldError{Field: "end", Message: "must not be before the term's start " + t.Start.Format(DateLayout)})
-	case end.After(t.End):
-		fe = append(fe, nomination.FieldError{Field: "end", Message: "a term can only be ended early: its end is " + t.End.Format(DateLayout)})
 	}
 	if reason == "" || len([]rune(reason)) > 500 || !oneLine(reason) {
 		fe = append(fe, nomination.FieldError{Field: "reason", Message: "required: 1 to 500 characters on one line"})
 	}
-	if len(fe) > 0 {
-		return Term{}, &nomination.Error{Code: nomination.EINVALID, Message: "the term cannot be ended so", Fields: fe}
+	memberID, ok := memberOfTerm(termID)
+	if !ok {
+		return Term{}, nomination.Errorf(nomination.ENOTFOUND, "no term %q", termID)
 	}
-	if end.Equal(t.End) && !t.EndedAt.IsZero() {
-		return t, nil
-	}
-	// A rewrite by id: ending is the secretariat correcting a date, and
-	// the last correction wins; nothing is counted off it.
-	t.End, t.EndedAt, t.EndedBy, t.EndReason = end, s.clock(), actor.UserID, reason
-	if err := s.store.PutTerm(ctx, t); err != nil {
+	m, _, err := s.commit(ctx, memberID, actor.UserID, func(m Member) (*Change, error) {
+		t, ok := m.term(termID)
+		if !ok {
+			return nil, nomination.Errorf(nomination.ENOTFOUND, "no term %q", termID)
+		}
+		problems := slices.Clone(fe)
+		switch {
+		case in.End.IsZero():
+		case end.Before(t.Start):
+			problems = append(problems, nomination.FieldError{Field: "end", Message: "must not be before the term's start " + t.Start.Format(DateLayout)})
+		case end.After(t.End):
+			problems = append(problems, nomination.FieldError{Field: "end", Message: "a term can only be ended early: its end is " + t.End.Format(DateLayout)})
+		}
+		if len(problems) > 0 {
+			return nil, &nomination.Error{Code: nomination.EINVALID, Message: "the term cannot be ended so", Fields: problems}
+		}
+		if end.Equal(t.End) && !t.EndedAt.IsZero() {
+			return nil, nil
+		}
+		return &Change{Type: ChangeTermEnded, Body: m.Body, Ending: &Ending{TermID: termID, End: end, Reason: reason}}, nil
+	})
+	if err != nil {
 		return Term{}, err
 	}
+	t, _ := m.term(termID)
 	return t, nil
 }
 
 // RenewTerm adds to a term's member the next term of the body's length,
-// starting the day after it ends, on the same seat. It is idempotent: the
-// renewal's id is derived from the member and its start, so renewing twice
-// returns the first renewal with created false. Errors: EFORBIDDEN unless
-// staff; ENOTFOUND; EINVALID when a stakeholder seat would exceed the
-// consecutive-term limit; ECONFLICT when another term overlaps the renewal.
+// starting the day after the term ends, on the same seat. It is
+// idempotent: when the term was renewed already, that renewal is returned
+// with created false. Errors: EFORBIDDEN unless staff; ENOTFOUND; EINVALID
+// when a stakeholder seat would exceed the consecutive-term limit;
+// ECONFLICT when another term overlaps the renewal.
 func (s *Service) RenewTerm(ctx context.Context, actor nomination.Actor, termID string) (t Term, created bool, err error) {
 	if err := requireStaff(actor); err != nil {
 		return Term{}, false, err
 	}
-	prev, err := s.term(ctx, termID)
+	memberID, ok := memberOfTerm(termID)
+	if !ok {
+		return Term{}, false, nomination.Errorf(nomination.ENOTFOUND, "no term %q", termID)
+	}
+	var found Term
+	_, c, err := s.commit(ctx, memberID, actor.UserID, func(m Member) (*Change, error) {
+		prev, ok := m.term(termID)
+		if !ok {
+			return nil, nomination.Errorf(nomination.ENOTFOUND, "no term %q", termID)
+		}
+		for _, o := range m.Terms {
+			if o.RenewalOf == prev.ID {
+				found = o
+				return nil, nil
+			}
+		}
+		b, err := s.body(m.Body)
+		if err != nil {
+			return nil, err
+		}
+		start := nextDay(prev.End)
+		t := Term{ID: TermID(m.ID, start), MemberID: m.ID, Body: m.Body, Email: m.Email, Start: start,
+			End: TermEnd(start, b.Terms.Years), Source: SourceSecretariat, RenewalOf: prev.ID, SeatKind: prev.SeatKind,
+			StakeholderGroup: prev.StakeholderGroup, CreatedAt: s.clock(), CreatedBy: actor.UserID}
+		if err := admit(b, m.Terms, t); err != nil {
+			return nil, err
+		}
+		return &Change{Type: ChangeRenewed, Body: m.Body, Term: &t}, nil
+	})
 	if err != nil {
 		return Term{}, false, err
 	}
-	m, err := s.GetMember(ctx, actor, prev.MemberID)
-	if err != nil {
-		return Term{}, false, err
+	if c == nil {
+		return found, false, nil
 	}
-	b, err := s.body(m.Body)
-	if err != nil {
-		return Term{}, false, err
-	}
-	start := nextDay(prev.End)
-	t = Term{ID: datedTermID(m.ID, start), MemberID: m.ID, Body: m.Body, Email: m.Email, Start: start,
-		End: TermEnd(start, b.Terms.Years), Source: SourceSecretariat, RenewalOf: prev.ID, SeatKind: prev.SeatKind,
-		StakeholderGroup: prev.StakeholderGroup, CreatedAt: s.clock(), CreatedBy: actor.UserID}
-	for _, o := range m.Terms {
-		if o.RenewalOf == prev.ID && o.Start.Equal(start) {
-			return o, false, nil
-		}
-	}
-	if err := s.admit(b, m.Terms, t); err != nil {
-		return Term{}, false, err
-	}
-	if err := s.store.CreateTerm(ctx, t); err != nil {
-		if !isCode(err, nomination.ECONFLICT) {
-			return Term{}, false, err
-		}
-		if got, gerr := s.store.GetTerm(ctx, t.ID); gerr == nil && got.RenewalOf == prev.ID {
-			return got, false, nil
-		}
-		return Term{}, false, nomination.Errorf(nomination.ECONFLICT, "the member has a term starting on %s", start.Format(DateLayout))
-	}
-	return t, true, s.takeSeat(ctx, m, t)
-}
-
-func (s *Service) term(ctx context.Context, id string) (Term, error) {
-	t, err := s.store.GetTerm(ctx, id)
-	if err != nil {
-		var de *nomination.Error
-		if errors.As(err, &de) && de.Code == nomination.ENOTFOUND {
-			return Term{}, nomination.Errorf(nomination.ENOTFOUND, "no term %q", id)
-		}
-		return Term{}, err
-	}
-	return t, nil
+	return *c.Term, true, nil
 }

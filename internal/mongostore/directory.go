@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/igf/nomina/internal/nomination"
 )
@@ -48,11 +49,36 @@ func (d *Directory) members(ctx context.Context, op string, filter bson.D, keep 
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, translate(op, err)
 	}
-	out := make([]nomination.Member, 0, len(docs))
-	for _, doc := range docs {
-		doc, err := d.users.catchUp(ctx, doc)
+	// One query finds which accounts have a newer revision than their
+	// projection; only those are caught up one by one.
+	next := make([]string, len(docs))
+	for i, doc := range docs {
+		next[i] = revisionID(doc.ID, doc.Version+1)
+	}
+	behind := map[string]bool{}
+	if len(next) > 0 {
+		cur, err := d.users.db.Collection(colUserRevisions).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: next}}}},
+			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 		if err != nil {
-			return nil, err
+			return nil, translate(op, err)
+		}
+		var ids []struct {
+			ID string `bson:"_id"`
+		}
+		if err := cur.All(ctx, &ids); err != nil {
+			return nil, translate(op, err)
+		}
+		for _, x := range ids {
+			behind[x.ID] = true
+		}
+	}
+	out := make([]nomination.Member, 0, len(docs))
+	for i, doc := range docs {
+		if behind[next[i]] {
+			var err error
+			if doc, err = d.users.catchUp(ctx, doc); err != nil {
+				return nil, err
+			}
 		}
 		if !doc.Disabled && keep(doc) {
 			out = append(out, toMember(doc))

@@ -2,6 +2,8 @@ package mongostore
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -11,24 +13,19 @@ import (
 	"github.com/igf/nomina/internal/membership"
 )
 
-// Collections of members and terms.
+// Collections of members.
 const (
-	colMembers = "members" // _id: derived from body and email; the insert makes a person one member per body
-	colTerms   = "terms"   // _id: derived from the nomination, or from member and start; the insert is the commit
+	colMemberChanges = "member_changes" // _id: "<member>/<seq, zero-padded>"; the insert is the commit point
+	colMembers       = "members"        // _id: member id (from body and email); the projection, rewritten by _id
 )
 
 func init() {
 	registerIndexes(
-		// One term per member and start day, whatever created it: an
-		// appointment and a secretariat entry for the same term collide.
-		Index{Collection: colTerms, Keys: bson.D{{Key: "member", Value: 1}, {Key: "start", Value: 1}}, Unique: true},
-		Index{Collection: colTerms, Keys: bson.D{{Key: "body", Value: 1}, {Key: "email", Value: 1}}},
-		Index{Collection: colTerms, Keys: bson.D{{Key: "body", Value: 1}, {Key: "end", Value: 1}}},
-		Index{Collection: colMembers, Keys: bson.D{{Key: "body", Value: 1}, {Key: "email", Value: 1}}},
+		Index{Collection: colMembers, Keys: bson.D{{Key: "body", Value: 1}}},
 	)
 }
 
-// Members keeps the members of the bodies and their terms.
+// Members keeps the members' ledgers of changes and their projections.
 type Members struct {
 	db *mongo.Database
 }
@@ -38,112 +35,127 @@ var _ membership.Store = (*Members)(nil)
 // Members returns the membership store over the same database.
 func (s *Store) Members() *Members { return &Members{db: s.db} }
 
+// changeID is the ledger key of a member's seq-th change.
+func changeID(memberID string, seq int) string { return fmt.Sprintf("%s/%08d", memberID, seq) }
+
+// changeDoc keeps the queryable parts as fields and the payload (profile,
+// term, ending) as JSON, so it decodes to exactly what was written.
+type changeDoc struct {
+	ID     string    `bson:"_id"`
+	Member string    `bson:"member"`
+	Seq    int       `bson:"seq"`
+	At     time.Time `bson:"at"`
+	Actor  string    `bson:"actor"`
+	Type   string    `bson:"type"`
+	Body   string    `bson:"body"`
+	Data   string    `bson:"data"`
+}
+
+// changeData is the payload of a change.
+type changeData struct {
+	Profile *membership.ProfileChange `json:"profile,omitempty"`
+	Term    *membership.Term          `json:"term,omitempty"`
+	Ending  *membership.Ending        `json:"ending,omitempty"`
+}
+
+func toChangeDoc(c membership.Change) (changeDoc, error) {
+	data, err := json.Marshal(changeData{Profile: c.Profile, Term: c.Term, Ending: c.Ending})
+	if err != nil {
+		return changeDoc{}, fmt.Errorf("encode change %s: %w", changeID(c.MemberID, c.Seq), err)
+	}
+	return changeDoc{ID: changeID(c.MemberID, c.Seq), Member: c.MemberID, Seq: c.Seq, At: c.At, Actor: c.Actor,
+		Type: c.Type, Body: c.Body, Data: string(data)}, nil
+}
+
+func fromChangeDoc(d changeDoc) (membership.Change, error) {
+	var data changeData
+	if err := json.Unmarshal([]byte(d.Data), &data); err != nil {
+		return membership.Change{}, fmt.Errorf("decode change %s: %w", d.ID, err)
+	}
+	return membership.Change{MemberID: d.Member, Seq: d.Seq, At: d.At.UTC(), Actor: d.Actor, Type: d.Type, Body: d.Body,
+		Profile: data.Profile, Term: data.Term, Ending: data.Ending}, nil
+}
+
+// AppendChange inserts the change under its unique key; ECONFLICT when
+// that seq is taken.
+func (s *Members) AppendChange(ctx context.Context, c membership.Change) error {
+	d, err := toChangeDoc(c)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Collection(colMemberChanges).InsertOne(ctx, d)
+	return translate("append member change", err)
+}
+
+// Change returns one change by its key; ENOTFOUND when it does not exist.
+func (s *Members) Change(ctx context.Context, memberID string, seq int) (membership.Change, error) {
+	var d changeDoc
+	err := s.db.Collection(colMemberChanges).FindOne(ctx, bson.D{{Key: "_id", Value: changeID(memberID, seq)}}).Decode(&d)
+	if err != nil {
+		return membership.Change{}, translate("get member change", err)
+	}
+	return fromChangeDoc(d)
+}
+
+// memberDoc is the projection: the queryable parts as fields, the whole
+// member (terms included) as JSON.
 type memberDoc struct {
-	ID               string    `bson:"_id"`
-	Body             string    `bson:"body"`
-	Email            string    `bson:"email"`
-	Name             string    `bson:"name"`
-	Gender           string    `bson:"gender"`
-	Nationality      string    `bson:"nationality"`
-	Region           string    `bson:"region"`
-	Organization     string    `bson:"organization"`
-	SeatKind         string    `bson:"seat_kind"`
-	StakeholderGroup string    `bson:"stakeholder_group"`
-	ProfileAsOf      time.Time `bson:"profile_as_of"`
-	CreatedAt        time.Time `bson:"created_at"`
-	UpdatedAt        time.Time `bson:"updated_at"`
-	CreatedBy        string    `bson:"created_by"`
+	ID        string    `bson:"_id"`
+	Body      string    `bson:"body"`
+	Email     string    `bson:"email"`
+	Seq       int       `bson:"seq"`
+	UpdatedAt time.Time `bson:"updated_at"`
+	Member    string    `bson:"member"`
 }
 
-func toMemberDoc(m membership.Member) memberDoc {
-	return memberDoc{ID: m.ID, Body: m.Body, Email: m.Email, Name: m.Name, Gender: m.Gender, Nationality: m.Nationality,
-		Region: m.Region, Organization: m.Organization, SeatKind: m.SeatKind, StakeholderGroup: m.StakeholderGroup,
-		ProfileAsOf: m.ProfileAsOf, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, CreatedBy: m.CreatedBy}
-}
-
-func fromMemberDoc(d memberDoc) membership.Member {
-	return membership.Member{ID: d.ID, Body: d.Body, Email: d.Email, Name: d.Name, Gender: d.Gender, Nationality: d.Nationality,
-		Region: d.Region, Organization: d.Organization, SeatKind: d.SeatKind, StakeholderGroup: d.StakeholderGroup,
-		ProfileAsOf: d.ProfileAsOf.UTC(), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), CreatedBy: d.CreatedBy}
-}
-
-type termDoc struct {
-	ID               string     `bson:"_id"`
-	Member           string     `bson:"member"`
-	Body             string     `bson:"body"`
-	Email            string     `bson:"email"`
-	Start            time.Time  `bson:"start"`
-	End              time.Time  `bson:"end"`
-	Source           string     `bson:"source"`
-	RenewalOf        string     `bson:"renewal_of,omitempty"`
-	SeatKind         string     `bson:"seat_kind"`
-	StakeholderGroup string     `bson:"stakeholder_group"`
-	CreatedAt        time.Time  `bson:"created_at"`
-	CreatedBy        string     `bson:"created_by"`
-	EndedAt          *time.Time `bson:"ended_at,omitempty"`
-	EndedBy          string     `bson:"ended_by,omitempty"`
-	EndReason        string     `bson:"end_reason,omitempty"`
-}
-
-func toTermDoc(t membership.Term) termDoc {
-	d := termDoc{ID: t.ID, Member: t.MemberID, Body: t.Body, Email: t.Email, Start: t.Start, End: t.End, Source: t.Source,
-		RenewalOf: t.RenewalOf, SeatKind: t.SeatKind, StakeholderGroup: t.StakeholderGroup, CreatedAt: t.CreatedAt,
-		CreatedBy: t.CreatedBy, EndedBy: t.EndedBy, EndReason: t.EndReason}
-	if !t.EndedAt.IsZero() {
-		at := t.EndedAt
-		d.EndedAt = &at
+func toMemberDoc(m membership.Member) (memberDoc, error) {
+	js, err := json.Marshal(m)
+	if err != nil {
+		return memberDoc{}, fmt.Errorf("encode member %s: %w", m.ID, err)
 	}
-	return d
+	return memberDoc{ID: m.ID, Body: m.Body, Email: m.Email, Seq: m.Seq, UpdatedAt: m.UpdatedAt, Member: string(js)}, nil
 }
 
-func fromTermDoc(d termDoc) membership.Term {
-	t := membership.Term{ID: d.ID, MemberID: d.Member, Body: d.Body, Email: d.Email, Start: d.Start.UTC(), End: d.End.UTC(),
-		Source: d.Source, RenewalOf: d.RenewalOf, SeatKind: d.SeatKind, StakeholderGroup: d.StakeholderGroup,
-		CreatedAt: d.CreatedAt.UTC(), CreatedBy: d.CreatedBy, EndedBy: d.EndedBy, EndReason: d.EndReason}
-	if d.EndedAt != nil {
-		t.EndedAt = d.EndedAt.UTC()
+func fromMemberDoc(d memberDoc) (membership.Member, error) {
+	var m membership.Member
+	if err := json.Unmarshal([]byte(d.Member), &m); err != nil {
+		return membership.Member{}, fmt.Errorf("decode member %s: %w", d.ID, err)
 	}
-	return t
+	return m, nil
 }
 
-// CreateMember inserts a member; ECONFLICT when its id is taken.
-func (s *Members) CreateMember(ctx context.Context, m membership.Member) error {
-	_, err := s.db.Collection(colMembers).InsertOne(ctx, toMemberDoc(m))
-	return translate("create member", err)
+// PutMember writes the projection unless the stored one is newer.
+func (s *Members) PutMember(ctx context.Context, m membership.Member) error {
+	d, err := toMemberDoc(m)
+	if err != nil {
+		return err
+	}
+	// The seq condition keeps a slower writer from putting back an older
+	// projection; where it is not atomic, readers still catch up from
+	// the ledger.
+	_, err = s.db.Collection(colMembers).ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: m.ID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: m.Seq}}}}, d,
+		options.Replace().SetUpsert(true))
+	if err == nil || mongo.IsDuplicateKeyError(err) {
+		return nil // a duplicate key: a newer projection is stored already
+	}
+	return translate("put member", err)
 }
 
-// GetMember returns a member (without terms); ENOTFOUND when none.
+// GetMember returns the stored projection; ENOTFOUND when none.
 func (s *Members) GetMember(ctx context.Context, id string) (membership.Member, error) {
 	var d memberDoc
 	if err := s.db.Collection(colMembers).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
 		return membership.Member{}, translate("get member", err)
 	}
-	return fromMemberDoc(d), nil
+	return fromMemberDoc(d)
 }
 
-// PutMember rewrites a member by id; ENOTFOUND when none.
-func (s *Members) PutMember(ctx context.Context, m membership.Member) error {
-	res, err := s.db.Collection(colMembers).ReplaceOne(ctx, bson.D{{Key: "_id", Value: m.ID}}, toMemberDoc(m))
-	if err != nil {
-		return translate("put member", err)
-	}
-	if res.MatchedCount == 0 {
-		return translate("put member", mongo.ErrNoDocuments)
-	}
-	return nil
-}
-
-// ListMembers returns the members f selects, ordered by id.
+// ListMembers returns the projections f selects, in id order.
 func (s *Members) ListMembers(ctx context.Context, f membership.MemberFilter) ([]membership.Member, error) {
 	filter := bson.D{}
 	if f.Body != "" {
 		filter = append(filter, bson.E{Key: "body", Value: f.Body})
-	}
-	if f.IDs != nil {
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: f.IDs}}})
-	}
-	if f.Emails != nil {
-		filter = append(filter, bson.E{Key: "email", Value: bson.D{{Key: "$in", Value: f.Emails}}})
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
 	if f.Limit > 0 {
@@ -157,77 +169,13 @@ func (s *Members) ListMembers(ctx context.Context, f membership.MemberFilter) ([
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, translate("list members", err)
 	}
-	out := make([]membership.Member, len(docs))
-	for i, d := range docs {
-		out[i] = fromMemberDoc(d)
-	}
-	return out, nil
-}
-
-// CreateTerm inserts a term; ECONFLICT when its id is taken or its member
-// has a term starting the same day.
-func (s *Members) CreateTerm(ctx context.Context, t membership.Term) error {
-	_, err := s.db.Collection(colTerms).InsertOne(ctx, toTermDoc(t))
-	return translate("create term", err)
-}
-
-// GetTerm returns a term; ENOTFOUND when none.
-func (s *Members) GetTerm(ctx context.Context, id string) (membership.Term, error) {
-	var d termDoc
-	if err := s.db.Collection(colTerms).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-		return membership.Term{}, translate("get term", err)
-	}
-	return fromTermDoc(d), nil
-}
-
-// PutTerm rewrites a term by id; ENOTFOUND when none.
-func (s *Members) PutTerm(ctx context.Context, t membership.Term) error {
-	res, err := s.db.Collection(colTerms).ReplaceOne(ctx, bson.D{{Key: "_id", Value: t.ID}}, toTermDoc(t))
-	if err != nil {
-		return translate("put term", err)
-	}
-	if res.MatchedCount == 0 {
-		return translate("put term", mongo.ErrNoDocuments)
-	}
-	return nil
-}
-
-// ListTerms returns the terms f selects, ordered by start then id.
-func (s *Members) ListTerms(ctx context.Context, f membership.TermFilter) ([]membership.Term, error) {
-	filter := bson.D{}
-	if f.Body != "" {
-		filter = append(filter, bson.E{Key: "body", Value: f.Body})
-	}
-	if f.Emails != nil {
-		filter = append(filter, bson.E{Key: "email", Value: bson.D{{Key: "$in", Value: f.Emails}}})
-	}
-	if f.MemberIDs != nil {
-		filter = append(filter, bson.E{Key: "member", Value: bson.D{{Key: "$in", Value: f.MemberIDs}}})
-	}
-	// Both a day the term covers and EndsFrom bound the end from below: the
-	// later of them decides.
-	endsFrom := f.EndsFrom
-	if !f.ActiveOn.IsZero() {
-		filter = append(filter, bson.E{Key: "start", Value: bson.D{{Key: "$lte", Value: f.ActiveOn}}})
-		if f.ActiveOn.After(endsFrom) {
-			endsFrom = f.ActiveOn
+	out := make([]membership.Member, 0, len(docs))
+	for _, d := range docs {
+		m, err := fromMemberDoc(d)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if !endsFrom.IsZero() {
-		filter = append(filter, bson.E{Key: "end", Value: bson.D{{Key: "$gte", Value: endsFrom}}})
-	}
-	cur, err := s.db.Collection(colTerms).Find(ctx, filter,
-		options.Find().SetSort(bson.D{{Key: "start", Value: 1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, translate("list terms", err)
-	}
-	var docs []termDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate("list terms", err)
-	}
-	out := make([]membership.Term, len(docs))
-	for i, d := range docs {
-		out[i] = fromTermDoc(d)
+		out = append(out, m)
 	}
 	return out, nil
 }

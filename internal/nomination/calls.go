@@ -55,6 +55,14 @@ func (s *Service) CreateCall(ctx context.Context, actor Actor, in CallInput) (Ca
 	if in.Seats == nil {
 		bad("seats", "required")
 	}
+	if def != nil && in.TermStart == nil {
+		for _, st := range def.States {
+			if st.CreatesMember {
+				bad("term_start", "required: appointments from this call start terms on that date")
+				break
+			}
+		}
+	}
 	if len(fields) > 0 {
 		return Call{}, &Error{Code: EINVALID, Message: "the call is invalid", Fields: fields}
 	}

@@ -125,7 +125,7 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 		audience, template string
 	}
 	var notes []note
-	links := map[string]string{"nomination": "/nominations/" + n.ID}
+	links := map[string]string{"nomination": "/api/v1/nominations/" + n.ID}
 	switch ev.Type {
 	case EvCreated:
 		var d createdData

@@ -126,7 +126,7 @@ func (s *Service) fireTimer(ctx context.Context, t Timer) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			links := map[string]string{"nomination": "/nominations/" + n.ID, "review": "/nominations/" + n.ID}
+			links := map[string]string{"nomination": "/api/v1/nominations/" + n.ID, "review": "/api/v1/nominations/" + n.ID}
 			for _, m := range to {
 				if err := s.enqueueFor(ctx, n, def, t.ID, nil, e.Template, e.Audience, m, links); err != nil {
 					return "", err

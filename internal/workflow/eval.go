@@ -172,6 +172,7 @@ var kindNames = map[ErrorKind]string{
 	ErrInvalidVote:   "invalid vote",
 }
 
+// Error returns the kind's name, such as "guard failed".
 func (k ErrorKind) Error() string { return kindNames[k] }
 
 // ActionError says why an action, decision or vote was refused.
@@ -186,6 +187,7 @@ type ActionError struct {
 	Fields []FieldProblem
 }
 
+// Error returns the action, the kind and the messages in one line.
 func (e *ActionError) Error() string {
 	msg := e.Kind.Error()
 	if e.Action != "" {
@@ -314,10 +316,10 @@ func (d *Definition) Fire(s Subject, a Actor, action string, in Input, env Env) 
 		return nil, actionError(ErrUnknownAction, action, "there is no action %q", action)
 	}
 	if !d.mayAct(ac, a, &s) {
-		return nil, actionError(ErrNotAllowed, action, "you may not %s this nomination", actionVerb(ac))
+		return nil, actionError(ErrNotAllowed, action, "you may not take the action %q on this nomination", actionTitle(ac))
 	}
 	if !contains(ac.From, s.State) {
-		return nil, actionError(ErrNotAvailable, action, "%s is not possible while the nomination is %s", actionVerb(ac), s.State)
+		return nil, actionError(ErrNotAvailable, action, "the action %q is not possible while the nomination is in state %q", actionTitle(ac), s.State)
 	}
 	if msgs := checkInputs(ac, in); len(msgs) > 0 {
 		return nil, &ActionError{Kind: ErrInputRequired, Action: action, Messages: msgs}
@@ -325,11 +327,12 @@ func (d *Definition) Fire(s Subject, a Actor, action string, in Input, env Env) 
 	return d.take(s, ac, a.ID, env)
 }
 
-func actionVerb(ac *Action) string {
+// actionTitle names an action for people: its label, else its name.
+func actionTitle(ac *Action) string {
 	if ac.Label != "" {
-		return strings.ToLower(ac.Label[:1]) + ac.Label[1:]
+		return ac.Label
 	}
-	return strings.ReplaceAll(ac.Name, "_", " ")
+	return ac.Name
 }
 
 func checkInputs(ac *Action, in Input) []string {
@@ -366,7 +369,7 @@ func (d *Definition) take(s Subject, ac *Action, by string, env Env) (*Outcome, 
 	for _, n := range ac.Notify {
 		out.Effects = append(out.Effects, Effect{Kind: EffectNotify, Audience: n.Audience, Template: n.Template})
 	}
-	if from := d.States[s.State]; len(from.Timers) > 0 {
+	if from, ok := d.States[s.State]; ok && len(from.Timers) > 0 {
 		out.Effects = append(out.Effects, Effect{Kind: EffectCancelTimers})
 	}
 	d.enter(out, s, env)

@@ -114,10 +114,10 @@ func TestFireErrors(t *testing.T) {
 		msg     string
 	}{
 		{"unknown action", completeMAG("draft"), owner, "teleport", Input{}, envNow, ErrUnknownAction, `there is no action "teleport"`},
-		{"role not allowed", completeMAG("submitted"), owner, "admit", Input{}, envNow, ErrNotAllowed, "you may not admit to panel review"},
-		{"candidate cannot fire engine actions", completeMAG("panel_review"), owner, "recommend", Input{}, envNow, ErrNotAllowed, "you may not recommend"},
-		{"not from this state", completeMAG("draft"), secretariat, "admit", Input{}, envNow, ErrNotAvailable, "admit to panel review is not possible while the nomination is draft"},
-		{"withdraw after a decision", completeMAG("rejected"), owner, "withdraw", Input{}, envNow, ErrNotAvailable, "is not possible while the nomination is rejected"},
+		{"role not allowed", completeMAG("submitted"), owner, "admit", Input{}, envNow, ErrNotAllowed, `you may not take the action "Admit to panel review" on this nomination`},
+		{"candidate cannot fire engine actions", completeMAG("panel_review"), owner, "recommend", Input{}, envNow, ErrNotAllowed, `you may not take the action "recommend"`},
+		{"not from this state", completeMAG("draft"), secretariat, "admit", Input{}, envNow, ErrNotAvailable, `the action "Admit to panel review" is not possible while the nomination is in state "draft"`},
+		{"withdraw after a decision", completeMAG("rejected"), owner, "withdraw", Input{}, envNow, ErrNotAvailable, `is not possible while the nomination is in state "rejected"`},
 		{"reject needs a reason", completeMAG("submitted"), secretariat, "reject", Input{}, envNow, ErrInputRequired, "reason is required"},
 		{"a blank reason is no reason", completeMAG("submitted"), secretariat, "reject", Input{Reason: "   "}, envNow, ErrInputRequired, "reason is required"},
 		{"a reason too long", completeMAG("submitted"), secretariat, "reject", Input{Reason: strings.Repeat("x", 5001)}, envNow, ErrInputRequired, "reason must be at most 5000 characters"},
@@ -535,5 +535,111 @@ func TestTallyHelpers(t *testing.T) {
 				t.Errorf("ScoreAvg = %g, want %g", a, tt.avg)
 			}
 		})
+	}
+}
+
+// TestVariables checks every variable rules can read against a subject
+// with known values: each rule below must hold.
+func TestVariables(t *testing.T) {
+	s := Subject{
+		State:     "draft",
+		EnteredAt: now.Add(-48 * time.Hour),
+		Fields: map[string]any{
+			"stakeholder_group": "civil_society",
+			"motivation":        "Because.",
+		},
+		Attachments:      map[string]int{"cv": 2},
+		Endorsements:     4,
+		Consent:          "accepted",
+		ConsecutiveTerms: 2,
+		Round:            1,
+		Tally:            Tally{Approve: 3, Reject: 2, RequestChanges: 1, Recuse: 1, Eligible: 9, ScoreSum: 12, Scored: 4},
+	}
+	rules := []string{
+		`now == timestamp("2026-02-10T09:30:00Z")`,
+		`entered_at == now - days(2)`,
+		`review_due == entered_at`,
+		`call.opens_at == timestamp("2026-01-15T00:00:00Z")`,
+		`call.closes_at > call.opens_at && call.closes_at - call.opens_at > days(70)`,
+		`call.term_start == timestamp("2027-01-01T00:00:00Z")`,
+		`!complete`,
+		`endorsements == 4`,
+		`consent == "accepted"`,
+		`consecutive_terms == 2`,
+		`round == 1`,
+		`state == "draft"`,
+		`terms.years == 1 && terms.max_consecutive == 0`,
+		`tally.approve == 3 && tally.reject == 2 && tally.request_changes == 1 && tally.recuse == 1`,
+		`tally.eligible == 9 && tally.votes == 7 && tally.pending == 2`,
+		`tally.scored == 4 && tally.score_sum == 12.0 && tally.score_avg == 3.0`,
+		`fields.stakeholder_group == "civil_society" && fields.motivation.startsWith("Because")`,
+		`attachments.cv == 2`,
+		`hours(36) == days(1) + duration("12h")`,
+	}
+	for _, rule := range rules {
+		t.Run(rule, func(t *testing.T) {
+			d := mustParse(t, edit(t, "      - rule: now <= call.closes_at", "      - rule: '"+rule+"'"))
+			got := d.Available(s, owner, envNow)
+			if len(got) != 1 || !got[0].Allowed {
+				t.Errorf("rule does not hold: %+v", got)
+			}
+			// The negation must fail, so the rule is really evaluated.
+			neg := mustParse(t, edit(t, "      - rule: now <= call.closes_at", "      - rule: '!("+rule+")'"))
+			if got := neg.Available(s, owner, envNow); len(got) != 1 || got[0].Allowed {
+				t.Errorf("negated rule holds: %+v", got)
+			}
+		})
+	}
+}
+
+// TestEnter checks the effects of moving a nomination by override.
+func TestEnter(t *testing.T) {
+	mag := mustShipped(t, "mag")
+	out := mag.Enter(completeMAG("secretariat_review"), "not_selected", envNow)
+	want := Outcome{Action: "override", From: "secretariat_review", To: "not_selected", Actor: SystemActor, Effects: []Effect{
+		{Kind: EffectNotify, Audience: AudienceCandidate, Template: "nomination_not_selected"},
+		{Kind: EffectNotify, Audience: AudienceNominator, Template: "nomination_not_selected"},
+	}}
+	if !reflect.DeepEqual(*out, want) {
+		t.Errorf("Enter =\n%s\nwant\n%s", outcomeString(out), outcomeString(&want))
+	}
+}
+
+func TestActionErrorString(t *testing.T) {
+	tests := []struct {
+		err  *ActionError
+		want string
+	}{
+		{&ActionError{Kind: ErrGuardFailed, Action: "submit", Messages: []string{"a", "b"}}, "submit: guard failed: a; b"},
+		{&ActionError{Kind: ErrNotAvailable}, "not available"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestConcurrentEvaluation evaluates one definition from many goroutines;
+// run with -race it proves a loaded definition is safe to share.
+func TestConcurrentEvaluation(t *testing.T) {
+	mag := mustShipped(t, "mag")
+	done := make(chan error)
+	for i := 0; i < 8; i++ {
+		go func() {
+			var err error
+			for j := 0; j < 50 && err == nil; j++ {
+				mag.Available(completeMAG("submitted"), secretariat, envNow)
+				_, err = mag.Fire(completeMAG("draft"), owner, "submit", Input{}, envNow)
+			}
+			done <- err
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/common"
 	celenv "github.com/google/cel-go/common/env"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
@@ -161,33 +161,7 @@ func (e *exprEnv) compile(src string, want *cel.Type) (*expr, []exprIssue) {
 	}
 	checked, iss := e.env.Compile(src)
 	if iss != nil && iss.Err() != nil {
-		var out []exprIssue
-		for _, ce := range iss.Errors() {
-			msg := strings.ReplaceAll(ce.Message, " (in container '')", "")
-			line, col := 0, -1
-			if ce.Location != nil {
-				line, col = ce.Location.Line(), ce.Location.Column()
-			}
-			if m := undeclaredRef.FindStringSubmatch(msg); m != nil {
-				// CEL names only the first part of an unknown dotted name
-				// ("call" for call.closes); read the whole name back.
-				name := m[1]
-				if full := qualifiedNameAt(src, line, col); strings.HasPrefix(full, name) {
-					name = full
-				}
-				msg = fmt.Sprintf("unknown name %q", name) + suggest(name, e.names)
-				if strings.HasPrefix(name, "fields.") || strings.HasPrefix(name, "attachments.") {
-					msg += "; form fields are fields.<name>, and file fields are counted as attachments.<name>"
-				}
-			} else if strings.Contains(msg, "undeclared reference to function") || strings.Contains(msg, "found no matching overload") {
-				msg += " (only CEL's operators and standard functions, days() and hours() are available)"
-			}
-			out = append(out, exprIssue{line: line, col: col, msg: msg})
-			if len(out) == 5 {
-				break
-			}
-		}
-		return nil, out
+		return nil, e.issues(src, iss.Errors())
 	}
 	if got := checked.OutputType(); !got.IsExactType(want) {
 		return nil, []exprIssue{{msg: fmt.Sprintf("expression gives %s, but %s is needed here", cel.FormatCELType(got), cel.FormatCELType(want))}}
@@ -197,7 +171,7 @@ func (e *exprEnv) compile(src string, want *cel.Type) (*expr, []exprIssue) {
 		return nil, []exprIssue{{msg: "cannot estimate the cost of the expression: " + err.Error()}}
 	}
 	if est.Max > MaxExprCost {
-		return nil, []exprIssue{{msg: fmt.Sprintf("expression is too costly: its estimated worst-case cost is %s, more than the %d allowed", costString(est.Max), MaxExprCost)}}
+		return nil, []exprIssue{{msg: fmt.Sprintf("expression is too costly: its estimated worst-case cost is %s, more than the %d allowed (long texts compared or joined several times cost the most: use them less, or lower the fields' max_len)", costString(est.Max), MaxExprCost)}}
 	}
 	prg, err := e.env.Program(checked, cel.CostLimit(MaxExprCost), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
@@ -235,6 +209,93 @@ func qualifiedNameAt(src string, line, col int) string {
 	return name
 }
 
+// operatorNames spells CEL's internal operator names as written.
+var operatorNames = map[string]string{
+	"_==_": "==", "_!=_": "!=", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">=",
+	"_+_": "+", "_-_": "-", "_*_": "*", "_/_": "/", "_%_": "%", "-_": "-",
+	"_&&_": "&&", "_||_": "||", "!_": "!", "@in": "in", "_?_:_": "?:", "_[_]": "[]",
+}
+
+var (
+	noOverload = regexp.MustCompile(`^found no matching overload for '([^']*)' applied to '\((.*)\)'$`)
+	expecting  = regexp.MustCompile(` expecting (\{.*\}|'.*')$`)
+)
+
+// issues turns CEL's errors into messages for people who write workflows:
+// the whole misspelt name with a suggestion, operators as written, unknown
+// functions named as such.
+func (e *exprEnv) issues(src string, errs []*common.Error) []exprIssue {
+	var out, funcs []exprIssue
+	for _, ce := range errs {
+		msg := strings.ReplaceAll(ce.Message, " (in container '')", "")
+		line, col := 0, -1
+		if ce.Location != nil {
+			line, col = ce.Location.Line(), ce.Location.Column()
+		}
+		switch m := undeclaredRef.FindStringSubmatch(msg); {
+		case m != nil && isCall(src, line, col, m[1]):
+			msg = fmt.Sprintf("unknown function %s(): only CEL's operators and standard functions, days() and hours() are available (macros such as all, exists, map and filter are not)", m[1])
+			funcs = append(funcs, exprIssue{line: line, col: col, msg: msg})
+			continue
+		case m != nil:
+			// CEL names only the first part of an unknown dotted name
+			// ("call" for call.closes); read the whole name back.
+			name := m[1]
+			if full := qualifiedNameAt(src, line, col); strings.HasPrefix(full, name) {
+				name = full
+			}
+			msg = fmt.Sprintf("unknown name %q", name) + suggest(name, e.names)
+			if strings.HasPrefix(name, "fields.") || strings.HasPrefix(name, "attachments.") {
+				msg += "; form fields are fields.<name>, and file fields are counted as attachments.<name>"
+			}
+		default:
+			if m := noOverload.FindStringSubmatch(msg); m != nil {
+				if op, isOp := operatorNames[m[1]]; isOp {
+					msg = fmt.Sprintf("operator %s cannot be applied to %s", op, strings.ReplaceAll(m[2], ", ", " and "))
+				} else {
+					msg = fmt.Sprintf("%s() cannot be applied to (%s)", m[1], m[2])
+				}
+			}
+			if strings.Contains(msg, "mismatched input '<EOF>'") {
+				msg = "Syntax error: the rule ends too early"
+			} else if loc := expecting.FindStringIndex(msg); loc != nil && len(msg)-loc[0] > 40 {
+				msg = msg[:loc[0]]
+			}
+		}
+		out = append(out, exprIssue{line: line, col: col, msg: msg})
+	}
+	if len(funcs) > 0 {
+		// The arguments of an unknown function or macro (such as the x of
+		// exists(x, ...)) would only repeat the problem.
+		out = funcs
+	}
+	if len(out) > 5 {
+		out = out[:5]
+	}
+	return out
+}
+
+// isCall reports whether name, at or after line/col of src, is followed by
+// an opening parenthesis: a function call rather than a variable.
+func isCall(src string, line, col int, name string) bool {
+	lines := strings.Split(src, "\n")
+	if line < 1 || line > len(lines) || col < 0 {
+		return false
+	}
+	runes := []rune(lines[line-1])
+	if col > len(runes) {
+		return false
+	}
+	rest := string(runes[col:])
+	i := strings.Index(rest, name)
+	if i < 0 {
+		// The location may be at the call's parenthesis, after the name.
+		before := string(runes[:col])
+		return strings.HasSuffix(strings.TrimRight(before, " "), name) && strings.HasPrefix(strings.TrimLeft(rest, " "), "(")
+	}
+	return strings.HasPrefix(strings.TrimLeft(rest[i+len(name):], " "), "(")
+}
+
 func costString(c uint64) string {
 	if c >= math.MaxUint64/2 {
 		return "unbounded"
@@ -248,6 +309,7 @@ type sizeEstimator struct {
 	sizes map[string]uint64
 }
 
+// EstimateSize bounds the length of the string variables it knows.
 func (s sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	p := n.Path()
 	if len(p) == 0 {
@@ -259,6 +321,7 @@ func (s sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	return nil
 }
 
+// EstimateCallCost leaves every call to CEL's own estimates.
 func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
 	return nil
 }
@@ -318,8 +381,10 @@ func newActivation(d *Definition, s *Subject, env *Env) *activation {
 	return &activation{d: d, s: s, env: env}
 }
 
+// Parent returns nil: the activation holds every variable itself.
 func (a *activation) Parent() interpreter.Activation { return nil }
 
+// ResolveName returns the value of one of the engine's variables.
 func (a *activation) ResolveName(name string) (any, bool) {
 	s := a.s
 	switch name {
@@ -404,11 +469,4 @@ func (d *Definition) reviewDue(state string, enteredAt time.Time) time.Time {
 		return enteredAt.Add(st.Review.Due)
 	}
 	return enteredAt
-}
-
-// variableNames lists the names an expression of this definition may use.
-func (e *exprEnv) variableNames() []string {
-	out := append([]string(nil), e.names...)
-	sort.Strings(out)
-	return out
 }

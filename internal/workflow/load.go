@@ -38,6 +38,11 @@ func LoadDir(dir string) (*Registry, []Diagnostic, error) {
 		return nil, diags, fmt.Errorf("list workflows in %s: %w", dir, err)
 	}
 	sort.Strings(paths)
+	if others, _ := filepath.Glob(filepath.Join(dir, "*.yml")); len(others) > 0 {
+		for _, p := range others {
+			diags = append(diags, Diagnostic{File: p, Severity: SeverityWarning, Message: "ignored: workflow files end in .yaml"})
+		}
+	}
 	if len(paths) == 0 {
 		diags = append(diags, Diagnostic{File: dir, Severity: SeverityError, Message: "no workflow files (*.yaml) in the directory"})
 	}

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -14,9 +15,13 @@ const overlapPanelSize = 7
 // checkOverlap tries pass_if and fail_if on every tally of panels of up to
 // overlapPanelSize members and warns when both hold at once (pass_if would
 // win, silently) or when pass_if never holds (no nomination could pass).
-// Other variables keep their zero values.
+// Rules that depend on anything but the tally are not tried: their outcome
+// depends on the nomination, which the loader cannot know.
 func (b *builder) checkOverlap(at ast.Node, r *Review, what string) {
 	d := b.def
+	if !onlyTally(r.passIf) || (r.failIf != nil && !onlyTally(r.failIf)) {
+		return
+	}
 	scores := []float64{0}
 	if r.Score != nil {
 		scores = scores[:0]
@@ -52,11 +57,14 @@ func (b *builder) checkOverlap(at ast.Node, r *Review, what string) {
 							s.Tally = t
 							act.completeKnown = false
 							pass, err1 := r.passIf.evalBool(act)
-							fail, err2 := r.failIf.evalBool(act)
-							if err1 == nil && pass {
-								passes = true
+							if err1 != nil || !pass {
+								continue
 							}
-							if err1 == nil && err2 == nil && pass && fail {
+							passes = true
+							if r.failIf == nil {
+								continue
+							}
+							if fail, err2 := r.failIf.evalBool(act); err2 == nil && fail {
 								b.warnAt(at, "%s: pass_if and fail_if both hold for %s; pass_if wins", what, describeTally(t, r.Score != nil))
 								return
 							}
@@ -69,6 +77,19 @@ func (b *builder) checkOverlap(at ast.Node, r *Review, what string) {
 	if !passes {
 		b.warnAt(at, "%s: pass_if holds for no tally of a panel of up to %d members", what, overlapPanelSize)
 	}
+}
+
+// onlyTally reports whether an expression reads no variable but the tally.
+func onlyTally(x *expr) bool {
+	if x == nil {
+		return false
+	}
+	for name := range x.refs {
+		if !strings.HasPrefix(name, "tally.") {
+			return false
+		}
+	}
+	return true
 }
 
 func describeTally(t Tally, scored bool) string {

@@ -926,8 +926,12 @@ func (b *builder) review(st *State, e entry, what string) *Review {
 	if r.Score != nil && !contains(r.Options, VoteApprove) && !contains(r.Options, VoteReject) {
 		b.errAt(m["score"].keyN, "%s has a score but neither approve nor reject votes to carry it", what)
 	}
-	if r.passIf != nil && r.failIf != nil {
-		b.checkOverlap(m["fail_if"].value, r, what)
+	if r.passIf != nil {
+		at := m["pass_if"].value
+		if fe, ok := m["fail_if"]; ok {
+			at = fe.value
+		}
+		b.checkOverlap(at, r, what)
 	}
 	return r
 }

@@ -56,6 +56,8 @@ type TemplateData struct {
 	Links   map[string]string
 	Comment string
 	Reason  string
+	// Extra holds additional values a message's job carries.
+	Extra map[string]string
 }
 
 // TemplateRecipient is who a message is addressed to.
@@ -205,6 +207,7 @@ func sampleTemplateData() TemplateData {
 		Nomination: TemplateNomination{ID: "n-1", State: "submitted", Fields: map[string]any{"stakeholder_group": "civil_society"}, NomineeName: "Ada Lovelace"},
 		Call:       TemplateCall{Title: "MAG 2026", Slug: "mag-2026", ClosesAt: time.Date(2026, 3, 31, 23, 59, 0, 0, time.UTC)},
 		Links:      map[string]string{"nomination": "https://nomina.example.org/n/1"},
+		Extra:      map[string]string{},
 		Comment:    "comment",
 		Reason:     "reason",
 	}
@@ -218,6 +221,7 @@ type limitedBuffer struct {
 
 var errTooLong = errors.New("template output is too long")
 
+// Write appends p, or fails once the output would pass the limit.
 func (b *limitedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > b.max {
 		return 0, errTooLong

@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -101,5 +103,26 @@ func TestTemplateSet(t *testing.T) {
 	var none TemplateSet
 	if none.Has("a") || len(none.Names()) != 0 {
 		t.Error("a nil set holds names")
+	}
+}
+
+// TestReadmeExample parses the annotated example of workflows/README.md,
+// so the documentation cannot drift from the format.
+func TestReadmeExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(shippedDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "## An annotated example\n\n```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no annotated yaml example")
+	}
+	d, diags := Parse("README.md", []byte(example), mustShippedTemplates(t))
+	if d == nil || len(diags) != 0 {
+		t.Fatalf("the README example does not load cleanly:\n%s", diagLines(diags))
+	}
+	if d.ID != "mag" || len(d.States) != 8 {
+		t.Errorf("example = %s with %d states", d.Key(), len(d.States))
 	}
 }

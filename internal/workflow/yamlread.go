@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -153,6 +154,8 @@ func indentOf(line []byte) int {
 	return i
 }
 
+var duplicateKey = regexp.MustCompile(`mapping key "(.*)" already defined at \[(\d+):\d+\]`)
+
 // parseYAML parses data into its single document's root node, reporting
 // syntax errors, duplicate keys and extra documents.
 func (r *reader) parseYAML(data []byte) (root ast.Node) {
@@ -176,8 +179,12 @@ func (r *reader) parseYAML(data []byte) (root ast.Node) {
 				line, col = tk.Position.Line, tk.Position.Column
 			}
 		}
-		if strings.Contains(msg, "already defined") {
-			msg = "duplicate key: " + msg
+		if m := duplicateKey.FindStringSubmatch(msg); m != nil {
+			r.add(SeverityError, line, col, "duplicate key %q (first at line %s)", m[1], m[2])
+			return nil
+		}
+		if strings.Contains(msg, "'\t'") {
+			msg = "a tab cannot indent YAML; use spaces"
 		}
 		r.add(SeverityError, line, col, "YAML syntax: %s", msg)
 		return nil
@@ -206,6 +213,7 @@ type forbiddenVisitor struct {
 	count int
 }
 
+// Visit reports a forbidden node and goes on into its children.
 func (v *forbiddenVisitor) Visit(n ast.Node) ast.Visitor {
 	switch n.(type) {
 	case *ast.AnchorNode, *ast.AliasNode, *ast.TagNode, *ast.MergeKeyNode:
@@ -242,7 +250,7 @@ func (r *reader) plain(n ast.Node) (ast.Node, bool) {
 		r.errAt(n, "aliases (*%s) are not allowed: write each value out", tokenValue(v.Value))
 		return nil, false
 	case *ast.TagNode:
-		r.errAt(n, "tags (%s) are not allowed", v.Start.Value)
+		r.errAt(n, "tags (%s) are not allowed; to start a value with !, put it in quotes", v.Start.Value)
 		return nil, false
 	case *ast.MergeKeyNode:
 		r.errAt(n, "merge keys (<<) are not allowed: write each key out")

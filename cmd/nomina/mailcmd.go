@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/igf/nomina/internal/mail"
+	"github.com/igf/nomina/internal/workflow"
+)
+
+// newMailCmd returns `nomina mail`, with `preview`, which renders a
+// workflow's message with sample data.
+func newMailCmd(e env) *cobra.Command {
+	cmd := &cobra.Command{Use: "mail", Short: "Work with mail templates"}
+	var dir string
+	var html bool
+	preview := &cobra.Command{
+		Use:   "preview WORKFLOW TEMPLATE",
+		Short: "Render a workflow's mail template with sample data",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				dir = e.getenv("NOMINA_WORKFLOWS_DIR")
+			}
+			if dir == "" {
+				dir = "workflows"
+			}
+			reg, err := loadWorkflows(dir, e)
+			if err != nil {
+				return err
+			}
+			def, ok := reg.Latest(args[0])
+			if !ok {
+				return &exitError{code: 2, err: fmt.Errorf("no workflow %q in %s", args[0], dir)}
+			}
+			if used := templatesOf(def); !slices.Contains(used, args[1]) {
+				return &exitError{code: 2, err: fmt.Errorf("workflow %s sends no template %q; it sends: %v", def.ID, args[1], used)}
+			}
+			tpls, err := mail.LoadTemplates(os.DirFS(filepath.Join(dir, "templates")))
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			msg, err := tpls.Preview(args[1])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(e.stdout, "Subject: %s\n\n%s", msg.Subject, msg.Text)
+			if html {
+				fmt.Fprintf(e.stdout, "\n--- HTML ---\n%s", msg.HTML)
+			}
+			return nil
+		},
+	}
+	preview.Flags().StringVar(&dir, "dir", "", "the workflows directory (default: $NOMINA_WORKFLOWS_DIR or workflows)")
+	preview.Flags().BoolVar(&html, "html", false, "print the HTML part as well")
+	cmd.AddCommand(preview)
+	return cmd
+}
+
+// templatesOf lists the templates a workflow's states, actions and timers
+// send, sorted.
+func templatesOf(def *workflow.Definition) []string {
+	seen := map[string]bool{}
+	for _, st := range def.States {
+		for _, n := range st.OnEnter {
+			seen[n.Template] = true
+		}
+		for _, t := range st.Timers {
+			if t.Template != "" {
+				seen[t.Template] = true
+			}
+		}
+	}
+	for _, a := range def.Actions {
+		for _, n := range a.Notify {
+			seen[n.Template] = true
+		}
+	}
+	// Messages the service sends on its own for every workflow.
+	for _, t := range []string{"nominee_consent", "endorsement_request"} {
+		seen[t] = true
+	}
+	out := make([]string, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
