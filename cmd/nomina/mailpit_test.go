@@ -264,7 +264,7 @@ func TestMailEndToEndWithMailpit(t *testing.T) {
 	for _, who := range []string{"cs1@example.org", "cs2@example.org"} {
 		m := mp.waitFor(t, who, "review")
 		text := mp.text(t, m.ID)
-		link := regexp.MustCompile(`http://\S+/api/v1/nominations/`+n.ID).FindString(text)
+		link := regexp.MustCompile(`http://\S+/api/v1/nominations/` + n.ID).FindString(text)
 		if link == "" {
 			t.Fatalf("no review link for %s in:\n%s", who, text)
 		}
