@@ -121,7 +121,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	var prepared atomic.Bool
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
-	go prepareStore(bgCtx, log, client, store, &prepared, func(ctx context.Context) error {
+	go prepareStore(bgCtx, log, client, cfg.Database, &prepared, func(ctx context.Context) error {
 		if cfg.AdminEmail == "" {
 			return nil
 		}
@@ -215,20 +215,22 @@ func serve(ctx context.Context, e env, configPath string) error {
 }
 
 // prepareStore waits for the store with a capped backoff, logging the first
-// failure and then at most once a minute, then creates the indexes.
-func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Client, store *mongostore.Store, prepared *atomic.Bool, bootstrap func(context.Context) error) {
+// failure and then at most once a minute, then prepares the database
+// (collections, indexes) and creates the first admin.
+func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Client, database string, prepared *atomic.Bool, bootstrap func(context.Context) error) {
 	delay := 250 * time.Millisecond
 	var lastLog time.Time
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := client.Ping(pctx)
+		pingCtx, cancelPing := context.WithTimeout(ctx, 2*time.Second)
+		err := client.Ping(pingCtx)
+		cancelPing()
 		if err == nil {
-			err = store.EnsureIndexes(pctx)
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if err = client.Prepare(pctx, database); err == nil {
+				err = bootstrap(pctx)
+			}
+			cancel()
 		}
-		if err == nil {
-			err = bootstrap(pctx)
-		}
-		cancel()
 		if err == nil {
 			prepared.Store(true)
 			log.Info("store ready")

@@ -38,7 +38,7 @@ func openShellStore(ctx context.Context, e env, configPath string) (*shellStore,
 		s.Close(ctx)
 		return nil, &exitError{code: 1, err: err}
 	}
-	if err := s.store.EnsureIndexes(pctx); err != nil {
+	if err := client.Prepare(pctx, cfg.Database); err != nil {
 		s.Close(ctx)
 		return nil, &exitError{code: 1, err: fmt.Errorf("store: %w", err)}
 	}

@@ -21,6 +21,7 @@ type Embedded struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	uri    string
+	dir    string
 }
 
 // StartEmbedded starts FerretDB with its files under dir (created 0700 if
@@ -50,7 +51,7 @@ func StartEmbeddedOn(ctx context.Context, dir, addr string, log *slog.Logger) (*
 		return nil, fmt.Errorf("start embedded store: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &Embedded{fdb: fdb, cancel: cancel, done: make(chan struct{})}
+	e := &Embedded{fdb: fdb, cancel: cancel, done: make(chan struct{}), dir: abs}
 	go func() {
 		defer close(e.done)
 		_ = fdb.Run(runCtx)

@@ -213,19 +213,13 @@ func (s *Nominations) PutNomination(ctx context.Context, n *nomination.Nominatio
 	if d.ReviewPanels == nil {
 		d.ReviewPanels = []string{}
 	}
-	// The seq condition keeps a slower writer from putting back an older
-	// projection; on a store where it is not atomic, readers still repair
-	// from the events.
-	_, err = s.db.Collection(colNominations).ReplaceOne(ctx,
-		bson.D{{Key: "_id", Value: n.ID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: n.Seq}}}}, d,
-		options.Replace().SetUpsert(true))
-	if err == nil {
-		return nil
-	}
-	if !mongo.IsDuplicateKeyError(err) {
+	// By _id alone, so the store looks it up by index. A slower writer may
+	// put back an older projection; readers repair it from the events.
+	_, err = s.db.Collection(colNominations).ReplaceOne(ctx, bson.D{{Key: "_id", Value: n.ID}}, d, options.Replace().SetUpsert(true))
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return translate("put nomination", err)
 	}
-	return nil // a newer projection is stored already
+	return nil
 }
 
 // GetNomination returns the stored projection; ENOTFOUND when none.

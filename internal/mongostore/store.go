@@ -184,3 +184,9 @@ func (c *Client) EmbeddedURI() string {
 	}
 	return c.embedded.URI()
 }
+
+// isNamespaceExists reports a "collection already exists" error (code 48).
+func isNamespaceExists(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Code == 48
+}

@@ -96,7 +96,7 @@ func NewDatabase(tb testing.TB) *mongo.Database {
 	db := c.Database(name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := mongostore.New(db, nil).EnsureIndexes(ctx); err != nil {
+	if err := c.Prepare(ctx, name); err != nil {
 		tb.Fatalf("indexes: %v", err)
 	}
 	tb.Cleanup(func() {
