@@ -36,7 +36,7 @@ func TestPrepareIndexesIDLookups(t *testing.T) {
 	if err := db.QueryRow(`SELECT table_name FROM "_ferretdb_collections" WHERE name = 'events'`).Scan(&table); err != nil {
 		t.Fatalf("events table: %v", err)
 	}
-	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "` + table + `" WHERE _ferretdb_sjson->'$._id' = ?`, `"x"`)
+	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "`+table+`" WHERE _ferretdb_sjson->'$._id' = ?`, `"x"`)
 	if err != nil {
 		t.Fatal(err)
 	}
