@@ -1,0 +1,93 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAreValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load("../../config/nomina.yaml", true, env(nil))
+	if err != nil {
+		t.Fatalf("the documented file does not load: %v", err)
+	}
+	if fmt.Sprint(cfg) != fmt.Sprint(Default()) {
+		t.Fatalf("config/nomina.yaml differs from the defaults:\n%+v\n%+v", cfg, Default())
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	cfg, err := Load("", false, env(map[string]string{
+		"NOMINA_HTTP_ADDR": ":9090", "NOMINA_SHUTDOWN_GRACE": "3s", "NOMINA_MAIL_WORKERS": "4",
+		"NOMINA_CORS_ORIGINS": "https://a.example, https://b.example", "NOMINA_SMTP_INSECURE_PLAINTEXT": "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != ":9090" || cfg.ShutdownGrace != 3*time.Second || cfg.MailWorkers != 4 || !cfg.SMTPInsecure ||
+		len(cfg.CORSOrigins) != 2 || cfg.CORSOrigins[1] != "https://b.example" {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+}
+
+func TestInvalidSettingsNameTheSetting(t *testing.T) {
+	cases := map[string]string{
+		"NOMINA_HTTP_ADDR":        "nonsense",
+		"NOMINA_BASE_URL":         "ftp://x",
+		"NOMINA_MONGODB_URI":      "postgres://x",
+		"NOMINA_LOG_LEVEL":        "loud",
+		"NOMINA_SHUTDOWN_GRACE":   "-1s",
+		"NOMINA_ACCESS_TOKEN_TTL": "3h",
+		"NOMINA_MAX_BODY_BYTES":   "12",
+		"NOMINA_MAIL_WORKERS":     "many",
+		"NOMINA_SMTP_URL":         "http://mail",
+		"NOMINA_TRUSTED_PROXIES":  "not-an-ip",
+		"NOMINA_DATABASE":         "a.b",
+	}
+	for key, val := range cases {
+		t.Run(key, func(t *testing.T) {
+			_, err := Load("", false, env(map[string]string{key: val}))
+			var se *SettingError
+			if !errors.As(err, &se) || se.Setting != key || se.Accepted == "" {
+				t.Fatalf("err = %v, want a SettingError naming %s", err, key)
+			}
+		})
+	}
+}
+
+func TestUnknownKeyInFileIsRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "n.yaml")
+	if err := os.WriteFile(p, []byte("http_adr: 1.2.3.4:80\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p, true, env(nil)); err == nil {
+		t.Fatal("a misspelt key was accepted")
+	}
+}
+
+func TestSecretsAreMaskedInTheLog(t *testing.T) {
+	cfg := Default()
+	cfg.MongoDBURI = "mongodb://user:hunter2@db:27017"
+	cfg.SMTPURL = "smtp://u:s3cret@mail:587"
+	cfg.AdminPassword = "topsecretpassword"
+	var b strings.Builder
+	slog.New(slog.NewTextHandler(&b, nil)).Info("config", "config", cfg)
+	for _, secret := range []string{"hunter2", "s3cret", "topsecretpassword"} {
+		if strings.Contains(b.String(), secret) {
+			t.Fatalf("secret %q in %s", secret, b.String())
+		}
+	}
+	if !strings.Contains(b.String(), "http_addr=127.0.0.1:8080") {
+		t.Fatalf("settings missing: %s", b.String())
+	}
+}
