@@ -1,0 +1,164 @@
+package nomination
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func chain(t *testing.T, n int) []Event {
+	t.Helper()
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	evs := []Event{{NominationID: "n1", Seq: 1, At: at, Actor: "u1", Type: EvCreated, To: "draft",
+		Data: mustJSON(createdData{Call: "mag", Owner: "u1", Fields: map[string]any{"gender": "female"}})}}
+	for i := 2; i <= n; i++ {
+		evs = append(evs, Event{NominationID: "n1", Seq: i, At: at.Add(time.Duration(i) * time.Minute), Actor: "u1", Type: EvFieldsUpdated,
+			Data: mustJSON(fieldsData{Set: map[string]any{"organization": strings.Repeat("x", i)}})})
+	}
+	prev := ""
+	for i := range evs {
+		evs[i].PrevHash = prev
+		evs[i].Hash = HashEvent(evs[i])
+		prev = evs[i].Hash
+	}
+	return evs
+}
+
+func TestVerifyChain(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func([]Event) []Event
+		bad    int
+	}{
+		{"intact", func(e []Event) []Event { return e }, 0},
+		{"altered data", func(e []Event) []Event { e[2].Data = json.RawMessage(`{"set":{"organization":"forged"}}`); return e }, 3},
+		{"altered actor", func(e []Event) []Event { e[1].Actor = "u2"; return e }, 2},
+		{"altered time", func(e []Event) []Event { e[3].At = e[3].At.Add(time.Second); return e }, 4},
+		{"gap", func(e []Event) []Event { return append(e[:2], e[3:]...) }, 4},
+		{"reordered", func(e []Event) []Event { e[1], e[2] = e[2], e[1]; return e }, 3},
+		{"rehashed without the chain", func(e []Event) []Event { e[2].Data = json.RawMessage(`{}`); e[2].Hash = HashEvent(e[2]); return e }, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			seq, err := VerifyChain(tc.change(chain(t, 5)))
+			if seq != tc.bad || (tc.bad == 0) != (err == nil) {
+				t.Fatalf("VerifyChain = %d, %v; want %d", seq, err, tc.bad)
+			}
+		})
+	}
+}
+
+func TestReplayFoldsEvents(t *testing.T) {
+	evs := chain(t, 4)
+	n, err := Replay("n1", evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Seq != 4 || n.State != "draft" || n.Fields["organization"] != "xxxx" || n.Fields["gender"] != "female" || n.LastHash != evs[3].Hash {
+		t.Fatalf("projection = %+v", n)
+	}
+	if _, err := Replay("n1", append(evs[:1], evs[2:]...)); err == nil {
+		t.Fatal("replay accepted an event out of order")
+	}
+}
+
+func TestLinkSigner(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	s := NewLinkSigner([]byte(strings.Repeat("k", 32)))
+	tok := s.Sign(LinkClaims{Kind: "consent", NominationID: "n1", Expires: now.Add(time.Hour).Unix()})
+	if c, err := s.Verify(tok, "consent", now); err != nil || c.NominationID != "n1" {
+		t.Fatalf("valid token refused: %v", err)
+	}
+	cases := map[string]struct {
+		token, kind string
+		at          time.Time
+	}{
+		"expired":        {tok, "consent", now.Add(2 * time.Hour)},
+		"other kind":     {tok, "endorse", now},
+		"other key":      {NewLinkSigner([]byte(strings.Repeat("z", 32))).Sign(LinkClaims{Kind: "consent", NominationID: "n1", Expires: now.Add(time.Hour).Unix()}), "consent", now},
+		"tampered":       {strings.Replace(tok, tok[:4], "eyJr", 1) + "x", "consent", now},
+		"no signature":   {strings.Split(tok, ".")[0], "consent", now},
+		"huge":           {strings.Repeat("a", 100000), "consent", now},
+		"empty":          {"", "consent", now},
+		"signature only": {"." + strings.Split(tok, ".")[1], "consent", now},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.Verify(tc.token, tc.kind, tc.at); ErrorCode(err) != ENOTFOUND {
+				t.Fatalf("err = %v, want ENOTFOUND", err)
+			}
+		})
+	}
+}
+
+func FuzzLinkVerify(f *testing.F) {
+	s := NewLinkSigner([]byte(strings.Repeat("k", 32)))
+	f.Add(s.Sign(LinkClaims{Kind: "endorse", NominationID: "n", Ref: "e", Expires: 1 << 40}))
+	f.Add("a.b")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tok string) {
+		// Only a token this signer made verifies: anything accepted must be
+		// exactly what signing its claims gives.
+		c, err := s.Verify(tok, "endorse", time.Unix(0, 0))
+		if err == nil && s.Sign(c) != tok {
+			t.Fatalf("accepted a token it did not sign: %q", tok)
+		}
+	})
+}
+
+func TestRegions(t *testing.T) {
+	cases := []struct {
+		nat, region string
+		bad         bool
+	}{
+		{"KE", "african", false},
+		{"ke", "", false},
+		{"FR", "african", true},
+		{"TR", "western_european_others", false},
+		{"US", "western_european_others", false},
+		{"PS", "asia_pacific", false},
+		{"XK", "eastern_european", false}, // not listed: the candidate chooses
+	}
+	for _, tc := range cases {
+		t.Run(tc.nat+"/"+tc.region, func(t *testing.T) {
+			f := map[string]any{"nationality": tc.nat}
+			if tc.region != "" {
+				f["region"] = tc.region
+			}
+			if got := checkRegion(f); (got != nil) != tc.bad {
+				t.Fatalf("checkRegion = %v", got)
+			}
+		})
+	}
+	f := map[string]any{"nationality": "BR"}
+	deriveRegion(f)
+	if f["region"] != "latin_american_caribbean" {
+		t.Fatalf("derived %v", f["region"])
+	}
+	if _, ok := RegionOf("ZZ"); ok {
+		t.Fatal("an unknown code has a region")
+	}
+}
+
+func TestUploadChecks(t *testing.T) {
+	if sniff([]byte("%PDF-1.7\n")) != "application/pdf" || sniff([]byte("\x89PNG\r\n\x1a\n\x00")) != "image/png" {
+		t.Fatal("sniff")
+	}
+	for in, want := range map[string]string{
+		"../../etc/passwd": "passwd", `C:\Users\a\cv.pdf`: "cv.pdf", "": "file", "..": "file",
+		"cv\r\n\".pdf": "cv.pdf", strings.Repeat("é", 300): strings.Repeat("é", 100),
+	} {
+		if got := cleanFilename(in); got != want {
+			t.Errorf("cleanFilename(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for addr, ok := range map[string]bool{
+		"ana@example.org": true, "Ana <ana@example.org>": false, "ana@example.org\r\nBcc: x@y.z": false,
+		"ana@localhost": false, "a b@example.org": false, "": false,
+	} {
+		if (checkEmail(addr) == "") != ok {
+			t.Errorf("checkEmail(%q) = %q", addr, checkEmail(addr))
+		}
+	}
+}
