@@ -1,14 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -120,60 +117,23 @@ func (e *acctEnv) replica() *acctEnv {
 // is or a value sent as JSON.
 func (e *acctEnv) send(method, path, token string, body any, headers ...string) *httptest.ResponseRecorder {
 	e.tb.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	case []byte:
-		r = bytes.NewReader(b)
-	default:
-		js, err := json.Marshal(b)
-		if err != nil {
-			e.tb.Fatal(err)
-		}
-		r = bytes.NewReader(js)
-	}
-	req := httptest.NewRequest(method, path, r)
+	req := testRequest(e.tb, method, path, token, body, headers...)
 	req.RemoteAddr = "192.0.2.10:40000"
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, req)
-	return rec
-}
-
-func acctWant(tb testing.TB, rec *httptest.ResponseRecorder, status int, out any) {
-	tb.Helper()
-	if rec.Code != status {
-		tb.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body.String())
-	}
-	if out != nil {
-		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-			tb.Fatalf("decode %s: %v", rec.Body.String(), err)
-		}
-	}
+	return serve(e.tb, e.srv, req)
 }
 
 func (e *acctEnv) register(email, password string) userResponse {
 	e.tb.Helper()
 	e.shared.add(password)
 	var u userResponse
-	acctWant(e.tb, e.send("POST", "/api/v1/auth/register", "", map[string]string{"email": email, "password": password, "name": "Ana López"}), 201, &u)
+	mustStatus(e.tb, e.send("POST", "/api/v1/auth/register", "", map[string]string{"email": email, "password": password, "name": "Ana López"}), 201, &u)
 	return u
 }
 
 func (e *acctEnv) login(email, password string) tokenResponse {
 	e.tb.Helper()
 	var t tokenResponse
-	acctWant(e.tb, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": password}), 200, &t)
+	mustStatus(e.tb, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": password}), 200, &t)
 	e.shared.add(t.AccessToken, t.RefreshToken)
 	return t
 }
@@ -266,9 +226,9 @@ func TestAccessTokensRefused(t *testing.T) {
 
 	// Tokens that are refused once something has happened.
 	loggedOut := e.login("ana@example.org", acctPassword)
-	acctWant(t, e.send("POST", "/api/v1/auth/logout", loggedOut.AccessToken, map[string]string{"refresh_token": loggedOut.RefreshToken}), 204, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/logout", loggedOut.AccessToken, map[string]string{"refresh_token": loggedOut.RefreshToken}), 204, nil)
 
-	acctWant(t, e.send("POST", "/api/v1/auth/password-reset", "", map[string]string{"email": "ana@example.org"}), 202, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/password-reset", "", map[string]string{"email": "ana@example.org"}), 202, nil)
 	linkToken := e.mailedToken("password_reset", "ana@example.org")
 
 	e.register("bob@example.org", acctPassword)
@@ -277,15 +237,15 @@ func TestAccessTokensRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.shared.add("copper meadow lantern")
-	acctWant(t, e.send("POST", "/api/v1/auth/password-reset/"+e.mailedToken("password_reset", "bob@example.org"), "",
+	mustStatus(t, e.send("POST", "/api/v1/auth/password-reset/"+e.mailedToken("password_reset", "bob@example.org"), "",
 		map[string]string{"password": "copper meadow lantern"}), 204, nil)
 
 	e.register("carla@example.org", acctPassword)
 	carla := e.login("carla@example.org", acctPassword)
 	admin := e.staff("admin@example.org", auth.RoleAdmin)
 	var cu userResponse
-	acctWant(t, e.send("GET", "/api/v1/me", carla.AccessToken, nil), 200, &cu)
-	acctWant(t, e.send("PATCH", "/api/v1/users/"+cu.ID, admin.AccessToken, map[string]any{"disabled": true}), 200, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", carla.AccessToken, nil), 200, &cu)
+	mustStatus(t, e.send("PATCH", "/api/v1/users/"+cu.ID, admin.AccessToken, map[string]any{"disabled": true}), 200, nil)
 
 	expiring := e.login("ana@example.org", acctPassword)
 
@@ -313,13 +273,13 @@ func TestAccessTokensRefused(t *testing.T) {
 		{"expired beyond the leeway", expiring.AccessToken, 10*time.Minute + 31*time.Second},
 	}
 	// The control: a good token is accepted (checked before the clock moves).
-	acctWant(t, e.send("GET", "/api/v1/me", good.AccessToken, nil), 200, nil)
-	acctWant(t, e.send("GET", "/api/v1/me", own(nil), nil), 200, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", good.AccessToken, nil), 200, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", own(nil), nil), 200, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.clock.Advance(tt.at)
 			rec := e.send("GET", "/api/v1/me", tt.token, nil)
-			acctWant(t, rec, 401, nil)
+			mustStatus(t, rec, 401, nil)
 			if !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") ||
 				!strings.Contains(rec.Header().Get("WWW-Authenticate"), "Bearer") {
 				t.Fatalf("headers = %v", rec.Header())
@@ -334,9 +294,9 @@ func TestAccessTokenLeeway(t *testing.T) {
 	e.register("ana@example.org", acctPassword)
 	tok := e.login("ana@example.org", acctPassword)
 	e.clock.Advance(10*time.Minute + 20*time.Second)
-	acctWant(t, e.send("GET", "/api/v1/me", tok.AccessToken, nil), 200, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", tok.AccessToken, nil), 200, nil)
 	e.clock.Advance(15 * time.Second)
-	acctWant(t, e.send("GET", "/api/v1/me", tok.AccessToken, nil), 401, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", tok.AccessToken, nil), 401, nil)
 }
 
 // A 1 MB token is refused without copying or decoding it: the request
@@ -388,7 +348,7 @@ func TestRefreshRotationOverHTTP(t *testing.T) {
 
 	var second tokenResponse
 	rec := e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": first.RefreshToken})
-	acctWant(t, rec, 200, &second)
+	mustStatus(t, rec, 200, &second)
 	e.shared.add(second.AccessToken, second.RefreshToken)
 	if rec.Header().Get("Cache-Control") != "no-store" || second.TokenType != "Bearer" || second.ExpiresIn != 600 {
 		t.Fatalf("refresh answer: %v %+v", rec.Header(), second)
@@ -396,13 +356,13 @@ func TestRefreshRotationOverHTTP(t *testing.T) {
 	if second.RefreshToken == first.RefreshToken {
 		t.Fatal("refresh token not rotated")
 	}
-	acctWant(t, e.send("GET", "/api/v1/me", second.AccessToken, nil), 200, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", second.AccessToken, nil), 200, nil)
 
 	// The old refresh token fails after use, and reusing it revokes the
 	// new one (and its access token) too.
-	acctWant(t, e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": first.RefreshToken}), 401, nil)
-	acctWant(t, e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": second.RefreshToken}), 401, nil)
-	acctWant(t, e.send("GET", "/api/v1/me", second.AccessToken, nil), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": first.RefreshToken}), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": second.RefreshToken}), 401, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", second.AccessToken, nil), 401, nil)
 	if !strings.Contains(e.logs.String(), "refresh token reused; session revoked") {
 		t.Fatal("reuse not logged")
 	}
@@ -412,10 +372,10 @@ func TestLogoutOverHTTP(t *testing.T) {
 	e := newAcctEnv(t)
 	e.register("ana@example.org", acctPassword)
 	tok := e.login("ana@example.org", acctPassword)
-	acctWant(t, e.send("POST", "/api/v1/auth/logout", "", map[string]string{"refresh_token": tok.RefreshToken}), 401, nil)
-	acctWant(t, e.send("POST", "/api/v1/auth/logout", tok.AccessToken, nil), 204, nil)
-	acctWant(t, e.send("GET", "/api/v1/me", tok.AccessToken, nil), 401, nil)
-	acctWant(t, e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/logout", "", map[string]string{"refresh_token": tok.RefreshToken}), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/logout", tok.AccessToken, nil), 204, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", tok.AccessToken, nil), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}), 401, nil)
 }
 
 // 20 concurrent registrations of one address in two spellings: exactly one
@@ -465,10 +425,10 @@ func TestLoginThrottlingOverHTTP(t *testing.T) {
 			e.shared.add("wrong horse battery")
 			bad := map[string]string{"email": "ana@example.org", "password": "wrong horse battery"}
 			for i := range 10 {
-				acctWant(t, envs[i%len(envs)].send("POST", "/api/v1/auth/login", "", bad), 401, nil)
+				mustStatus(t, envs[i%len(envs)].send("POST", "/api/v1/auth/login", "", bad), 401, nil)
 			}
 			rec := envs[len(envs)-1].send("POST", "/api/v1/auth/login", "", map[string]string{"email": "ana@example.org", "password": acctPassword})
-			acctWant(t, rec, 429, nil)
+			mustStatus(t, rec, 429, nil)
 			secs, err := strconv.Atoi(rec.Header().Get("Retry-After"))
 			if err != nil || secs < 1 || secs > 15*60 {
 				t.Fatalf("Retry-After = %q", rec.Header().Get("Retry-After"))
@@ -504,8 +464,8 @@ func TestPasswordResetOverHTTP(t *testing.T) {
 	// Known or not, the request is answered alike.
 	unknown := e.send("POST", "/api/v1/auth/password-reset", "", map[string]string{"email": "nobody@example.org"})
 	known := e.send("POST", "/api/v1/auth/password-reset", "", map[string]string{"email": "ANA@example.org"})
-	acctWant(t, unknown, 202, nil)
-	acctWant(t, known, 202, nil)
+	mustStatus(t, unknown, 202, nil)
+	mustStatus(t, known, 202, nil)
 	if unknown.Body.String() != known.Body.String() {
 		t.Fatalf("answers differ: %s / %s", unknown.Body, known.Body)
 	}
@@ -514,15 +474,15 @@ func TestPasswordResetOverHTTP(t *testing.T) {
 	const fresh = "copper meadow lantern"
 	e.shared.add(fresh)
 	rec := e.send("POST", "/api/v1/auth/password-reset/"+tok, "", map[string]string{"password": "password1"})
-	acctWant(t, rec, 422, nil)
+	mustStatus(t, rec, 422, nil)
 	if !strings.Contains(rec.Body.String(), `"field":"password"`) {
 		t.Fatalf("weak password answer: %s", rec.Body)
 	}
-	acctWant(t, e.send("POST", "/api/v1/auth/password-reset/"+tok, "", map[string]string{"password": fresh}), 204, nil)
-	acctWant(t, e.send("POST", "/api/v1/auth/password-reset/"+tok, "", map[string]string{"password": "another good passphrase"}), 422, nil)
-	acctWant(t, e.send("POST", "/api/v1/auth/password-reset/not-a-token", "", map[string]string{"password": "another good passphrase"}), 422, nil)
-	acctWant(t, e.send("GET", "/api/v1/me", old.AccessToken, nil), 401, nil)
-	acctWant(t, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": "ana@example.org", "password": acctPassword}), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/password-reset/"+tok, "", map[string]string{"password": fresh}), 204, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/password-reset/"+tok, "", map[string]string{"password": "another good passphrase"}), 422, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/password-reset/not-a-token", "", map[string]string{"password": "another good passphrase"}), 422, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", old.AccessToken, nil), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": "ana@example.org", "password": acctPassword}), 401, nil)
 	e.login("ana@example.org", fresh)
 }
 
@@ -535,7 +495,7 @@ func TestMeOverHTTP(t *testing.T) {
 	tok := e.login("ana@example.org", acctPassword)
 	rec := e.send("GET", "/api/v1/me", tok.AccessToken, nil)
 	var me userResponse
-	acctWant(t, rec, 200, &me)
+	mustStatus(t, rec, 200, &me)
 	if me.ID != u.ID || strings.Contains(rec.Body.String(), "argon2") || strings.Contains(rec.Body.String(), "password") {
 		t.Fatalf("me = %s", rec.Body)
 	}
@@ -549,7 +509,7 @@ func TestMeOverHTTP(t *testing.T) {
 	if !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("CSP = %q", rec.Header().Get("Content-Security-Policy"))
 	}
-	acctWant(t, e.send("GET", "/api/v1/me", "", nil), 401, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", "", nil), 401, nil)
 }
 
 // Bad input is refused with the field named, and nothing is stored.
@@ -618,7 +578,7 @@ func TestAccountBadInput(t *testing.T) {
 		})
 	}
 	var list userListResponse
-	acctWant(t, e.send("GET", "/api/v1/users", admin.AccessToken, nil), 200, &list)
+	mustStatus(t, e.send("GET", "/api/v1/users", admin.AccessToken, nil), 200, &list)
 	if len(list.Items) != 1 || list.Items[0].Email != "admin@example.org" {
 		t.Fatalf("stored users after bad input: %+v", list.Items)
 	}
@@ -633,20 +593,20 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	e := newAcctEnv(t)
 	e.register("ana@example.org", acctPassword)
 	e.shared.add("wrong horse battery", "nobody password 1")
-	acctWant(t, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": "ana@example.org", "password": "wrong horse battery"}), 401, nil)
-	acctWant(t, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": "nobody@example.org", "password": "nobody password 1"}), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": "ana@example.org", "password": "wrong horse battery"}), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": "nobody@example.org", "password": "nobody password 1"}), 401, nil)
 	// A password typed into the address field is not logged either.
-	acctWant(t, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": "granite.orbit@willow.org", "password": "x"}), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/login", "", map[string]string{"email": "granite.orbit@willow.org", "password": "x"}), 401, nil)
 	e.shared.add("granite.orbit@willow.org")
 	tok := e.login("ana@example.org", acctPassword)
 	var next tokenResponse
-	acctWant(t, e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}), 200, &next)
+	mustStatus(t, e.send("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}), 200, &next)
 	e.shared.add(next.AccessToken, next.RefreshToken)
-	acctWant(t, e.send("POST", "/api/v1/auth/password-reset", "", map[string]string{"email": "ana@example.org"}), 202, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/password-reset", "", map[string]string{"email": "ana@example.org"}), 202, nil)
 	reset := e.mailedToken("password_reset", "ana@example.org")
 	e.shared.add("copper meadow lantern")
-	acctWant(t, e.send("POST", "/api/v1/auth/password-reset/"+reset, "", map[string]string{"password": "copper meadow lantern"}), 204, nil)
-	acctWant(t, e.send("GET", "/api/v1/me", next.AccessToken, nil), 401, nil)
+	mustStatus(t, e.send("POST", "/api/v1/auth/password-reset/"+reset, "", map[string]string{"password": "copper meadow lantern"}), 204, nil)
+	mustStatus(t, e.send("GET", "/api/v1/me", next.AccessToken, nil), 401, nil)
 
 	logs := e.logs.String()
 	for _, want := range []string{`"msg":"login succeeded"`, `"msg":"login failed"`, `"client_ip":"192.0.2.10"`, `"msg":"password set by mailed link"`} {

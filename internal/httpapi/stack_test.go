@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -170,6 +171,13 @@ func (st *stack) reviewer(email string, org string, panels ...string) account {
 // call sends one request through the router.
 func (st *stack) call(method, path string, who account, body any, headers ...string) *httptest.ResponseRecorder {
 	st.tb.Helper()
+	return serve(st.tb, st.srv, testRequest(st.tb, method, path, who.Token, body, headers...))
+}
+
+// testRequest builds a request; body is nil, a string or bytes sent as
+// they are, or a value sent as JSON; headers come in name, value pairs.
+func testRequest(tb testing.TB, method, path, token string, body any, headers ...string) *http.Request {
+	tb.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -180,7 +188,7 @@ func (st *stack) call(method, path string, who account, body any, headers ...str
 	default:
 		js, err := json.Marshal(b)
 		if err != nil {
-			st.tb.Fatal(err)
+			tb.Fatal(err)
 		}
 		r = bytes.NewReader(js)
 	}
@@ -188,14 +196,20 @@ func (st *stack) call(method, path string, who account, body any, headers ...str
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if who.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+who.Token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	return req
+}
+
+// serve runs req through the server's router.
+func serve(tb testing.TB, srv *Server, req *http.Request) *httptest.ResponseRecorder {
+	tb.Helper()
 	rec := httptest.NewRecorder()
-	st.srv.Handler().ServeHTTP(rec, req)
+	srv.Handler().ServeHTTP(rec, req)
 	return rec
 }
 

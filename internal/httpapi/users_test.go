@@ -38,34 +38,34 @@ func TestUserManagementOverHTTP(t *testing.T) {
 	}
 	for _, tt := range creates {
 		t.Run(tt.name, func(t *testing.T) {
-			acctWant(t, e.send("POST", "/api/v1/users", tt.token, tt.body), tt.status, nil)
+			mustStatus(t, e.send("POST", "/api/v1/users", tt.token, tt.body), tt.status, nil)
 		})
 	}
 
 	t.Run("list: staff only", func(t *testing.T) {
-		acctWant(t, e.send("GET", "/api/v1/users", cand.AccessToken, nil), 403, nil)
-		acctWant(t, e.send("GET", "/api/v1/users", reviewer.AccessToken, nil), 403, nil)
-		acctWant(t, e.send("GET", "/api/v1/users", "", nil), 401, nil)
+		mustStatus(t, e.send("GET", "/api/v1/users", cand.AccessToken, nil), 403, nil)
+		mustStatus(t, e.send("GET", "/api/v1/users", reviewer.AccessToken, nil), 403, nil)
+		mustStatus(t, e.send("GET", "/api/v1/users", "", nil), 401, nil)
 		var page userListResponse
-		acctWant(t, e.send("GET", "/api/v1/users?role=reviewer&limit=1", sec.AccessToken, nil), 200, &page)
+		mustStatus(t, e.send("GET", "/api/v1/users?role=reviewer&limit=1", sec.AccessToken, nil), 200, &page)
 		if len(page.Items) != 1 || page.Items[0].Email != "panel@example.org" || page.NextCursor == "" {
 			t.Fatalf("first page %+v", page)
 		}
-		acctWant(t, e.send("GET", "/api/v1/users?role=reviewer&limit=1&cursor="+page.NextCursor, sec.AccessToken, nil), 200, &page)
+		mustStatus(t, e.send("GET", "/api/v1/users?role=reviewer&limit=1&cursor="+page.NextCursor, sec.AccessToken, nil), 200, &page)
 		if len(page.Items) != 1 || page.Items[0].Email != "rev@example.org" {
 			t.Fatalf("second page %+v", page)
 		}
-		acctWant(t, e.send("GET", "/api/v1/users?limit=abc", sec.AccessToken, nil), 422, nil)
-		acctWant(t, e.send("GET", "/api/v1/users?limit=0", sec.AccessToken, nil), 422, nil)
-		acctWant(t, e.send("GET", "/api/v1/users?limit=1000", sec.AccessToken, nil), 422, nil)
+		mustStatus(t, e.send("GET", "/api/v1/users?limit=abc", sec.AccessToken, nil), 422, nil)
+		mustStatus(t, e.send("GET", "/api/v1/users?limit=0", sec.AccessToken, nil), 422, nil)
+		mustStatus(t, e.send("GET", "/api/v1/users?limit=1000", sec.AccessToken, nil), 422, nil)
 	})
 
 	t.Run("a created user without password is mailed a set-password link", func(t *testing.T) {
 		tok := e.mailedToken("set_password", "panel@example.org")
 		e.shared.add("copper meadow lantern")
-		acctWant(t, e.send("POST", "/api/v1/auth/password-reset/"+tok, "", map[string]string{"password": "copper meadow lantern"}), 204, nil)
+		mustStatus(t, e.send("POST", "/api/v1/auth/password-reset/"+tok, "", map[string]string{"password": "copper meadow lantern"}), 204, nil)
 		var me userResponse
-		acctWant(t, e.send("GET", "/api/v1/me", e.login("panel@example.org", "copper meadow lantern").AccessToken, nil), 200, &me)
+		mustStatus(t, e.send("GET", "/api/v1/me", e.login("panel@example.org", "copper meadow lantern").AccessToken, nil), 200, &me)
 		if me.Organization != "ISOC" || len(me.Panels) != 1 || me.Roles[0] != "reviewer" {
 			t.Fatalf("me = %+v", me)
 		}
@@ -73,7 +73,7 @@ func TestUserManagementOverHTTP(t *testing.T) {
 
 	ids := map[string]string{}
 	var list userListResponse
-	acctWant(t, e.send("GET", "/api/v1/users", admin.AccessToken, nil), 200, &list)
+	mustStatus(t, e.send("GET", "/api/v1/users", admin.AccessToken, nil), 200, &list)
 	for _, u := range list.Items {
 		ids[u.Email] = u.ID
 	}
@@ -97,13 +97,13 @@ func TestUserManagementOverHTTP(t *testing.T) {
 	}
 	for _, tt := range updates {
 		t.Run(tt.name, func(t *testing.T) {
-			acctWant(t, e.send("PATCH", "/api/v1/users/"+tt.id, tt.token, tt.body), tt.status, nil)
+			mustStatus(t, e.send("PATCH", "/api/v1/users/"+tt.id, tt.token, tt.body), tt.status, nil)
 		})
 	}
 	// The candidate's existing token carries the new role at once: roles
 	// are read from the account on every request.
 	var me userResponse
-	acctWant(t, e.send("GET", "/api/v1/me", cand.AccessToken, nil), 200, &me)
+	mustStatus(t, e.send("GET", "/api/v1/me", cand.AccessToken, nil), 200, &me)
 	if len(me.Roles) != 1 || me.Roles[0] != "reviewer" || me.Panels[0] != "lp_committee" {
 		t.Fatalf("after promotion: %+v", me)
 	}

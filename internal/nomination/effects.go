@@ -87,27 +87,9 @@ func (s *Service) tally(ctx context.Context, n *Nomination, def *workflow.Defini
 	for _, m := range eligible {
 		ok[m.UserID] = true
 	}
-	t := workflow.Tally{Eligible: len(eligible)}
-	for _, v := range n.CurrentVotes(n.State) {
-		if !ok[v.Reviewer] {
-			continue
-		}
-		switch v.Decision {
-		case workflow.VoteApprove:
-			t.Approve++
-		case workflow.VoteReject:
-			t.Reject++
-		case workflow.VoteRequestChanges:
-			t.RequestChanges++
-		case workflow.VoteRecuse:
-			t.Recuse++
-		}
-		if v.Score != nil {
-			t.ScoreSum += *v.Score
-			t.Scored++
-		}
-	}
-	return t, nil
+	c := countVotes(n.CurrentVotes(n.State), func(v Vote) bool { return ok[v.Reviewer] })
+	return workflow.Tally{Approve: c.Approve, Reject: c.Reject, RequestChanges: c.RequestChanges, Recuse: c.Recuse,
+		Eligible: len(eligible), ScoreSum: c.ScoreSum, Scored: c.Scored}, nil
 }
 
 // derive enqueues the mail an event causes. Job ids are derived from the

@@ -238,11 +238,15 @@ func ParseEventID(id string) (string, int, bool) {
 
 // CurrentVotes returns the votes of the current round of stage, the last
 // vote of each reviewer counting.
-func (n *Nomination) CurrentVotes(stage string) []Vote {
+func (n *Nomination) CurrentVotes(stage string) []Vote { return n.RoundVotes(stage, n.Round) }
+
+// RoundVotes returns the votes of one round of stage, the last vote of each
+// reviewer counting.
+func (n *Nomination) RoundVotes(stage string, round int) []Vote {
 	last := map[string]int{}
 	var out []Vote
 	for _, v := range n.Votes {
-		if v.Stage != stage || v.Round != n.Round {
+		if v.Stage != stage || v.Round != round {
 			continue
 		}
 		if i, ok := last[v.Reviewer]; ok {

@@ -19,7 +19,7 @@ type ExportColumn struct {
 // StageTally is the vote count of one review stage's latest round.
 type StageTally struct {
 	Approve, Reject, RequestChanges, Recuse, Scored int
-	MeanScore                                       float64
+	ScoreSum, MeanScore                             float64
 }
 
 // ExportAttachment is a file of a nomination, linked by URL.
@@ -145,21 +145,17 @@ func lastRound(n *Nomination, stage string) int {
 // stageTally counts the votes of one round of a stage, each reviewer's
 // last vote counting.
 func stageTally(n *Nomination, stage string, round int) StageTally {
-	last := map[string]Vote{}
-	var order []string
-	for _, v := range n.Votes {
-		if v.Stage != stage || v.Round != round {
+	return countVotes(n.RoundVotes(stage, round), nil)
+}
+
+// countVotes counts votes by decision and averages their scores; keep,
+// when set, says which votes count.
+func countVotes(votes []Vote, keep func(Vote) bool) StageTally {
+	var t StageTally
+	for _, v := range votes {
+		if keep != nil && !keep(v) {
 			continue
 		}
-		if _, ok := last[v.Reviewer]; !ok {
-			order = append(order, v.Reviewer)
-		}
-		last[v.Reviewer] = v
-	}
-	var t StageTally
-	sum := 0.0
-	for _, id := range order {
-		v := last[id]
 		switch v.Decision {
 		case workflow.VoteApprove:
 			t.Approve++
@@ -172,11 +168,11 @@ func stageTally(n *Nomination, stage string, round int) StageTally {
 		}
 		if v.Score != nil {
 			t.Scored++
-			sum += *v.Score
+			t.ScoreSum += *v.Score
 		}
 	}
 	if t.Scored > 0 {
-		t.MeanScore = sum / float64(t.Scored)
+		t.MeanScore = t.ScoreSum / float64(t.Scored)
 	}
 	return t
 }
