@@ -103,20 +103,31 @@ func exportFileName(slug, format string, now time.Time) string {
 	return slug + "-nominations-" + now.Format("2006-01-02") + "." + strings.ToLower(format)
 }
 
-func (s *Server) balance(c *gin.Context) {
+// selection reads the query of a balance or suggestion: the call, its
+// nominations in the asked states, and the seats. ok is false when the
+// answer has been written already.
+func (s *Server) selection(c *gin.Context) (nomination.Call, []nomination.Candidate, int, bool) {
 	q, err := shortlistQuery(c)
 	if err != nil {
 		s.fail(c, err)
-		return
+		return nomination.Call{}, nil, 0, false
 	}
 	call, items, err := s.cfg.Nominations.Candidates(c.Request.Context(), actorOf(c), c.Param("slug"), q)
 	if err != nil {
 		s.fail(c, err)
-		return
+		return nomination.Call{}, nil, 0, false
 	}
 	seats, err := seatsParam(c, call.Seats)
 	if err != nil {
 		s.fail(c, err)
+		return nomination.Call{}, nil, 0, false
+	}
+	return call, items, seats, true
+}
+
+func (s *Server) balance(c *gin.Context) {
+	call, items, seats, ok := s.selection(c)
+	if !ok {
 		return
 	}
 	report, err := s.cfg.Shortlists.Balance(call.Targets, seats, items)
@@ -141,19 +152,8 @@ func seatsParam(c *gin.Context, def int) (int, error) {
 }
 
 func (s *Server) suggest(c *gin.Context) {
-	q, err := shortlistQuery(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	call, items, err := s.cfg.Nominations.Candidates(c.Request.Context(), actorOf(c), c.Param("slug"), q)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	seats, err := seatsParam(c, call.Seats)
-	if err != nil {
-		s.fail(c, err)
+	call, items, seats, ok := s.selection(c)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 20*time.Second)
