@@ -154,12 +154,7 @@ func (s *Server) recordMember(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	start, err := dateParam("start", req.Start)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	end, err := dateParam("end", req.End)
+	start, end, err := dateRange(req.Start, req.End)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -190,12 +185,7 @@ func (s *Server) createTerm(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	start, err := dateParam("start", req.Start)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	end, err := dateParam("end", req.End)
+	start, end, err := dateRange(req.Start, req.End)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -531,4 +521,14 @@ func toRosterResponse(body string, on time.Time, entries []membership.RosterEntr
 			ConsecutiveTerms: e.ConsecutiveTerms, Source: e.Source})
 	}
 	return out
+}
+
+// dateRange reads the start and end dates of a request.
+func dateRange(start, end string) (time.Time, time.Time, error) {
+	s, err := dateParam("start", start)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	e, err := dateParam("end", end)
+	return s, e, err
 }
