@@ -122,6 +122,13 @@ func serve(ctx context.Context, e env, configPath string) error {
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	go prepareStore(bgCtx, log, client, cfg.Database, &prepared, func(ctx context.Context) error {
+		wfTemplates, _, err := workflow.LoadTemplates(filepath.Join(cfg.WorkflowsDir, workflow.TemplatesDir))
+		if err != nil {
+			return err
+		}
+		if err := syncWorkflowArchive(ctx, store.Workflows(), registry, wfTemplates, log); err != nil {
+			return err
+		}
 		if cfg.AdminEmail == "" {
 			return nil
 		}

@@ -63,7 +63,7 @@ var collections = []string{
 	colCalls, colEvents, colNominations, colTimers, colTimerClaims,
 	colUsers, colUserRevisions, colRefreshTokens, colRefreshSpent, colRevokedFamily, colLinkTokens, colLinkUsed, colAttempts,
 	mailJobs, mailDue, mailClaims, mailResults,
-	colMembers, colMemberChanges,
+	colMembers, colMemberChanges, colWorkflowVersions,
 	"attachments.files", "attachments.chunks",
 }
 
