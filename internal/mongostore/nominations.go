@@ -305,9 +305,11 @@ func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilt
 	return out, nil
 }
 
-// ScanNominations streams the projections matching f in id order.
+// ScanNominations streams the projections matching f in the order they
+// were stored. It asks for no sort on purpose: the embedded store sorts in
+// memory, which would hold every matching document at once.
 func (s *Nominations) ScanNominations(ctx context.Context, f nomination.ListFilter) iter.Seq2[*nomination.Nomination, error] {
-	return s.scan(ctx, nominationFilter(f), options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(500))
+	return s.scan(ctx, nominationFilter(f), options.Find().SetBatchSize(500))
 }
 
 func (s *Nominations) scan(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) iter.Seq2[*nomination.Nomination, error] {

@@ -34,8 +34,8 @@ type Store interface {
 	// ListNominations returns projections matching f, ordered by f.Sort
 	// (id when empty), after f.After or from f.Offset, at most f.Limit.
 	ListNominations(ctx context.Context, f ListFilter) ([]*Nomination, error)
-	// ScanNominations streams every projection matching f in id order,
-	// holding one at a time.
+	// ScanNominations streams every projection matching f in the order
+	// stored, holding one at a time.
 	ScanNominations(ctx context.Context, f ListFilter) iter.Seq2[*Nomination, error]
 	// CountStates counts a call's nominations by state.
 	CountStates(ctx context.Context, call string) (map[string]int, error)
