@@ -165,6 +165,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 		Authenticate:   httpapi.AuthenticateWith(accounts),
 		Auth:           accounts,
 		Nominations:    nominations,
+		Workflows:      registry,
 		Members:        members,
 		Shortlists:     export.Shortlists{},
 		Mail:           queue,

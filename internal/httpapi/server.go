@@ -16,6 +16,7 @@ import (
 	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/workflow"
 )
 
 // Caller is the authenticated user behind a request.
@@ -71,6 +72,8 @@ type Config struct {
 	Auth *auth.Service
 	// Mail is the mail log and its retry.
 	Mail MailLog
+	// Workflows holds the loaded workflow definitions.
+	Workflows *workflow.Registry
 	// Shortlists writes exports and balance reports.
 	Shortlists Shortlists
 	// Nominations runs calls, nominations, votes and their links.
@@ -140,6 +143,7 @@ func (s *Server) routes() {
 	metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
 	s.Handle(http.MethodGet, "/metrics", Public, gin.WrapH(metrics))
 	s.Handle(http.MethodGet, "/api/v1/openapi.yaml", Public, s.openAPI)
+	s.workflowRoutes()
 	s.nominationRoutes()
 	s.shortlistRoutes()
 	s.mailRoutes()

@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/workflow"
+)
+
+func (s *Server) workflowRoutes() {
+	s.Handle(http.MethodGet, "/api/v1/workflows", Public, s.listWorkflows)
+	s.Handle(http.MethodGet, "/api/v1/workflows/:id", Public, s.getWorkflow)
+	s.Handle(http.MethodGet, "/api/v1/workflows/:id/graph", Public, s.workflowGraph)
+}
+
+type fieldResponse struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Label    string   `json:"label,omitempty"`
+	Help     string   `json:"help,omitempty"`
+	Required bool     `json:"required"`
+	MinLen   int      `json:"min_len,omitempty"`
+	MaxLen   int      `json:"max_len,omitempty"`
+	Choices  []string `json:"choices,omitempty"`
+	Accept   []string `json:"accept,omitempty"`
+	MaxBytes int64    `json:"max_bytes,omitempty"`
+}
+
+type stateResponse struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Final       bool   `json:"final,omitempty"`
+	Editable    bool   `json:"editable,omitempty"`
+	Review      bool   `json:"review,omitempty"`
+	ReviewDue   string `json:"review_due,omitempty"`
+}
+
+type workflowActionResponse struct {
+	Name   string   `json:"name"`
+	Label  string   `json:"label,omitempty"`
+	From   []string `json:"from"`
+	To     string   `json:"to"`
+	Roles  []string `json:"roles"`
+	Inputs []string `json:"inputs,omitempty"`
+}
+
+type workflowResponse struct {
+	ID          string                   `json:"id"`
+	Version     int                      `json:"version"`
+	Title       string                   `json:"title"`
+	Description string                   `json:"description,omitempty"`
+	Body        string                   `json:"body"`
+	Hash        string                   `json:"hash"`
+	TermYears   int                      `json:"term_years,omitempty"`
+	MaxTerms    int                      `json:"max_consecutive_terms,omitempty"`
+	Initial     string                   `json:"initial"`
+	Fields      []fieldResponse          `json:"fields,omitempty"`
+	States      []stateResponse          `json:"states,omitempty"`
+	Actions     []workflowActionResponse `json:"actions,omitempty"`
+	Panels      []string                 `json:"panels,omitempty"`
+}
+
+func toWorkflowResponse(d *workflow.Definition, full bool) workflowResponse {
+	r := workflowResponse{ID: d.ID, Version: d.Version, Title: d.Title, Description: d.Description, Body: d.Body, Hash: d.Hash,
+		TermYears: d.Terms.Years, MaxTerms: d.Terms.MaxConsecutive, Initial: d.Initial}
+	if !full {
+		return r
+	}
+	r.Panels = d.Panels
+	for _, f := range d.Fields {
+		r.Fields = append(r.Fields, fieldResponse{f.Name, f.Type, f.Label, f.Help, f.Required, f.MinLen, f.MaxLen, f.Choices, f.Accept, f.MaxBytes})
+	}
+	for _, name := range d.StateOrder {
+		st := d.States[name]
+		sr := stateResponse{Name: name, Description: st.Description, Final: st.Final, Editable: st.Editable, Review: st.Review != nil}
+		if st.Review != nil && st.Review.Due > 0 {
+			sr.ReviewDue = st.Review.Due.Round(time.Hour).String()
+		}
+		r.States = append(r.States, sr)
+	}
+	for _, a := range d.Actions {
+		r.Actions = append(r.Actions, workflowActionResponse{a.Name, a.Label, a.From, a.To, a.Roles, a.Inputs})
+	}
+	return r
+}
+
+func (s *Server) listWorkflows(c *gin.Context) {
+	out := []workflowResponse{}
+	if s.cfg.Workflows != nil {
+		for _, d := range s.cfg.Workflows.All() {
+			out = append(out, toWorkflowResponse(d, false))
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
+}
+
+func (s *Server) workflow(c *gin.Context) (*workflow.Definition, bool) {
+	if s.cfg.Workflows != nil {
+		if d, ok := s.cfg.Workflows.Latest(c.Param("id")); ok {
+			return d, true
+		}
+	}
+	s.fail(c, nomination.Errorf(nomination.ENOTFOUND, "no such workflow"))
+	return nil, false
+}
+
+func (s *Server) getWorkflow(c *gin.Context) {
+	if d, ok := s.workflow(c); ok {
+		c.JSON(http.StatusOK, toWorkflowResponse(d, true))
+	}
+}
+
+func (s *Server) workflowGraph(c *gin.Context) {
+	d, ok := s.workflow(c)
+	if !ok {
+		return
+	}
+	format := c.DefaultQuery("format", "mermaid")
+	if format != "mermaid" && format != "dot" {
+		s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "unknown graph format",
+			Fields: []nomination.FieldError{{Field: "format", Message: "mermaid or dot"}}})
+		return
+	}
+	g, err := d.Graph(format)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctype := "text/vnd.mermaid; charset=utf-8"
+	if format == "dot" {
+		ctype = "text/vnd.graphviz; charset=utf-8"
+	}
+	c.Data(http.StatusOK, ctype, []byte(g))
+}
