@@ -27,15 +27,11 @@ func toMember(d userDoc) nomination.Member {
 
 // User returns one account; ENOTFOUND when there is none.
 func (d *Directory) User(ctx context.Context, id string) (nomination.Member, error) {
-	var doc userDoc
-	if err := d.users.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "uid", Value: id}}).Decode(&doc); err != nil {
-		return nomination.Member{}, translate("find user", err)
-	}
-	doc, err := d.users.catchUp(ctx, doc)
+	u, err := d.users.UserByID(ctx, id)
 	if err != nil {
 		return nomination.Member{}, err
 	}
-	return toMember(doc), nil
+	return nomination.Member{UserID: u.ID, Name: u.Name, Email: u.Email, Organization: u.Organization}, nil
 }
 
 // members returns the enabled users matching filter, each caught up with

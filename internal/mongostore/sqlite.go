@@ -61,7 +61,7 @@ func indexIDPaths(ctx context.Context, dir, database string) error {
 // are indexed) before the first request; the attachments bucket included.
 var collections = []string{
 	colCalls, colEvents, colNominations, colTimers, colTimerClaims,
-	colUsers, colUserRevisions, colRefreshTokens, colRefreshSpent, colRevokedFamily, colLinkTokens, colLinkUsed, colAttempts,
+	colUsers, colUserRevisions, colRefreshTokens, colRefreshSpent, colRevokedFamily, colLinkTokens, colLinkUsed, colAttempts, colUserIDs,
 	mailJobs, mailDue, mailClaims, mailResults,
 	colMembers, colMemberChanges, colWorkflowVersions,
 	"attachments.files", "attachments.chunks",

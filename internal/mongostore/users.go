@@ -25,6 +25,7 @@ const (
 	colLinkTokens    = "link_tokens"      // _id: SHA-256 of a mailed link token
 	colLinkUsed      = "link_tokens_used" // _id: SHA-256 of a used link token; the insert consumes it
 	colAttempts      = "auth_attempts"    // one document per throttled attempt
+	colUserIDs       = "user_ids"         // _id: user id; the account's _id (email key), for lookups by id
 )
 
 func init() {
@@ -112,8 +113,19 @@ func fromUserDoc(d *userDoc) *auth.User {
 
 // CreateUser inserts u keyed by its EmailKey: ECONFLICT when taken.
 func (s *Users) CreateUser(ctx context.Context, u *auth.User) error {
-	_, err := s.db.Collection(colUsers).InsertOne(ctx, toUserDoc(u))
-	return translate("create user", err)
+	if _, err := s.db.Collection(colUsers).InsertOne(ctx, toUserDoc(u)); err != nil {
+		return translate("create user", err)
+	}
+	s.indexUserID(ctx, u.ID, u.EmailKey)
+	return nil
+}
+
+// indexUserID records which account (by its _id, the email key) a user id
+// belongs to, so lookups by id go through _id rather than scan the
+// accounts. A missing entry (a crash right after the account's insert) is
+// made again by the next lookup.
+func (s *Users) indexUserID(ctx context.Context, uid, emailKey string) {
+	_, _ = s.db.Collection(colUserIDs).InsertOne(ctx, bson.D{{Key: "_id", Value: uid}, {Key: "email_key", Value: emailKey}})
 }
 
 func (s *Users) findUser(ctx context.Context, op string, filter bson.D) (*auth.User, error) {
@@ -158,7 +170,21 @@ func (s *Users) project(ctx context.Context, d userDoc) {
 
 // UserByID returns the user with that id, or ENOTFOUND.
 func (s *Users) UserByID(ctx context.Context, id string) (*auth.User, error) {
-	return s.findUser(ctx, "get user", bson.D{{Key: "uid", Value: id}})
+	var ref struct {
+		EmailKey string `bson:"email_key"`
+	}
+	err := s.db.Collection(colUserIDs).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&ref)
+	if err == nil {
+		return s.findUser(ctx, "get user", bson.D{{Key: "_id", Value: ref.EmailKey}})
+	}
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, translate("get user", err)
+	}
+	u, err := s.findUser(ctx, "get user", bson.D{{Key: "uid", Value: id}})
+	if err == nil {
+		s.indexUserID(ctx, u.ID, u.EmailKey)
+	}
+	return u, err
 }
 
 // UserByEmailKey returns the user with that normalised email, or ENOTFOUND.
