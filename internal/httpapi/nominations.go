@@ -500,8 +500,10 @@ type eventResponse struct {
 	From  string          `json:"from,omitempty"`
 	To    string          `json:"to,omitempty"`
 	Data  json.RawMessage `json:"data"`
-	Prev  string          `json:"prev_hash"`
-	Hash  string          `json:"hash"`
+	// Redacted says the event's content is not for this caller.
+	Redacted bool   `json:"redacted,omitempty"`
+	Prev     string `json:"prev_hash"`
+	Hash     string `json:"hash"`
 }
 
 func (s *Server) history(c *gin.Context) {
@@ -512,7 +514,8 @@ func (s *Server) history(c *gin.Context) {
 	}
 	out := make([]eventResponse, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, eventResponse{e.Seq, e.At, e.Actor, e.Type, e.From, e.To, e.Data, e.PrevHash, e.Hash})
+		out = append(out, eventResponse{Seq: e.Seq, At: e.At, Actor: e.Actor, Type: e.Type, From: e.From, To: e.To,
+			Data: e.Data, Redacted: e.Data == nil, Prev: e.PrevHash, Hash: e.Hash})
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
 }

@@ -203,9 +203,23 @@ func TestConflictedReviewer(t *testing.T) {
 	found := false
 	for _, e := range hist {
 		found = found || e.Type == nomination.EvConflict
+		if (e.Type == nomination.EvCreated || e.Type == nomination.EvFieldsUpdated) && !e.Redacted {
+			t.Fatalf("a reviewer reads the form's answers in the history: %s", e.Data)
+		}
 	}
 	if !found {
 		t.Fatal("the declaration is not in the history")
+	}
+	// The conflicted reviewer sees that votes happened, not what they were.
+	for _, e := range st.mustHistory(revs[1], n.ID) {
+		if e.Type == nomination.EvVote && !e.Redacted {
+			t.Fatalf("a conflicted reviewer reads a vote: %s", e.Data)
+		}
+	}
+	for _, e := range st.mustHistory(st.login(account{Email: "cand-private_sector@example.org"}), n.ID) {
+		if e.Type == nomination.EvVote && !e.Redacted {
+			t.Fatalf("the candidate reads a reviewer's vote: %s", e.Data)
+		}
 	}
 }
 

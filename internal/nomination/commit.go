@@ -146,19 +146,43 @@ func (s *Service) backoff(ctx context.Context, attempt int) {
 	}
 }
 
-// History returns the nomination's events, for whoever may read it, and
-// whether the hash chain verifies.
+// History returns the nomination's events as actor may see them. The
+// secretariat sees everything. The owner sees every event but the content
+// of votes and conflict declarations. A reviewer sees the content of
+// actions and (unless conflicted) of votes; form answers, files, consent
+// and endorsements are the candidate's and stay hidden. A hidden content
+// is left out (Data nil), so only a full history verifies.
 func (s *Service) History(ctx context.Context, actor Actor, id string) ([]Event, error) {
 	n, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.access(ctx, actor, n); err != nil {
+	role, err := s.access(ctx, actor, n)
+	if err != nil {
 		return nil, err
 	}
 	evs, err := s.Store.Events(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	conflicted := role == "reviewer" && s.conflicted(actor, n)
+	for i := range evs {
+		hide := false
+		switch role {
+		case "owner":
+			hide = evs[i].Type == EvVote || evs[i].Type == EvConflict
+		case "reviewer":
+			switch evs[i].Type {
+			case EvAction, EvOverride:
+			case EvVote, EvConflict:
+				hide = conflicted
+			default:
+				hide = true
+			}
+		}
+		if hide {
+			evs[i].Data = nil
+		}
 	}
 	return evs, nil
 }
