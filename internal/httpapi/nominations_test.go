@@ -181,7 +181,7 @@ func (st *stack) mustConsistent(id string) []nomination.Event {
 
 func stripDerived(n *nomination.Nomination) *nomination.Nomination {
 	cp := *n
-	cp.ReviewPanels = nil
+	cp.ReviewPanels, cp.DerivedSeq, cp.MeanScore = nil, 0, 0
 	return &cp
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/igf/nomina/internal/nomination"
 )
 
 func countJobs(tb testing.TB, st *stack, template string) map[string]int {
@@ -100,7 +102,7 @@ func TestOverdueReviewEscalatesOnce(t *testing.T) {
 	}
 	evs := st.mustConsistent(n.ID)
 	dec := transitions(evs, "panel_review")
-	if len(dec) != 1 || dec[0].Actor != "system" {
+	if len(dec) != 1 || dec[0].Actor != "system" || dec[0].Type != nomination.EvAction {
 		t.Fatalf("escalations: %+v", dec)
 	}
 	if len(countJobs(t, st, "review_overdue")) == 0 {

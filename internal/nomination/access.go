@@ -32,27 +32,13 @@ func (s *Service) access(ctx context.Context, actor Actor, n *Nomination) (strin
 	return "", Errorf(ENOTFOUND, "no such nomination")
 }
 
-// reviewedPanels lists the panels of the review stages n is at or went
-// through (a stage it reached has a round number or votes).
+// reviewedPanels lists the panels that review n now or reviewed it before,
+// as recorded when each round opened (so a changed answer cannot move a
+// nomination's past to another panel).
 func reviewedPanels(def *workflow.Definition, n *Nomination) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, name := range def.StateOrder {
-		st := def.States[name]
-		if st.Review == nil {
-			continue
-		}
-		reached := n.State == name
-		for _, v := range n.Votes {
-			if v.Stage == name {
-				reached = true
-			}
-		}
-		if !reached && !slices.Contains(n.Visited, name) {
-			continue
-		}
-		if p, ok := def.ReviewPanel(name, n.Fields); ok && !seen[p] {
-			seen[p] = true
+	out := slices.Clone(n.Panels)
+	if p := currentPanel(def, n); p != "" && !slices.Contains(out, p) {
+		if st, ok := def.State(n.State); ok && st.Review != nil {
 			out = append(out, p)
 		}
 	}
@@ -71,7 +57,9 @@ func (s *Service) view(ctx context.Context, actor Actor, n *Nomination, def *wor
 		}
 	}
 	v := &View{Nomination: n, Role: role, ShowVotes: role != "owner"}
-	v.Panel, _ = def.ReviewPanel(n.State, n.Fields)
+	if st, ok := def.State(n.State); ok && st.Review != nil {
+		v.Panel = currentPanel(def, n)
+	}
 	if role == "reviewer" {
 		cp := *n
 		cp.Fields = map[string]any{}
@@ -85,9 +73,14 @@ func (s *Service) view(ctx context.Context, actor Actor, n *Nomination, def *wor
 			return !ok || !f.ReviewerVisible
 		})
 		if s.conflicted(actor, n) {
+			// What the votes said stays hidden, the reviewers' requests too.
 			v.ShowVotes = false
+			cp.LastComment = ""
 		}
+		// A reviewer sees the votes of their own panels only.
+		cp.Votes = slices.DeleteFunc(slices.Clone(n.Votes), func(x Vote) bool { return x.Panel != "" && !actor.OnPanel(x.Panel) })
 		cp.Nominator = Person{}
+		cp.Nominee = Person{Name: n.Nominee.Name}
 		v.Nomination = &cp
 	}
 	if !v.ShowVotes {

@@ -13,6 +13,8 @@ import (
 // to write the projection) is folded in, its side effects derived again
 // (idempotently) and the projection rewritten.
 func (s *Service) load(ctx context.Context, id string) (*Nomination, error) {
+	// Repairs finish even when the caller goes away.
+	ctx = context.WithoutCancel(ctx)
 	n, err := s.Store.GetNomination(ctx, id)
 	switch ErrorCode(err) {
 	case "":
@@ -33,21 +35,45 @@ func (s *Service) load(ctx context.Context, id string) (*Nomination, error) {
 		if err := Apply(n, ev); err != nil {
 			return nil, fmt.Errorf("repair nomination %s: %w", id, err)
 		}
-		if err := s.derive(ctx, n, ev); err != nil {
-			return nil, err
-		}
 		repaired = true
 	}
 	if n.Seq == 0 {
 		return nil, Errorf(ENOTFOUND, "no such nomination")
 	}
-	if repaired {
-		s.setPanels(n)
-		if err := s.Store.PutNomination(ctx, n); err != nil {
-			s.Logger.Warn("write repaired projection", "nomination", id, "err", err)
+	// Side effects not yet known to be done are derived (again: deriving
+	// is idempotent).
+	for n.DerivedSeq < n.Seq {
+		ev, err := s.Store.Event(ctx, id, n.DerivedSeq+1)
+		if err != nil {
+			return nil, err
 		}
+		if err := s.derive(ctx, n, ev); err != nil {
+			s.Logger.Warn("derive side effects; a later reader retries", "event", EventID(id, ev.Seq), "err", err)
+			break
+		}
+		n.DerivedSeq = ev.Seq
+		repaired = true
+	}
+	if repaired {
+		s.put(ctx, n)
 	}
 	return n, nil
+}
+
+// put writes the projection, then looks for an event past it: a writer
+// that put an older projection over a newer one sees the newer event and
+// repairs its own overwrite.
+func (s *Service) put(ctx context.Context, n *Nomination) {
+	s.setPanels(n)
+	if err := s.Store.PutNomination(ctx, n); err != nil {
+		s.Logger.Warn("write projection; the next reader repairs it", "nomination", n.ID, "err", err)
+		return
+	}
+	if _, err := s.Store.Event(ctx, n.ID, n.Seq+1); err == nil {
+		if _, err := s.load(ctx, n.ID); err != nil {
+			s.Logger.Warn("repair projection", "nomination", n.ID, "err", err)
+		}
+	}
 }
 
 // change is a decision taken on the current projection: the event to
@@ -111,25 +137,28 @@ func (s *Service) create(ctx context.Context, ev Event) (*Nomination, error) {
 }
 
 // afterCommit folds the committed event into n, derives its side effects
-// and writes the projection. A failure here loses nothing: the event is
-// committed, and the next reader repairs the rest.
+// and writes the projection, whatever happens to the request meanwhile. A
+// failure here loses nothing: the event is committed, and the projection
+// records how far side effects are done, for the next reader to finish.
 func (s *Service) afterCommit(ctx context.Context, n *Nomination, ev Event) error {
+	ctx = context.WithoutCancel(ctx)
 	if s.AfterAppend != nil {
 		if err := s.AfterAppend(ev); err != nil {
 			return err
 		}
 	}
+	derived := n.DerivedSeq == n.Seq
 	if err := Apply(n, ev); err != nil {
 		return err
 	}
-	if err := s.derive(ctx, n, ev); err != nil {
-		s.Logger.Warn("derive side effects; the next reader retries", "event", EventID(ev.NominationID, ev.Seq), "err", err)
-		return nil
+	if derived {
+		if err := s.derive(ctx, n, ev); err != nil {
+			s.Logger.Warn("derive side effects; the next reader retries", "event", EventID(ev.NominationID, ev.Seq), "err", err)
+		} else {
+			n.DerivedSeq = ev.Seq
+		}
 	}
-	s.setPanels(n)
-	if err := s.Store.PutNomination(ctx, n); err != nil {
-		s.Logger.Warn("write projection; the next reader repairs it", "nomination", n.ID, "err", err)
-	}
+	s.put(ctx, n)
 	return nil
 }
 
@@ -170,7 +199,11 @@ func (s *Service) History(ctx context.Context, actor Actor, id string) ([]Event,
 		hide := false
 		switch role {
 		case "owner":
-			hide = evs[i].Type == EvVote || evs[i].Type == EvConflict
+			if evs[i].Type == EvVote || evs[i].Type == EvConflict {
+				// Who voted, and how, is the panel's.
+				hide = true
+				evs[i].Actor = "reviewer"
+			}
 		case "reviewer":
 			switch evs[i].Type {
 			case EvAction, EvOverride:
@@ -203,6 +236,7 @@ func (s *Service) Verify(ctx context.Context, id string) (int, error) {
 
 // setPanels records which panels' reviewers may see n, and its mean score.
 func (s *Service) setPanels(n *Nomination) {
+	n.ReviewPanels = nil
 	if def, err := s.definition(n); err == nil {
 		n.ReviewPanels = reviewedPanels(def, n)
 	}

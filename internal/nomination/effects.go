@@ -50,8 +50,8 @@ func (s *Service) subject(ctx context.Context, n *Nomination, def *workflow.Defi
 // eligibleReviewers returns the members of n's current review panel who
 // may vote: not the submitter (when excluded), not conflicted.
 func (s *Service) eligibleReviewers(ctx context.Context, n *Nomination, def *workflow.Definition, r *workflow.Review) ([]Member, error) {
-	panel, ok := def.ReviewPanel(n.State, n.Fields)
-	if !ok || s.Directory == nil {
+	panel := currentPanel(def, n)
+	if panel == "" || s.Directory == nil {
 		return nil, nil
 	}
 	members, err := s.Directory.PanelMembers(ctx, panel)
@@ -130,10 +130,10 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 		tok := s.Links.Sign(LinkClaims{Kind: "endorse", NominationID: n.ID, Ref: en.ID, Expires: ev.At.Add(s.LinkTTL).Unix()})
 		links["endorse"] = "/api/v1/endorsements/" + tok
 		return s.enqueueFor(ctx, n, def, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, links)
-	case EvAction, EvOverride:
-		var d actionData
-		if err := jsonUnmarshal(ev.Data, &d); err != nil {
-			return err
+	case EvAction, EvOverride, EvVote, EvConflict:
+		d, ok := transitionOf(ev)
+		if !ok || (ev.Type != EvAction && ev.Type != EvOverride && ev.To == "") {
+			break // a vote or declaration that decided nothing
 		}
 		if a, ok := def.Action(d.Action); ok {
 			for _, nt := range a.Notify {
@@ -216,9 +216,8 @@ func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.D
 	if call, err := s.Store.GetCall(ctx, n.CallSlug); err == nil {
 		job.CallTitle, job.CallClosesAt = call.Title, call.ClosesAt
 	}
-	var d actionData
-	if ev != nil && (ev.Type == EvAction || ev.Type == EvOverride) {
-		if jsonUnmarshal(ev.Data, &d) == nil {
+	if ev != nil {
+		if d, ok := transitionOf(*ev); ok {
 			job.Comment, job.Reason = d.Comment, d.Reason
 		}
 	}

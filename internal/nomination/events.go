@@ -44,6 +44,20 @@ type (
 		// messages it sends besides the action's own.
 		Timer  string       `json:"timer,omitempty"`
 		Notify []NotifySpec `json:"notify,omitempty"`
+		// Panel is the panel reviewing the round the transition opens.
+		Panel string `json:"panel,omitempty"`
+	}
+	// voteData is a vote and, when it settled the stage, the decision it
+	// made: one event, so a decision is never lost or made twice.
+	voteData struct {
+		Vote
+		Outcome *actionData `json:"outcome,omitempty"`
+	}
+	// conflictData is a declared conflict and, when excluding the reviewer
+	// settled the stage, the decision.
+	conflictData struct {
+		Conflict
+		Outcome *actionData `json:"outcome,omitempty"`
 	}
 	endorsementConfirmedData struct {
 		ID        string `json:"id"`
@@ -140,24 +154,7 @@ func Apply(n *Nomination, e Event) error {
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			return fmt.Errorf("event %d: %w", e.Seq, err)
 		}
-		if e.To != "" && e.To != n.State {
-			n.EnteredAt = e.At
-			n.EnteredSeq = e.Seq
-		}
-		if e.To != "" {
-			n.State = e.To
-			if !slices.Contains(n.Visited, e.To) {
-				n.Visited = append(n.Visited, e.To)
-			}
-		}
-		if d.Round > 0 {
-			n.Round = d.Round
-		}
-		n.StageDue = d.Due
-		if d.Action == "submit" && n.SubmittedAt.IsZero() {
-			n.SubmittedAt = e.At
-		}
-		n.LastComment, n.LastReason = d.Comment, d.Reason
+		applyTransition(n, e, d)
 	case EvAttachmentAdded:
 		var a Attachment
 		if err := json.Unmarshal(e.Data, &a); err != nil {
@@ -197,20 +194,28 @@ func Apply(n *Nomination, e Event) error {
 		}
 		n.Consent = d.Decision
 	case EvVote:
-		var v Vote
-		if err := json.Unmarshal(e.Data, &v); err != nil {
+		var d voteData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
 			return fmt.Errorf("event %d: %w", e.Seq, err)
 		}
+		v := d.Vote
 		v.Seq = e.Seq
 		v.At = e.At
 		n.Votes = append(n.Votes, v)
+		if d.Outcome != nil {
+			applyTransition(n, e, *d.Outcome)
+		}
 	case EvConflict:
-		var c Conflict
-		if err := json.Unmarshal(e.Data, &c); err != nil {
+		var d conflictData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
 			return fmt.Errorf("event %d: %w", e.Seq, err)
 		}
+		c := d.Conflict
 		c.At = e.At
 		n.Conflicts = append(n.Conflicts, c)
+		if d.Outcome != nil {
+			applyTransition(n, e, *d.Outcome)
+		}
 	default:
 		return fmt.Errorf("event %d: unknown type %q", e.Seq, e.Type)
 	}
@@ -218,6 +223,52 @@ func Apply(n *Nomination, e Event) error {
 	n.UpdatedAt = e.At
 	n.LastHash = e.Hash
 	return nil
+}
+
+// applyTransition moves n to e.To as the transition d describes.
+func applyTransition(n *Nomination, e Event, d actionData) {
+	if e.To != "" && e.To != n.State {
+		n.EnteredAt = e.At
+		n.EnteredSeq = e.Seq
+	}
+	if e.To != "" {
+		n.State = e.To
+		if !slices.Contains(n.Visited, e.To) {
+			n.Visited = append(n.Visited, e.To)
+		}
+	}
+	if d.Round > 0 {
+		n.Round = d.Round
+		n.Panel = d.Panel
+		if d.Panel != "" && !slices.Contains(n.Panels, d.Panel) {
+			n.Panels = append(n.Panels, d.Panel)
+		}
+	}
+	n.StageDue = d.Due
+	if d.Action == "submit" && n.SubmittedAt.IsZero() {
+		n.SubmittedAt = e.At
+	}
+	n.LastComment, n.LastReason = d.Comment, d.Reason
+}
+
+// transitionOf returns the transition an event carries, if any.
+func transitionOf(e Event) (actionData, bool) {
+	switch e.Type {
+	case EvAction, EvOverride:
+		var d actionData
+		return d, json.Unmarshal(e.Data, &d) == nil
+	case EvVote:
+		var d voteData
+		if json.Unmarshal(e.Data, &d) == nil && d.Outcome != nil {
+			return *d.Outcome, true
+		}
+	case EvConflict:
+		var d conflictData
+		if json.Unmarshal(e.Data, &d) == nil && d.Outcome != nil {
+			return *d.Outcome, true
+		}
+	}
+	return actionData{}, false
 }
 
 // EventID is the store key of event seq of a nomination: the unique _id

@@ -97,19 +97,20 @@ type Endorsement struct {
 type Vote struct {
 	Reviewer string    `json:"reviewer"`
 	Stage    string    `json:"stage"`
+	Panel    string    `json:"panel,omitempty"`
 	Round    int       `json:"round"`
 	Decision string    `json:"decision"`
 	Score    *float64  `json:"score,omitempty"`
 	Comment  string    `json:"comment,omitempty"`
-	At       time.Time `json:"at"`
-	Seq      int       `json:"seq"`
+	At       time.Time `json:"at,omitzero"`
+	Seq      int       `json:"seq,omitempty"`
 }
 
 // Conflict is a reviewer's declared conflict of interest.
 type Conflict struct {
 	Reviewer string    `json:"reviewer"`
 	Reason   string    `json:"reason"`
-	At       time.Time `json:"at"`
+	At       time.Time `json:"at,omitzero"`
 }
 
 // WorkflowRef pins the workflow definition a nomination started with.
@@ -141,6 +142,13 @@ type Nomination struct {
 	Round         int
 	// Visited lists the states the nomination has been in.
 	Visited []string
+	// Panel reviews the current round; Panels lists every panel that has
+	// reviewed the nomination, recorded when each round opened.
+	Panel  string
+	Panels []string
+	// DerivedSeq is the last event whose side effects (mail, timers,
+	// membership) are known to be done; readers finish the rest.
+	DerivedSeq int
 	// MeanScore is the mean score of the latest review round that took
 	// scores (0 when none did).
 	MeanScore float64

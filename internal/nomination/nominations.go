@@ -215,15 +215,24 @@ func (s *Service) Act(ctx context.Context, actor Actor, id, action string, in Ac
 // transition builds the event moving n to state to, opening a new review
 // round when to holds a review.
 func (s *Service) transition(n *Nomination, def *workflow.Definition, actor, typ, action, from, to, comment, reason string, tally map[string]any, now time.Time, effects []workflow.Effect) Event {
+	d := s.transitionData(n, def, action, from, to, comment, reason, tally, now, effects)
+	return Event{Actor: actor, Type: typ, From: from, To: to, Data: mustJSON(d)}
+}
+
+// transitionData describes a move of n from one state to another: the new
+// round and its panel and due time when to holds a review, the timers to
+// arm and whether a membership follows.
+func (s *Service) transitionData(n *Nomination, def *workflow.Definition, action, from, to, comment, reason string, tally map[string]any, now time.Time, effects []workflow.Effect) actionData {
 	d := actionData{Action: action, Comment: comment, Reason: reason, Tally: tally}
 	d.Timers, d.CreatesMember = timerEffects(effects)
 	if st, ok := def.State(to); ok && st.Review != nil && to != from {
 		d.Round = n.Round + 1
+		d.Panel, _ = def.ReviewPanel(to, n.Fields)
 		if st.Review.Due > 0 {
 			d.Due = now.Add(st.Review.Due).UTC().Truncate(time.Millisecond)
 		}
 	}
-	return Event{Actor: actor, Type: typ, From: from, To: to, Data: mustJSON(d)}
+	return d
 }
 
 // wfActor describes actor to the workflow engine.

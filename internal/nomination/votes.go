@@ -39,8 +39,8 @@ func (s *Service) CastVote(ctx context.Context, actor Actor, id string, in VoteI
 			return Event{}, Errorf(ECONFLICT, "no review is open on this nomination")
 		}
 		r := st.Review
-		panel, ok := def.ReviewPanel(n.State, n.Fields)
-		if !ok || !actor.OnPanel(panel) || !actor.HasRole("reviewer") {
+		panel := currentPanel(def, n)
+		if panel == "" || !actor.OnPanel(panel) || !actor.HasRole("reviewer") {
 			return Event{}, Errorf(EFORBIDDEN, "you are not on the panel reviewing this nomination")
 		}
 		if slices.Contains(r.Exclude, workflow.ExcludeSubmitter) && actor.UserID == n.OwnerID {
@@ -57,18 +57,36 @@ func (s *Service) CastVote(ctx context.Context, actor Actor, id string, in VoteI
 				return Event{}, Errorf(ECONFLICT, "you have voted in this round already")
 			}
 		}
-		vote = Vote{Reviewer: actor.UserID, Stage: n.State, Round: n.Round, Decision: in.Decision, Score: in.Score, Comment: strings.TrimSpace(in.Comment)}
-		return Event{Actor: actor.UserID, Type: EvVote, Data: mustJSON(vote)}, nil
+		vote = Vote{Reviewer: actor.UserID, Stage: n.State, Panel: panel, Round: n.Round, Decision: in.Decision, Score: in.Score, Comment: strings.TrimSpace(in.Comment)}
+		// The vote and the decision it brings, if any, commit together.
+		trial := *n
+		trial.Votes = append(slices.Clone(n.Votes), vote)
+		dec, to, err := s.decision(ctx, &trial, def)
+		if err != nil {
+			return Event{}, err
+		}
+		ev := Event{Actor: actor.UserID, Type: EvVote, Data: mustJSON(voteData{Vote: vote, Outcome: dec})}
+		if dec != nil {
+			ev.From, ev.To = n.State, to
+		}
+		return ev, nil
 	})
 	if err != nil {
 		return Vote{}, err
 	}
 	vote.Seq, vote.At = ev.Seq, ev.At
-	if err := s.decide(ctx, id); err != nil {
-		// The vote stands; the next vote or read decides.
-		s.Logger.Warn("decide after vote", "nomination", id, "err", err)
-	}
 	return vote, nil
+}
+
+// currentPanel is the panel reviewing n's current round: the one recorded
+// when the round opened, or, for a round opened before panels were
+// recorded, the one the workflow names for its answers.
+func currentPanel(def *workflow.Definition, n *Nomination) string {
+	if n.Panel != "" {
+		return n.Panel
+	}
+	p, _ := def.ReviewPanel(n.State, n.Fields)
+	return p
 }
 
 func checkVote(r *workflow.Review, in VoteInput) error {
@@ -94,50 +112,38 @@ func checkVote(r *workflow.Review, in VoteInput) error {
 	return nil
 }
 
-// decide applies the review's rules to the current tally and commits the
-// resulting transition, once: a decider that loses the race reloads and
-// finds the stage already left.
-func (s *Service) decide(ctx context.Context, id string) error {
-	_, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
-		def, err := s.definition(n)
-		if err != nil {
-			return Event{}, err
-		}
-		st, _ := def.State(n.State)
-		if st == nil || st.Review == nil {
-			return Event{}, errNoChange
-		}
-		subj, env, err := s.subject(ctx, n, def, "")
-		if err != nil {
-			return Event{}, err
-		}
-		out, err := def.Decide(subj, env)
-		if err != nil {
-			return Event{}, err
-		}
-		if out == nil {
-			return Event{}, errNoChange
-		}
-		t := subj.Tally
-		tally := map[string]any{"approve": t.Approve, "reject": t.Reject, "request_changes": t.RequestChanges,
-			"recuse": t.Recuse, "eligible": t.Eligible, "round": n.Round}
-		comment := ""
-		if out.Action == st.Review.OnRequestChanges {
-			// The candidate sees what the reviewers asked for.
-			var asks []string
-			for _, v := range n.CurrentVotes(n.State) {
-				if v.Decision == workflow.VoteRequestChanges && v.Comment != "" {
-					asks = append(asks, v.Comment)
-				}
-			}
-			comment = strings.Join(asks, "\n\n")
-		}
-		return s.transition(n, def, SystemActor.UserID, EvAction, out.Action, out.From, out.To, comment, "", tally, env.Now, out.Effects), nil
-	})
-	if err == errNoChange {
-		return nil
+// decision applies the review's rules to n's current tally: the
+// transition they call for, with the state it leads to, or nil while the
+// review is undecided.
+func (s *Service) decision(ctx context.Context, n *Nomination, def *workflow.Definition) (*actionData, string, error) {
+	st, _ := def.State(n.State)
+	if st == nil || st.Review == nil {
+		return nil, "", nil
 	}
-	return err
+	subj, env, err := s.subject(ctx, n, def, "")
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := def.Decide(subj, env)
+	if err != nil || out == nil {
+		return nil, "", err
+	}
+	t := subj.Tally
+	tally := map[string]any{"approve": t.Approve, "reject": t.Reject, "request_changes": t.RequestChanges,
+		"recuse": t.Recuse, "eligible": t.Eligible, "round": n.Round, "decided_by": SystemActor.UserID}
+	comment := ""
+	if out.Action == st.Review.OnRequestChanges {
+		// The candidate sees what the reviewers asked for.
+		var asks []string
+		for _, v := range n.CurrentVotes(n.State) {
+			if v.Decision == workflow.VoteRequestChanges && v.Comment != "" {
+				asks = append(asks, v.Comment)
+			}
+		}
+		comment = strings.Join(asks, "\n\n")
+	}
+	d := s.transitionData(n, def, out.Action, out.From, out.To, comment, "", tally, env.Now, out.Effects)
+	return &d, out.To, nil
 }
 
 // DeclareConflict records a reviewer's conflict of interest on a
@@ -160,16 +166,26 @@ func (s *Service) DeclareConflict(ctx context.Context, actor Actor, id, reason s
 		if _, ok := n.ConflictOf(actor.UserID); ok {
 			return Event{}, Errorf(ECONFLICT, "you declared a conflict already")
 		}
-		return Event{Actor: actor.UserID, Type: EvConflict, Data: mustJSON(Conflict{Reviewer: actor.UserID, Reason: reason})}, nil
+		def, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		c := Conflict{Reviewer: actor.UserID, Reason: reason}
+		// Fewer eligible reviewers may settle the stage: that decision
+		// commits with the declaration.
+		trial := *n
+		trial.Conflicts = append(slices.Clone(n.Conflicts), c)
+		dec, to, err := s.decision(ctx, &trial, def)
+		if err != nil {
+			return Event{}, err
+		}
+		ev := Event{Actor: actor.UserID, Type: EvConflict, Data: mustJSON(conflictData{Conflict: c, Outcome: dec})}
+		if dec != nil {
+			ev.From, ev.To = n.State, to
+		}
+		return ev, nil
 	})
-	if err != nil {
-		return err
-	}
-	// Fewer eligible reviewers may settle the stage.
-	if err := s.decide(ctx, id); err != nil {
-		s.Logger.Warn("decide after conflict", "nomination", id, "err", err)
-	}
-	return nil
+	return err
 }
 
 // Override moves a nomination out of a stuck stage by the secretariat, with
