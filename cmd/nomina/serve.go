@@ -84,6 +84,9 @@ func serve(ctx context.Context, e env, configPath string) error {
 	if keysPath == "" {
 		keysPath = filepath.Join(cfg.DataDir, "jwt-keys.json")
 	}
+	if cfg.MongoDBURI != "" && (cfg.JWTKeysFile == "" || cfg.LinkSecretFile == "") {
+		log.Warn("signing keys are kept in this instance's data directory: with several instances on one store, give them all the same NOMINA_JWT_KEYS_FILE and NOMINA_LINK_SECRET_FILE, or tokens and mailed links work on one instance only")
+	}
 	keys, err := auth.LoadOrCreateKeys(keysPath, rand.Reader)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("signing keys (NOMINA_JWT_KEYS_FILE): %w", err)}
@@ -115,13 +118,9 @@ func serve(ctx context.Context, e env, configPath string) error {
 		ValidateTargets: export.ValidateTargets, Logger: log,
 	})
 
-	// The store may not be there yet: wait for it in the background so the
-	// service starts, answers /readyz with 503, and becomes ready when the
-	// server appears.
-	var prepared atomic.Bool
-	bgCtx, stopBackground := context.WithCancel(ctx)
-	defer stopBackground()
-	go prepareStore(bgCtx, log, client, cfg.Database, &prepared, func(ctx context.Context) error {
+	// bootstrap archives the workflows and creates the first admin once the
+	// store answers.
+	bootstrap := func(ctx context.Context) error {
 		wfTemplates, _, err := workflow.LoadTemplates(filepath.Join(cfg.WorkflowsDir, workflow.TemplatesDir))
 		if err != nil {
 			return err
@@ -137,9 +136,24 @@ func serve(ctx context.Context, e env, configPath string) error {
 			log.Info("first admin created", "email", cfg.AdminEmail)
 		}
 		return err
+	}
+	// The store may not be there yet: wait for it in the background so the
+	// service starts, answers /readyz with 503, and becomes ready when the
+	// server appears.
+	var prepared atomic.Bool
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() {
+		stopBackground()
+		background.Wait() // before the store closes
+	}()
+	fatal := make(chan error, 1)
+	background.Go(func() {
+		if err := prepareStore(bgCtx, log, client, cfg.Database, &prepared, bootstrap); err != nil {
+			fatal <- err
+		}
 	})
 	mailCfg := mail.Config{SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, BaseURL: cfg.BaseURL, InsecurePlaintext: cfg.SMTPInsecure, Workers: cfg.MailWorkers}
-	var background sync.WaitGroup
 	host, _ := os.Hostname()
 	background.Go(func() { nominations.RunTimers(bgCtx, host+"/"+strconv.Itoa(os.Getpid()), 15*time.Second) })
 	background.Go(func() { purgeExpired(bgCtx, log, accounts) })
@@ -201,19 +215,28 @@ func serve(ctx context.Context, e env, configPath string) error {
 	}
 	log.Info("nomina listening", "addr", ln.Addr().String(), "version", buildVersion(), "pid", os.Getpid())
 
+	var stopErr error
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
+	case err := <-fatal:
+		stopErr = err
+		log.Error("cannot start", "err", err)
 	case <-ctx.Done():
 	}
+	// Stop taking requests and let those in flight finish, then stop the
+	// background work, then (deferred) close the store.
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
-	stopBackground()
-	background.Wait()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("in-flight requests cut off at the end of the grace period", "err", err)
 		_ = hs.Close()
+	}
+	stopBackground()
+	background.Wait()
+	if stopErr != nil {
+		return &exitError{code: 2, err: stopErr}
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
@@ -225,7 +248,10 @@ func serve(ctx context.Context, e env, configPath string) error {
 // prepareStore waits for the store with a capped backoff, logging the first
 // failure and then at most once a minute, then prepares the database
 // (collections, indexes) and creates the first admin.
-func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Client, database string, prepared *atomic.Bool, bootstrap func(context.Context) error) {
+//
+// It returns an error only for a problem retrying cannot mend: a setting
+// the store refuses (an invalid or taken first-admin account, say).
+func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Client, database string, prepared *atomic.Bool, bootstrap func(context.Context) error) error {
 	delay := 250 * time.Millisecond
 	var lastLog time.Time
 	for {
@@ -242,10 +268,14 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		if err == nil {
 			prepared.Store(true)
 			log.Info("store ready")
-			return
+			return nil
 		}
 		if ctx.Err() != nil {
-			return
+			return nil
+		}
+		switch nomination.ErrorCode(err) {
+		case nomination.EINVALID, nomination.ECONFLICT, nomination.EFORBIDDEN:
+			return fmt.Errorf("first admin (NOMINA_ADMIN_EMAIL, NOMINA_ADMIN_PASSWORD): %s", nomination.ErrorMessage(err)+describeFields(err))
 		}
 		if time.Since(lastLog) > time.Minute {
 			log.Warn("store not reachable; retrying", "err", err, "next_try_in", delay)
@@ -253,11 +283,24 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 15*time.Second)
 	}
+}
+
+// describeFields lists the fields a domain error names, for a log line.
+func describeFields(err error) string {
+	var de *nomination.Error
+	if !errors.As(err, &de) || len(de.Fields) == 0 {
+		return ""
+	}
+	out := ""
+	for _, f := range de.Fields {
+		out += "; " + f.Field + ": " + f.Message
+	}
+	return out
 }
 
 // loadWorkflows loads every definition in dir; a file with any error stops

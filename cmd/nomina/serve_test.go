@@ -223,3 +223,21 @@ func TestUnreachableStoreBecomesReadyWhenServerAppears(t *testing.T) {
 	defer emb.Close()
 	waitReady(t, s, 45*time.Second)
 }
+
+// A first admin the store refuses (a guessable password) stops the service
+// with status 2 and a message naming the settings, instead of leaving it
+// unready for ever.
+func TestRefusedFirstAdminStopsTheService(t *testing.T) {
+	s := startService(t, map[string]string{"NOMINA_ADMIN_EMAIL": "admin@igf.example", "NOMINA_ADMIN_PASSWORD": "password"})
+	select {
+	case code := <-s.exit:
+		if code != 2 {
+			t.Fatalf("exit %d, want 2", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the service kept running: %s", s.stderr)
+	}
+	if !strings.Contains(s.stderr.String(), "NOMINA_ADMIN_PASSWORD") {
+		t.Fatalf("the log does not name the setting:\n%s", s.stderr)
+	}
+}
