@@ -219,6 +219,12 @@ func TestMAGPathToPanelReview(t *testing.T) {
 	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), minimalPDF) {
 		t.Fatalf("download: %d %q", rec.Code, rec.Body.String())
 	}
+	// A new CV replaces the old one, whose bytes are removed.
+	first := att
+	mustStatus(t, st.upload(cand, n.ID, "cv", "cv-2.pdf", minimalPDF), http.StatusCreated, &att)
+	if _, _, err := st.store.Nominations().OpenFile(context.Background(), first.ID); nomination.ErrorCode(err) != nomination.ENOTFOUND {
+		t.Fatalf("the replaced file is still stored: %v", err)
+	}
 	st.mustEndorse(cand, n.ID)
 	mustStatus(t, st.call("GET", "/api/v1/nominations/"+n.ID, cand, nil), http.StatusOK, &n)
 	if !n.allowed("submit") || !n.allowed("withdraw") {
@@ -237,8 +243,8 @@ func TestMAGPathToPanelReview(t *testing.T) {
 	// Editing is over once submitted.
 	mustProblem(t, st.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"gender": "other"}}), http.StatusConflict)
 	evs := st.mustConsistent(n.ID)
-	if len(evs) != 7 {
-		t.Fatalf("%d events, want created, fields, attachment, endorsement asked and confirmed, submit, admit", len(evs))
+	if len(evs) != 8 {
+		t.Fatalf("%d events, want created, fields, 2 attachments, endorsement asked and confirmed, submit, admit", len(evs))
 	}
 	// Mail derived from the events: the candidate's receipt at least.
 	jobs := mustMailJobs(t, st, n.ID)

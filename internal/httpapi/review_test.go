@@ -348,6 +348,14 @@ func TestReviewerSeesOnlyOwnPanel(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].ID != n.ID {
 		t.Fatalf("the panel's queue: %+v", list.Items)
 	}
+	// A reviewer who is also a candidate sees their own nomination beside
+	// the queue, and other panels' nominations still not.
+	own := st.mustDraft(other, "mag-gov", magFields("civil_society"))
+	list.Items = nil
+	mustStatus(t, st.call("GET", "/api/v1/nominations?q=kenya", other, nil), 200, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != own.ID {
+		t.Fatalf("a reviewer's own nominations: %+v", list.Items)
+	}
 }
 
 func TestSecretariatOverride(t *testing.T) {

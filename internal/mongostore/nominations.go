@@ -247,11 +247,19 @@ func nominationFilter(f nomination.ListFilter) bson.D {
 	if len(f.States) > 0 {
 		filter = append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$in", Value: f.States}}})
 	}
-	if f.Owner != "" {
-		filter = append(filter, bson.E{Key: "owner", Value: f.Owner})
-	}
-	if len(f.Panels) > 0 {
-		filter = append(filter, bson.E{Key: "review_panels", Value: bson.D{{Key: "$in", Value: f.Panels}}})
+	switch {
+	case f.OwnerOrPanels:
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "owner", Value: f.Owner}},
+			bson.D{{Key: "review_panels", Value: bson.D{{Key: "$in", Value: f.Panels}}}},
+		}})
+	default:
+		if f.Owner != "" {
+			filter = append(filter, bson.E{Key: "owner", Value: f.Owner})
+		}
+		if len(f.Panels) > 0 {
+			filter = append(filter, bson.E{Key: "review_panels", Value: bson.D{{Key: "$in", Value: f.Panels}}})
+		}
 	}
 	if len(f.IDs) > 0 {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: f.IDs}}})
@@ -269,10 +277,10 @@ func nominationFilter(f nomination.ListFilter) bson.D {
 	}
 	if f.Query != "" {
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+		filter = append(filter, bson.E{Key: "$and", Value: bson.A{bson.D{{Key: "$or", Value: bson.A{
 			bson.D{{Key: "nominee_name", Value: re}},
 			bson.D{{Key: "organization", Value: re}},
-		}})
+		}}}}})
 	}
 	return filter
 }

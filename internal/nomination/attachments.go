@@ -105,15 +105,28 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up 
 		return Attachment{}, err
 	}
 	att := Attachment{ID: fileID, Kind: up.Kind, Filename: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil)), ContentType: ctype}
+	var replaced []string
 	_, ev, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
 		if st, ok := def.State(n.State); !ok || !st.Editable {
 			return Event{}, Errorf(ECONFLICT, "files cannot be added in state %q", n.State)
+		}
+		replaced = replaced[:0]
+		for _, a := range n.Attachments {
+			if a.Kind == up.Kind {
+				replaced = append(replaced, a.ID)
+			}
 		}
 		return Event{Actor: actor.UserID, Type: EvAttachmentAdded, Data: mustJSON(att)}, nil
 	})
 	if err != nil {
 		_ = s.Files.DeleteFile(context.WithoutCancel(ctx), fileID)
 		return Attachment{}, err
+	}
+	// The file it replaces is no longer reachable: free its space.
+	for _, old := range replaced {
+		if err := s.Files.DeleteFile(context.WithoutCancel(ctx), old); err != nil {
+			s.Logger.Warn("delete replaced attachment", "nomination", id, "file", old, "err", err)
+		}
 	}
 	att.At = ev.At
 	return att, nil

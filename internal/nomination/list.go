@@ -88,6 +88,9 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 		f.Panels = actor.Panels
 		if q.Panel != "" {
 			f.Panels = []string{q.Panel}
+		} else {
+			// A reviewer may also have nominations of their own.
+			f.Owner, f.OwnerOrPanels = actor.UserID, true
 		}
 		f.Reviews = true
 		reviewerQueue = true

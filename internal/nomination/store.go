@@ -52,6 +52,9 @@ type ListFilter struct {
 	After   string
 	Limit   int
 	Reviews bool // only nominations that are, or were, at a review stage
+	// OwnerOrPanels widens Owner and Panels to either: the caller's own
+	// nominations and the panels' queue together.
+	OwnerOrPanels bool
 	// FieldEquals keeps nominations whose form answer equals the value.
 	FieldEquals map[string]string
 	// Sort is "" (id), "name", "submitted" or "score" (highest first).
