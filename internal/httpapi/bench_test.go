@@ -42,7 +42,7 @@ func BenchmarkRoundTrips(b *testing.B) {
 	}
 	measure("GET", func(int) int { return st.call("GET", "/api/v1/nominations/"+n.ID, cand, nil).Code })
 	measure("PATCH", func(i int) int {
-		return st.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"position": fmt.Sprint("Director ", i)}}).Code
+		return st.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"position": fmt.Sprint("Director ", i)}}, "If-Match", "*").Code
 	})
 	// An action (withdraw) on a fresh draft each time; only the action's
 	// own commands are counted.
@@ -92,7 +92,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := seq.Add(1)
-					rec := st.call("PATCH", "/api/v1/nominations/"+pick(i), cand, map[string]any{"fields": map[string]any{"position": fmt.Sprint("Director ", i)}})
+					rec := st.call("PATCH", "/api/v1/nominations/"+pick(i), cand, map[string]any{"fields": map[string]any{"position": fmt.Sprint("Director ", i)}}, "If-Match", "*")
 					switch rec.Code {
 					case http.StatusOK:
 					case http.StatusConflict:

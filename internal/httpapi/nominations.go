@@ -288,8 +288,11 @@ type patchNominationRequest struct {
 // ifMatch reads the If-Match version: 0 when absent.
 func ifMatch(c *gin.Context) (int, error) {
 	h := strings.TrimSpace(c.GetHeader("If-Match"))
-	if h == "" || h == "*" {
+	switch h {
+	case "":
 		return 0, nil
+	case "*":
+		return nomination.AnyVersion, nil
 	}
 	h = strings.TrimPrefix(h, "W/")
 	v, err := strconv.Atoi(strings.Trim(h, `"`))

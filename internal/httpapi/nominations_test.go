@@ -241,7 +241,7 @@ func TestMAGPathToPanelReview(t *testing.T) {
 		t.Fatalf("after admit: state %s panel %q round %d", n.State, n.Panel, n.Round)
 	}
 	// Editing is over once submitted.
-	mustProblem(t, st.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"gender": "other"}}), http.StatusConflict)
+	mustProblem(t, st.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"gender": "other"}}, "If-Match", "*"), http.StatusConflict)
 	evs := st.mustConsistent(n.ID)
 	if len(evs) != 8 {
 		t.Fatalf("%d events, want created, fields, 2 attachments, endorsement asked and confirmed, submit, admit", len(evs))
@@ -298,7 +298,7 @@ func TestNominationBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := mustProblem(t, st.call("PATCH", path, cand, tc.body), tc.status)
+			p := mustProblem(t, st.call("PATCH", path, cand, tc.body, "If-Match", "*"), tc.status)
 			if len(p.Errors) == 0 || p.Errors[0].Field != tc.field {
 				t.Fatalf("errors = %+v, want field %s", p.Errors, tc.field)
 			}
@@ -308,7 +308,8 @@ func TestNominationBadInput(t *testing.T) {
 	if evs := st.mustConsistent(n.ID); len(evs) != 1 {
 		t.Fatalf("%d events after refused changes, want 1", len(evs))
 	}
-	// A stale version is refused with 412.
+	// Without If-Match: 428; a stale version: 412.
+	mustProblem(t, st.call("PATCH", path, cand, map[string]any{"fields": map[string]any{"gender": "female"}}), http.StatusPreconditionRequired)
 	mustStatus(t, st.call("PATCH", path, cand, map[string]any{"fields": map[string]any{"gender": "female"}}, "If-Match", `"1"`), 200, nil)
 	mustProblem(t, st.call("PATCH", path, cand, map[string]any{"fields": map[string]any{"gender": "male"}}, "If-Match", `"1"`), http.StatusPreconditionFailed)
 
@@ -414,7 +415,7 @@ func TestConcurrentChangesAreNeverLost(t *testing.T) {
 						rec = inst.call("POST", "/api/v1/nominations/"+n.ID+"/actions/withdraw", cand, nil)
 						marker = "withdraw"
 					} else {
-						rec = inst.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"organization": marker}})
+						rec = inst.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"organization": marker}}, "If-Match", "*")
 					}
 					statuses <- rec.Code
 					if rec.Code == 200 {

@@ -20,6 +20,7 @@ var statusOf = map[string]int{
 	nomination.ENOTFOUND:     http.StatusNotFound,
 	nomination.ECONFLICT:     http.StatusConflict,
 	nomination.EPRECONDITION: http.StatusPreconditionFailed,
+	nomination.EPRECONDREQ:   http.StatusPreconditionRequired,
 	nomination.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	nomination.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	nomination.ETOOMANY:      http.StatusTooManyRequests,

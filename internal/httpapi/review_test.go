@@ -55,7 +55,7 @@ func transitions(evs []nomination.Event, from string) []nomination.Event {
 func decisionTally(tb testing.TB, e nomination.Event) map[string]float64 {
 	tb.Helper()
 	var d struct {
-		Tally    map[string]any `json:"tally"`
+		Tally   map[string]any `json:"tally"`
 		Outcome *struct {
 			Tally map[string]any `json:"tally"`
 		} `json:"outcome"`
@@ -305,7 +305,7 @@ func TestRequestChangesStartsANewRound(t *testing.T) {
 	if got.State != "draft" || got.LastComment != "Please add your IGF experience." {
 		t.Fatalf("back to the candidate: state %s comment %q", got.State, got.LastComment)
 	}
-	mustStatus(t, st.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"igf_experience": "Three IGFs as a speaker."}}), 200, nil)
+	mustStatus(t, st.call("PATCH", "/api/v1/nominations/"+n.ID, cand, map[string]any{"fields": map[string]any{"igf_experience": "Three IGFs as a speaker."}}, "If-Match", "*"), 200, nil)
 	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/actions/submit", cand, nil), 200, nil)
 	sec := st.secretariat("sec3@igf.example")
 	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/actions/admit", sec, nil), 200, &got)

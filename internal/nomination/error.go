@@ -10,18 +10,19 @@ import (
 
 // Error codes. The HTTP layer maps each to one status in a single table.
 const (
-	EINVALID      = "invalid"      // the input is malformed or breaks a rule (422)
-	EBADREQUEST   = "bad_request"  // the request cannot be read at all (400)
-	EUNAUTHORIZED = "unauthorized" // no valid credentials (401)
-	EFORBIDDEN    = "forbidden"    // authenticated but not allowed (403)
-	ENOTFOUND     = "not_found"    // no such record, or not visible to the caller (404)
-	ECONFLICT     = "conflict"     // the record's state forbids it, or a duplicate (409)
-	EPRECONDITION = "precondition" // If-Match did not match the current version (412)
-	ETOOLARGE     = "too_large"    // body or upload over its limit (413)
-	EUNSUPPORTED  = "unsupported"  // the content is not of an accepted type (415)
-	ETOOMANY      = "too_many"     // throttled (429)
-	EUNAVAILABLE  = "unavailable"  // a dependency is down (503)
-	EINTERNAL     = "internal"     // anything else (500)
+	EINVALID      = "invalid"               // the input is malformed or breaks a rule (422)
+	EBADREQUEST   = "bad_request"           // the request cannot be read at all (400)
+	EUNAUTHORIZED = "unauthorized"          // no valid credentials (401)
+	EFORBIDDEN    = "forbidden"             // authenticated but not allowed (403)
+	ENOTFOUND     = "not_found"             // no such record, or not visible to the caller (404)
+	ECONFLICT     = "conflict"              // the record's state forbids it, or a duplicate (409)
+	EPRECONDITION = "precondition"          // If-Match did not match the current version (412)
+	EPRECONDREQ   = "precondition_required" // a change that needs If-Match came without it (428)
+	ETOOLARGE     = "too_large"             // body or upload over its limit (413)
+	EUNSUPPORTED  = "unsupported"           // the content is not of an accepted type (415)
+	ETOOMANY      = "too_many"              // throttled (429)
+	EUNAVAILABLE  = "unavailable"           // a dependency is down (503)
+	EINTERNAL     = "internal"              // anything else (500)
 )
 
 // FieldError names one field of the input and what is wrong with it.

@@ -101,10 +101,16 @@ func (s *Service) Get(ctx context.Context, actor Actor, id string) (*View, error
 	return s.view(ctx, actor, n, def)
 }
 
+// AnyVersion is the version of an If-Match of "*": the change applies to
+// whatever version is current.
+const AnyVersion = -1
+
 // UpdateFields changes form values of an editable nomination. version is
-// the If-Match the client sent (0: none). A nil value removes the answer.
-// Errors: ENOTFOUND, EPRECONDITION for a stale version, ECONFLICT when not
-// editable now, EFORBIDDEN for a non-owner, EINVALID with the fields named.
+// the If-Match the client sent: the version it read, AnyVersion, or 0 when
+// it sent none. A nil value removes the answer. Errors: ENOTFOUND,
+// EPRECONDREQ without If-Match, EPRECONDITION for a stale version,
+// ECONFLICT when not editable now, EFORBIDDEN for a non-owner, EINVALID
+// with the fields named.
 func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, version int, fields map[string]any) (*View, error) {
 	var def *workflow.Definition
 	n, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
@@ -114,7 +120,11 @@ func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, vers
 		if n.OwnerID != actor.UserID {
 			return Event{}, Errorf(EFORBIDDEN, "only the nomination's owner edits it")
 		}
-		if version != 0 && version != n.Seq {
+		if version == 0 {
+			return Event{}, &Error{Code: EPRECONDREQ, Message: "send If-Match with the version you read (the ETag), or * to change whatever is current",
+				Fields: []FieldError{{Field: "If-Match", Message: "required"}}}
+		}
+		if version != AnyVersion && version != n.Seq {
 			return Event{}, Errorf(EPRECONDITION, "the nomination changed since you read it (version %d, now %d)", version, n.Seq)
 		}
 		d, err := s.definition(n)
