@@ -21,9 +21,10 @@ import (
 
 // Collections of calls and nominations.
 const (
-	colCalls       = "calls"       // _id: slug; the insert makes the slug unique
-	colEvents      = "events"      // _id: "<nomination>/<seq>"; the insert is the commit point
-	colNominations = "nominations" // _id: nomination id; the projection, rewritten by _id
+	colCalls         = "calls"          // _id: slug; the insert makes the slug unique
+	colCallRevisions = "call_revisions" // _id: "<slug>@<version>"; the insert commits a change
+	colEvents        = "events"         // _id: "<nomination>/<seq>"; the insert is the commit point
+	colNominations   = "nominations"    // _id: nomination id; the projection, rewritten by _id
 )
 
 func init() {
@@ -62,16 +63,17 @@ type callDoc struct {
 	CreatedAt       time.Time `bson:"created_at"`
 	UpdatedAt       time.Time `bson:"updated_at"`
 	CreatedBy       string    `bson:"created_by"`
+	Version         int       `bson:"version"`
 }
 
 func toCallDoc(c nomination.Call) callDoc {
-	return callDoc{c.Slug, c.Title, c.Workflow, c.WorkflowVersion, c.OpensAt, c.ClosesAt, c.TermStart, c.Seats, string(c.Targets), c.CreatedAt, c.UpdatedAt, c.CreatedBy}
+	return callDoc{c.Slug, c.Title, c.Workflow, c.WorkflowVersion, c.OpensAt, c.ClosesAt, c.TermStart, c.Seats, string(c.Targets), c.CreatedAt, c.UpdatedAt, c.CreatedBy, c.Version}
 }
 
 func fromCallDoc(d callDoc) nomination.Call {
 	c := nomination.Call{Slug: d.Slug, Title: d.Title, Workflow: d.Workflow, WorkflowVersion: d.WorkflowVersion,
 		OpensAt: d.OpensAt.UTC(), ClosesAt: d.ClosesAt.UTC(), TermStart: d.TermStart.UTC(), Seats: d.Seats,
-		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), CreatedBy: d.CreatedBy}
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), CreatedBy: d.CreatedBy, Version: d.Version}
 	if d.Targets != "" {
 		c.Targets = json.RawMessage(d.Targets)
 	}
@@ -84,15 +86,41 @@ func (s *Nominations) CreateCall(ctx context.Context, c nomination.Call) error {
 	return translate("create call", err)
 }
 
-// GetCall returns a call; ENOTFOUND when there is none.
+// GetCall returns a call caught up with its committed revisions;
+// ENOTFOUND when there is none.
 func (s *Nominations) GetCall(ctx context.Context, slug string) (nomination.Call, error) {
 	var d callDoc
 	err := s.db.Collection(colCalls).FindOne(ctx, bson.D{{Key: "_id", Value: slug}}).Decode(&d)
 	if err != nil {
 		return nomination.Call{}, translate("get call", err)
 	}
+	return s.catchUpCall(ctx, d)
+}
+
+// catchUpCall follows the revisions past d's version and rewrites a stale
+// call document.
+func (s *Nominations) catchUpCall(ctx context.Context, d callDoc) (nomination.Call, error) {
+	stale := false
+	for {
+		var r struct {
+			Call callDoc `bson:"call"`
+		}
+		err := s.db.Collection(colCallRevisions).FindOne(ctx, bson.D{{Key: "_id", Value: callRevisionID(d.Slug, d.Version+1)}}).Decode(&r)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return nomination.Call{}, translate("read call revision", err)
+		}
+		d, stale = r.Call, true
+	}
+	if stale {
+		_, _ = s.db.Collection(colCalls).ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.Slug}}, d)
+	}
 	return fromCallDoc(d), nil
 }
+
+func callRevisionID(slug string, version int) string { return fmt.Sprintf("%s@%08d", slug, version) }
 
 // ListCalls returns every call.
 func (s *Nominations) ListCalls(ctx context.Context) ([]nomination.Call, error) {
@@ -106,19 +134,26 @@ func (s *Nominations) ListCalls(ctx context.Context) ([]nomination.Call, error) 
 	}
 	out := make([]nomination.Call, len(docs))
 	for i, d := range docs {
-		out[i] = fromCallDoc(d)
+		c, err := s.catchUpCall(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
 	}
 	return out, nil
 }
 
-// ReplaceCall rewrites a call by slug; ENOTFOUND when there is none.
+// ReplaceCall commits c as revision c.Version by a unique insert
+// (ECONFLICT when that revision is taken), then rewrites the call.
 func (s *Nominations) ReplaceCall(ctx context.Context, c nomination.Call) error {
-	res, err := s.db.Collection(colCalls).ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.Slug}}, toCallDoc(c))
+	d := toCallDoc(c)
+	_, err := s.db.Collection(colCallRevisions).InsertOne(ctx, bson.D{{Key: "_id", Value: callRevisionID(c.Slug, c.Version)}, {Key: "call", Value: d}})
 	if err != nil {
-		return translate("replace call", err)
+		return translate("commit call revision", err)
 	}
-	if res.MatchedCount == 0 {
-		return translate("replace call", mongo.ErrNoDocuments)
+	_, err = s.db.Collection(colCalls).ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.Slug}}, d)
+	if err != nil {
+		return translate("replace call", err) // committed: readers catch up from the revision
 	}
 	return nil
 }

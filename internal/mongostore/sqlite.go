@@ -60,7 +60,7 @@ func indexIDPaths(ctx context.Context, dir, database string) error {
 // collections lists every collection the store uses, so they exist (and
 // are indexed) before the first request; the attachments bucket included.
 var collections = []string{
-	colCalls, colEvents, colNominations, colTimers, colTimerClaims,
+	colCalls, colCallRevisions, colEvents, colNominations, colTimers, colTimerClaims,
 	colUsers, colUserRevisions, colRefreshTokens, colRefreshSpent, colRevokedFamily, colLinkTokens, colLinkUsed, colAttempts, colUserIDs,
 	mailJobs, mailDue, mailClaims, mailResults,
 	colMembers, colMemberChanges, colWorkflowVersions,

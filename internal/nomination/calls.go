@@ -67,7 +67,7 @@ func (s *Service) CreateCall(ctx context.Context, actor Actor, in CallInput) (Ca
 		return Call{}, &Error{Code: EINVALID, Message: "the call is invalid", Fields: fields}
 	}
 	now := s.now()
-	c.CreatedAt, c.UpdatedAt = now, now
+	c.CreatedAt, c.UpdatedAt, c.Version = now, now, 1
 	if err := s.applyCallInput(&c, in); err != nil {
 		return Call{}, err
 	}
@@ -144,21 +144,32 @@ func (s *Service) UpdateCall(ctx context.Context, actor Actor, slug string, in C
 	if !actor.IsStaff() {
 		return Call{}, Errorf(EFORBIDDEN, "only the secretariat changes calls")
 	}
-	c, err := s.Store.GetCall(ctx, slug)
-	if err != nil {
-		return Call{}, err
+	// Each change commits as the call's next revision; one that loses the
+	// race reloads and applies its change again.
+	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
+		c, err := s.Store.GetCall(ctx, slug)
+		if err != nil {
+			return Call{}, err
+		}
+		if in.Workflow != "" && in.Workflow != c.Workflow {
+			return Call{}, Invalid("workflow", "the workflow of a call cannot change")
+		}
+		if err := s.applyCallInput(&c, in); err != nil {
+			return Call{}, err
+		}
+		c.UpdatedAt = s.now()
+		c.Version++
+		err = s.Store.ReplaceCall(ctx, c)
+		if ErrorCode(err) == ECONFLICT {
+			s.backoff(ctx, attempt)
+			continue
+		}
+		if err != nil {
+			return Call{}, err
+		}
+		return c, nil
 	}
-	if in.Workflow != "" && in.Workflow != c.Workflow {
-		return Call{}, Invalid("workflow", "the workflow of a call cannot change")
-	}
-	if err := s.applyCallInput(&c, in); err != nil {
-		return Call{}, err
-	}
-	c.UpdatedAt = s.now()
-	if err := s.Store.ReplaceCall(ctx, c); err != nil {
-		return Call{}, err
-	}
-	return c, nil
+	return Call{}, Errorf(ECONFLICT, "the call kept changing while your change was applied; try again")
 }
 
 // GetCall returns a call; anonymous callers and candidates see open calls

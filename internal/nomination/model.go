@@ -59,6 +59,8 @@ type Call struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	CreatedBy string
+	// Version counts the call's committed revisions, from 1.
+	Version int
 }
 
 // IsOpen reports whether nominations may be submitted at now.

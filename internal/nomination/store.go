@@ -15,6 +15,8 @@ type Store interface {
 	CreateCall(ctx context.Context, c Call) error
 	GetCall(ctx context.Context, slug string) (Call, error)
 	ListCalls(ctx context.Context) ([]Call, error)
+	// ReplaceCall commits c as revision c.Version, which must be one past
+	// the stored call's: ECONFLICT when another change took that revision.
 	ReplaceCall(ctx context.Context, c Call) error
 
 	// AppendEvent inserts e with the unique key EventID(e.NominationID,
