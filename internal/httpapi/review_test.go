@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -372,5 +373,42 @@ func TestSecretariatOverride(t *testing.T) {
 	last := evs[len(evs)-1]
 	if last.Type != nomination.EvOverride {
 		t.Fatalf("last event %s, want override", last.Type)
+	}
+}
+
+// Review requests are checked again when they come to be sent: a reviewer
+// who declared a conflict meanwhile is no longer addressed, nor anyone once
+// the stage is left.
+func TestReviewRequestsAreAddressedAtSendTime(t *testing.T) {
+	st := newStack(t)
+	n, _, revs := st.inReview("government", 3)
+	ctx := context.Background()
+	recs, err := st.store.MailQueue().MailLog(ctx, n.ID, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := map[string]nomination.MailJob{}
+	for _, r := range recs {
+		if r.Job.Template == "review_request" {
+			requests[r.Job.RecipientID] = r.Job
+		}
+	}
+	if len(requests) != 3 {
+		t.Fatalf("%d review requests, want 3", len(requests))
+	}
+	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/conflicts", revs[1], map[string]any{"reason": "My employer"}), 201, nil)
+	for i, r := range revs {
+		still, err := st.noms.StillAddressed(ctx, requests[r.ID])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if still != (i != 1) {
+			t.Fatalf("reviewer %d still addressed: %v", i, still)
+		}
+	}
+	sec := st.secretariat("boss@igf.example")
+	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/override", sec, map[string]any{"action": "recommend", "reason": "Enough views"}), 200, nil)
+	if still, _ := st.noms.StillAddressed(ctx, requests[revs[0].ID]); still {
+		t.Fatal("a review request still goes out after the stage was left")
 	}
 }

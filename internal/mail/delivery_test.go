@@ -760,3 +760,44 @@ func TestRunWorkersRejectsBadSettings(t *testing.T) {
 		})
 	}
 }
+
+// A message whose recipient is no longer addressed when it comes to be sent
+// (a reviewer who declared a conflict meanwhile) is not sent: it is parked
+// with the reason. A failing check is retried, not taken as a no.
+func TestDeliveryChecksTheAudienceAtSendTime(t *testing.T) {
+	srv := startSMTP(t)
+	q := storetest.NewStore(t).MailQueue()
+	clock := newClock()
+	keep, drop, unsure := testJob(1, "keep@example.org", t0), testJob(2, "drop@example.org", t0), testJob(3, "later@example.org", t0)
+	mustEnqueue(t, q, keep, drop, unsure)
+	checkFails := true
+	w := mustWorker(t, q, srv, clock.Now, 7, func(ws *workerSetup) {
+		ws.opts.StillAddressed = func(_ context.Context, j nomination.MailJob) (bool, error) {
+			switch j.ID {
+			case drop.ID:
+				return false, nil
+			case unsure.ID:
+				if checkFails {
+					return false, fmt.Errorf("store unavailable")
+				}
+			}
+			return true, nil
+		}
+	})
+	drain(t, w)
+	if got := srv.messages(); len(got) != 1 || got[0].To[0] != "keep@example.org" {
+		t.Fatalf("sent %+v, want only keep@example.org", got)
+	}
+	if r := mustRecord(t, q, drop.ID); r.Status != nomination.MailDead || !strings.Contains(r.LastError, "no longer") {
+		t.Fatalf("dropped job: %+v", r)
+	}
+	if r := mustRecord(t, q, unsure.ID); r.Status != nomination.MailQueued {
+		t.Fatalf("a failed check gave up the message: %+v", r)
+	}
+	checkFails = false
+	clock.Advance(2 * time.Hour)
+	drain(t, w)
+	if r := mustRecord(t, q, unsure.ID); r.Status != nomination.MailSent {
+		t.Fatalf("the message was not sent once the check passed: %+v", r)
+	}
+}

@@ -40,6 +40,10 @@ type Queue interface {
 type WorkerOptions struct {
 	// ID names the worker in its claims (default: host name and process id).
 	ID string
+	// StillAddressed, when set, is asked just before a message is sent
+	// whether its recipient is still meant to get it; a message whose
+	// recipient is not is parked as dead, unsent, with the reason.
+	StillAddressed func(ctx context.Context, job nomination.MailJob) (bool, error)
 	// From is the sender address (required).
 	From string
 	// BaseURL makes job links absolute (required).
@@ -251,6 +255,19 @@ func (w *Worker) deliver(ctx context.Context, a nomination.MailAttempt) error {
 		// Earlier attempts were abandoned (their workers stopped) without a
 		// result; do not go on for ever.
 		return dead(fmt.Sprintf("gave up after %d attempts; last reply: %s", a.Try-1, a.Record.LastError))
+	}
+	if w.opts.StillAddressed != nil {
+		still, err := w.opts.StillAddressed(rctx, job)
+		if err != nil {
+			next := w.opts.Clock().Add(Backoff(a.Try, w.opts.RetryBase, w.opts.RetryMax, w.opts.Float64()))
+			if err := w.q.MarkRetry(rctx, job.ID, a.Number, "audience check failed: "+err.Error(), w.opts.Clock(), next); err != nil {
+				return fmt.Errorf("record failed mail job %s: %w", job.ID, err)
+			}
+			return nil
+		}
+		if !still {
+			return dead("not sent: the recipient is no longer among those addressed")
+		}
 	}
 	m, err := w.templates.Render(job.Template, JobData(job, w.opts.BaseURL))
 	if err != nil {

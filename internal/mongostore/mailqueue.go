@@ -117,6 +117,8 @@ type mailJobDoc struct {
 	CallClosesAt    time.Time         `bson:"call_closes_at"`
 	Comment         string            `bson:"comment,omitempty"`
 	Reason          string            `bson:"reason,omitempty"`
+	Audience        string            `bson:"audience,omitempty"`
+	RecipientID     string            `bson:"recipient_id,omitempty"`
 	CreatedAt       time.Time         `bson:"created_at"`
 	NotBefore       time.Time         `bson:"not_before"`
 
@@ -181,7 +183,7 @@ func toMailJobDoc(j nomination.MailJob) mailJobDoc {
 		Data: j.Data, Links: j.Links,
 		NominationState: j.NominationState, NomineeName: j.NomineeName, Fields: j.Fields,
 		CallTitle: j.CallTitle, CallClosesAt: j.CallClosesAt,
-		Comment: j.Comment, Reason: j.Reason,
+		Comment: j.Comment, Reason: j.Reason, Audience: j.Audience, RecipientID: j.RecipientID,
 		CreatedAt: j.CreatedAt, NotBefore: j.NotBefore,
 		Status: nomination.MailQueued, NextAttemptAt: next, UpdatedAt: j.CreatedAt,
 	}
@@ -196,7 +198,7 @@ func fromMailJobDoc(d mailJobDoc) nomination.MailRecord {
 			Data: d.Data, Links: d.Links,
 			NominationState: d.NominationState, NomineeName: d.NomineeName, Fields: fields,
 			CallTitle: d.CallTitle, CallClosesAt: d.CallClosesAt,
-			Comment: d.Comment, Reason: d.Reason,
+			Comment: d.Comment, Reason: d.Reason, Audience: d.Audience, RecipientID: d.RecipientID,
 			CreatedAt: d.CreatedAt, NotBefore: d.NotBefore,
 		},
 		Status:        d.Status,

@@ -195,6 +195,8 @@ func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.D
 		Links:           links,
 		NominationState: n.State,
 		NomineeName:     n.Nominee.Name,
+		Audience:        audience,
+		RecipientID:     to.UserID,
 		CreatedAt:       s.now(),
 	}
 	if ev != nil {
@@ -272,4 +274,34 @@ func (s *Service) audience(ctx context.Context, n *Nomination, def *workflow.Def
 		return out, nil
 	}
 	return nil, nil
+}
+
+// StillAddressed reports, when a message is about to be sent, whether its
+// recipient still belongs to the audience it was meant for: a reviewer who
+// has since declared a conflict, left the panel or (for a reminder) voted,
+// or a review stage already left, is no longer asked. Other audiences are
+// always still addressed.
+func (s *Service) StillAddressed(ctx context.Context, job MailJob) (bool, error) {
+	if job.Audience != workflow.AudiencePanel && job.Audience != workflow.AudiencePendingReviewers || job.RecipientID == "" {
+		return true, nil
+	}
+	n, err := s.load(ctx, job.NominationID)
+	if ErrorCode(err) == ENOTFOUND {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if n.State != job.NominationState {
+		return false, nil
+	}
+	def, err := s.definition(n)
+	if err != nil {
+		return false, err
+	}
+	to, err := s.audience(ctx, n, def, job.Audience)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(to, func(m Member) bool { return m.UserID == job.RecipientID }), nil
 }

@@ -36,6 +36,11 @@ type MailJob struct {
 	CallClosesAt    time.Time
 	Comment         string
 	Reason          string
+	// Audience is who the message was meant for (panel, secretariat, ...)
+	// and RecipientID the account it went to, when it went to one: at send
+	// time the audience is checked again (see Service.StillAddressed).
+	Audience    string
+	RecipientID string
 	// CreatedAt is when the job was derived; NotBefore delays delivery.
 	CreatedAt time.Time
 	NotBefore time.Time
