@@ -78,6 +78,10 @@ type stack struct {
 	mon    *mongostore.CommandMonitor
 	link   []byte
 	faults func(nomination.Event) error
+	// secrets are the passwords and tokens the stack handed out; none may
+	// appear in its log (checked when the test ends).
+	secretsMu sync.Mutex
+	secrets   []string
 }
 
 type stackOption func(*stack, *nomination.Config)
@@ -92,7 +96,17 @@ func newStack(tb testing.TB, opts ...stackOption) *stack {
 // newStackOn builds another instance over db (a second replica), sharing clock.
 func newStackOn(tb testing.TB, db *mongo.Database, clock *testClock, opts ...stackOption) *stack {
 	tb.Helper()
-	st := &stack{tb: tb, db: db, clock: clock, logs: &syncBuffer{}, link: bytes.Repeat([]byte{7}, 32)}
+	st := &stack{tb: tb, db: db, clock: clock, logs: &syncBuffer{}, link: bytes.Repeat([]byte{7}, 32), secrets: []string{testPassword}}
+	tb.Cleanup(func() {
+		logs := st.logs.String()
+		st.secretsMu.Lock()
+		defer st.secretsMu.Unlock()
+		for _, secret := range st.secrets {
+			if strings.Contains(logs, secret) {
+				tb.Errorf("a password or token appears in the log")
+			}
+		}
+	})
 	log := slog.New(slog.NewJSONHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st.store = mongostore.New(db, log)
 	keys, _, err := auth.GenerateKeys(strings.NewReader(strings.Repeat("k", 64)))
@@ -153,6 +167,9 @@ func (st *stack) login(a account) account {
 		st.tb.Fatalf("login %s: %v", a.Email, err)
 	}
 	a.Token = pair.AccessToken
+	st.secretsMu.Lock()
+	st.secrets = append(st.secrets, pair.AccessToken, pair.RefreshToken)
+	st.secretsMu.Unlock()
 	return a
 }
 
