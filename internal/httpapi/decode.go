@@ -39,8 +39,10 @@ func decodeJSON(c *gin.Context, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
-		return &nomination.Error{Code: nomination.EBADREQUEST, Message: "the request body holds more than one JSON value"}
+	// Only white space may follow the object.
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return &nomination.Error{Code: nomination.EBADREQUEST, Message: "the request body holds more than one JSON value",
+			Fields: []nomination.FieldError{{Field: "body", Message: "unexpected data after the JSON object"}}}
 	}
 	return nil
 }

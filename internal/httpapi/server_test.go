@@ -157,6 +157,12 @@ func TestOversizedBodyIs413(t *testing.T) {
 			c.JSON(200, v)
 		})
 	})
+	for _, trailing := range []string{`{"a":1}}`, `{"a":1}]`, `{"a":1} {"b":2}`} {
+		mustProblem(t, do(t, s.Handler(), "POST", "/echo", trailing), http.StatusBadRequest)
+	}
+	if rec := do(t, s.Handler(), "POST", "/echo", "{\"a\":1}\n"); rec.Code != 200 {
+		t.Fatalf("trailing newline refused: %d", rec.Code)
+	}
 	big := `{"a":"` + strings.Repeat("x", 4096) + `"}`
 	mustProblem(t, do(t, s.Handler(), "POST", "/echo", big), 413)
 	// Without Content-Length the reader still stops at the limit.

@@ -92,7 +92,6 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 			// A reviewer may also have nominations of their own.
 			f.Owner, f.OwnerOrPanels = actor.UserID, true
 		}
-		f.Reviews = true
 		reviewerQueue = true
 	default:
 		f.Owner = actor.UserID

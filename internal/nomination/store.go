@@ -45,15 +45,14 @@ type Store interface {
 
 // ListFilter selects nominations. Empty fields do not filter.
 type ListFilter struct {
-	Call    string
-	States  []string
-	Owner   string
-	Panels  []string // nominations whose review panel is one of these
-	Query   string   // case-insensitive substring of nominee name or organisation
-	IDs     []string
-	After   string
-	Limit   int
-	Reviews bool // only nominations that are, or were, at a review stage
+	Call   string
+	States []string
+	Owner  string
+	Panels []string // nominations whose review panel is one of these
+	Query  string   // case-insensitive substring of nominee name or organisation
+	IDs    []string
+	After  string
+	Limit  int
 	// OwnerOrPanels widens Owner and Panels to either: the caller's own
 	// nominations and the panels' queue together.
 	OwnerOrPanels bool
