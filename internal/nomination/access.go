@@ -45,8 +45,14 @@ func reviewedPanels(def *workflow.Definition, n *Nomination) []string {
 	return out
 }
 
-// view builds what actor sees of n.
+// view builds what actor sees of n, with the actions actor may take now.
 func (s *Service) view(ctx context.Context, actor Actor, n *Nomination, def *workflow.Definition) (*View, error) {
+	return s.viewOf(ctx, actor, n, def, true)
+}
+
+// viewOf builds what actor sees of n; the actions, which cost store reads
+// (the call, the panel), only when asked for.
+func (s *Service) viewOf(ctx context.Context, actor Actor, n *Nomination, def *workflow.Definition, withActions bool) (*View, error) {
 	role, err := s.access(ctx, actor, n)
 	if err != nil {
 		return nil, err
@@ -88,6 +94,9 @@ func (s *Service) view(ctx context.Context, actor Actor, n *Nomination, def *wor
 		cp.Votes = nil
 		cp.Conflicts = nil
 		v.Nomination = &cp
+	}
+	if !withActions {
+		return v, nil
 	}
 	subj, env, err := s.subject(ctx, n, def, "")
 	if err != nil {

@@ -108,6 +108,18 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 	}
 	var notes []note
 	links := map[string]string{"nomination": "/api/v1/nominations/" + n.ID}
+	// The call is read once for all the messages and the membership.
+	var call *Call
+	getCall := func() (Call, error) {
+		if call == nil {
+			c, err := s.Store.GetCall(ctx, n.CallSlug)
+			if err != nil {
+				return Call{}, err
+			}
+			call = &c
+		}
+		return *call, nil
+	}
 	switch ev.Type {
 	case EvCreated:
 		var d createdData
@@ -129,7 +141,11 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 		}
 		tok := s.Links.Sign(LinkClaims{Kind: "endorse", NominationID: n.ID, Ref: en.ID, Expires: ev.At.Add(s.LinkTTL).Unix()})
 		links["endorse"] = "/api/v1/endorsements/" + tok
-		return s.enqueueFor(ctx, n, def, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, links)
+		c, err := getCall()
+		if err != nil {
+			return err
+		}
+		return s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, links)
 	case EvAction, EvOverride, EvVote, EvConflict:
 		d, ok := transitionOf(ev)
 		if !ok || (ev.Type != EvAction && ev.Type != EvOverride && ev.To == "") {
@@ -155,11 +171,11 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 			return err
 		}
 		if d.CreatesMember && s.Members != nil {
-			call, err := s.Store.GetCall(ctx, n.CallSlug)
+			c, err := getCall()
 			if err != nil {
 				return err
 			}
-			if err := s.Members.AppointFromNomination(ctx, n, def.Body, def.Terms.Years, call.TermStart); err != nil {
+			if err := s.Members.AppointFromNomination(ctx, n, def.Body, def.Terms.Years, c.TermStart); err != nil {
 				return fmt.Errorf("membership for %s: %w", n.ID, err)
 			}
 		}
@@ -170,7 +186,11 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 			return err
 		}
 		for _, m := range to {
-			if err := s.enqueueFor(ctx, n, def, EventID(n.ID, ev.Seq), &ev, nt.template, nt.audience, m, links); err != nil {
+			c, err := getCall()
+			if err != nil {
+				return err
+			}
+			if err := s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, nt.template, nt.audience, m, links); err != nil {
 				return err
 			}
 		}
@@ -178,9 +198,10 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 	return nil
 }
 
-// enqueueFor enqueues one message about n caused by source (an event or a
-// timer); ev, when given, supplies the action's comment and reason.
-func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.Definition, source string, ev *Event, template, audience string, to Member, links map[string]string) error {
+// enqueueFor enqueues one message about n, in call, caused by source (an
+// event or a timer); ev, when given, supplies the action's comment and
+// reason.
+func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.Definition, call Call, source string, ev *Event, template, audience string, to Member, links map[string]string) error {
 	key := to.UserID
 	if key == "" {
 		key = strings.ToLower(to.Email)
@@ -195,6 +216,8 @@ func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.D
 		Links:           links,
 		NominationState: n.State,
 		NomineeName:     n.Nominee.Name,
+		CallTitle:       call.Title,
+		CallClosesAt:    call.ClosesAt,
 		Audience:        audience,
 		RecipientID:     to.UserID,
 		CreatedAt:       s.now(),
@@ -214,9 +237,6 @@ func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.D
 				job.Fields[k] = v
 			}
 		}
-	}
-	if call, err := s.Store.GetCall(ctx, n.CallSlug); err == nil {
-		job.CallTitle, job.CallClosesAt = call.Title, call.ClosesAt
 	}
 	if ev != nil {
 		if d, ok := transitionOf(*ev); ok {

@@ -137,15 +137,13 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 	return page, nil
 }
 
-// viewListed builds a list item; a projection that is behind its events is
-// shown as stored (the detail view repairs it).
+// viewListed builds a list item: what the caller may see, without the
+// actions (the detail view lists them, and repairs a projection that is
+// behind its events).
 func (s *Service) viewListed(ctx context.Context, actor Actor, n *Nomination) (*View, error) {
 	def, err := s.definition(n)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.access(ctx, actor, n); err != nil {
-		return nil, err
-	}
-	return s.view(ctx, actor, n, def)
+	return s.viewOf(ctx, actor, n, def, false)
 }

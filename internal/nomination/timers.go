@@ -118,6 +118,10 @@ func (s *Service) fireTimer(ctx context.Context, t Timer) (string, error) {
 	if t.Spec.Kind == workflow.TimerReminder {
 		// A reminder changes nothing: it mails (ids derived from the timer)
 		// and arms its next time.
+		call, err := s.Store.GetCall(ctx, n.CallSlug)
+		if err != nil {
+			return "", err
+		}
 		for _, e := range out.Effects {
 			if e.Kind != workflow.EffectNotify {
 				continue
@@ -128,7 +132,7 @@ func (s *Service) fireTimer(ctx context.Context, t Timer) (string, error) {
 			}
 			links := map[string]string{"nomination": "/api/v1/nominations/" + n.ID, "review": "/api/v1/nominations/" + n.ID}
 			for _, m := range to {
-				if err := s.enqueueFor(ctx, n, def, t.ID, nil, e.Template, e.Audience, m, links); err != nil {
+				if err := s.enqueueFor(ctx, n, def, call, t.ID, nil, e.Template, e.Audience, m, links); err != nil {
 					return "", err
 				}
 			}
