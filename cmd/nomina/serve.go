@@ -59,6 +59,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	}
 	client, err := mongostore.Connect(ctx, mongostore.Options{
 		URI: cfg.MongoDBURI, DataDir: cfg.DataDir, Database: cfg.Database, Logger: log, Monitor: monitor,
+		EmbeddedListen: cfg.EmbeddedListen,
 	})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -190,13 +192,12 @@ func TestInvalidSettingExitsWithCode2(t *testing.T) {
 // with a reason, logs why without flooding, and becomes ready once a server
 // appears on that address.
 func TestUnreachableStoreBecomesReadyWhenServerAppears(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	storeDir := t.TempDir()
+	uri, err := mongostore.EmbeddedSocketURI(storeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s := startService(t, map[string]string{"NOMINA_MONGODB_URI": "mongodb://" + addr + "/?directConnection=true"})
+	s := startService(t, map[string]string{"NOMINA_MONGODB_URI": uri})
 	code, body := s.get(t, "/readyz")
 	if code != 503 {
 		t.Fatalf("readyz = %d, want 503", code)
@@ -216,12 +217,42 @@ func TestUnreachableStoreBecomesReadyWhenServerAppears(t *testing.T) {
 		t.Fatalf("logged the outage %d times, want once a minute at most:\n%s", n, s.stderr)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	emb, err := mongostore.StartEmbeddedOn(context.Background(), t.TempDir(), addr, quiet)
+	emb, err := mongostore.StartEmbedded(context.Background(), storeDir, mongostore.EmbeddedOptions{}, quiet)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
 	defer emb.Close()
 	waitReady(t, s, 45*time.Second)
+}
+
+// A second instance started with the URI the first one writes shares its
+// embedded store over TLS with the generated client certificate: an
+// account the first created signs in on the second.
+func TestSecondInstanceSharesTheEmbeddedStore(t *testing.T) {
+	dir := t.TempDir()
+	first := startService(t, map[string]string{"NOMINA_DATA_DIR": dir, "NOMINA_EMBEDDED_LISTEN": "127.0.0.1:0",
+		"NOMINA_ADMIN_EMAIL": "admin@igf.example", "NOMINA_ADMIN_PASSWORD": "copper meadow lantern"})
+	waitReady(t, first, 30*time.Second)
+	uriFile := filepath.Join(dir, mongostore.RemoteURIFile)
+	if !strings.Contains(first.stderr.String(), "uri_file="+uriFile) {
+		t.Fatalf("the log does not say where the URI is:\n%s", first.stderr)
+	}
+	uri, err := os.ReadFile(uriFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := startService(t, map[string]string{"NOMINA_MONGODB_URI": strings.TrimSpace(string(uri))})
+	waitReady(t, second, 30*time.Second)
+	resp, err := http.Post("http://"+second.addr+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"admin@igf.example","password":"copper meadow lantern"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("sign-in on the second instance: %d %s\n%s", resp.StatusCode, b, second.stderr)
+	}
 }
 
 // A first admin the store refuses (a guessable password) stops the service

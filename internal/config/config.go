@@ -25,6 +25,7 @@ type Config struct {
 	BaseURL         string        `yaml:"base_url" env:"NOMINA_BASE_URL"`
 	DataDir         string        `yaml:"data_dir" env:"NOMINA_DATA_DIR"`
 	MongoDBURI      string        `yaml:"mongodb_uri" env:"NOMINA_MONGODB_URI" secret:"true"`
+	EmbeddedListen  string        `yaml:"embedded_listen" env:"NOMINA_EMBEDDED_LISTEN"`
 	Database        string        `yaml:"database" env:"NOMINA_DATABASE"`
 	WorkflowsDir    string        `yaml:"workflows_dir" env:"NOMINA_WORKFLOWS_DIR"`
 	SMTPURL         string        `yaml:"smtp_url" env:"NOMINA_SMTP_URL" secret:"true"`
@@ -173,6 +174,14 @@ func (c Config) Validate() error {
 	}
 	if c.MongoDBURI != "" && !strings.HasPrefix(c.MongoDBURI, "mongodb://") && !strings.HasPrefix(c.MongoDBURI, "mongodb+srv://") {
 		return &SettingError{"NOMINA_MONGODB_URI", "(masked)", "a mongodb:// or mongodb+srv:// URI"}
+	}
+	if c.EmbeddedListen != "" {
+		if _, port, err := net.SplitHostPort(c.EmbeddedListen); err != nil || !validPort(port) {
+			return &SettingError{"NOMINA_EMBEDDED_LISTEN", c.EmbeddedListen, "host:port, for example 10.0.0.5:27018, or empty for no TCP port"}
+		}
+		if c.MongoDBURI != "" {
+			return &SettingError{"NOMINA_EMBEDDED_LISTEN", c.EmbeddedListen, "empty when NOMINA_MONGODB_URI is set (it opens the embedded store only)"}
+		}
 	}
 	if c.Database == "" || strings.ContainsAny(c.Database, "/\\. \"$") {
 		return &SettingError{"NOMINA_DATABASE", c.Database, "a database name without / \\ . space \" or $"}

@@ -53,6 +53,7 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		"NOMINA_SMTP_URL":         "http://mail",
 		"NOMINA_TRUSTED_PROXIES":  "not-an-ip",
 		"NOMINA_DATABASE":         "a.b",
+		"NOMINA_EMBEDDED_LISTEN":  "27018",
 	}
 	for key, val := range cases {
 		t.Run(key, func(t *testing.T) {
@@ -62,6 +63,20 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 				t.Fatalf("err = %v, want a SettingError naming %s", err, key)
 			}
 		})
+	}
+}
+
+// The embedded store's TLS listener is the embedded store's: with a
+// MongoDB server configured it would silently do nothing.
+func TestEmbeddedListenNeedsTheEmbeddedStore(t *testing.T) {
+	cfg, err := Load("", false, env(map[string]string{"NOMINA_EMBEDDED_LISTEN": "127.0.0.1:27018"}))
+	if err != nil || cfg.EmbeddedListen != "127.0.0.1:27018" {
+		t.Fatalf("cfg.EmbeddedListen = %q, %v", cfg.EmbeddedListen, err)
+	}
+	_, err = Load("", false, env(map[string]string{"NOMINA_EMBEDDED_LISTEN": "127.0.0.1:27018", "NOMINA_MONGODB_URI": "mongodb://db:27017"}))
+	var se *SettingError
+	if !errors.As(err, &se) || se.Setting != "NOMINA_EMBEDDED_LISTEN" {
+		t.Fatalf("err = %v, want a SettingError naming NOMINA_EMBEDDED_LISTEN", err)
 	}
 }
 

@@ -33,6 +33,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// Monitor, when set, observes every command (metrics, round-trip counts).
 	Monitor *CommandMonitor
+	// EmbeddedListen, host:port, opens the embedded store to other
+	// instances over TLS with client certificates; see EmbeddedOptions.
+	EmbeddedListen string
 }
 
 // Client is a connection to the store: the driver client, and the embedded
@@ -55,7 +58,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	uri := opts.URI
 	co := options.Client()
 	if uri == "" {
-		emb, err := StartEmbedded(ctx, opts.DataDir, log)
+		emb, err := StartEmbedded(ctx, opts.DataDir, EmbeddedOptions{Listen: opts.EmbeddedListen}, log)
 		if err != nil {
 			return nil, err
 		}
@@ -176,13 +179,23 @@ func translate(op string, err error) error {
 	}
 }
 
-// EmbeddedURI returns the address of the embedded server, or "" when the
-// client talks to an external one.
+// EmbeddedURI returns the address of the embedded server's unix socket,
+// or "" when the client talks to an external one.
 func (c *Client) EmbeddedURI() string {
 	if c.embedded == nil {
 		return ""
 	}
 	return c.embedded.URI()
+}
+
+// EmbeddedRemoteURI returns the TLS URI other instances use to reach the
+// embedded server (also written to RemoteURIFile in the data directory),
+// or "" when it has no TLS listener.
+func (c *Client) EmbeddedRemoteURI() string {
+	if c.embedded == nil {
+		return ""
+	}
+	return c.embedded.RemoteURI()
 }
 
 // isNamespaceExists reports a "collection already exists" error (code 48).
