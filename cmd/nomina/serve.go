@@ -211,6 +211,12 @@ func serve(ctx context.Context, e env, configPath string) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
+	stopMetrics, err := serveMetrics(cfg, srv.MetricsHandler(), log)
+	if err != nil {
+		_ = hs.Close()
+		return err
+	}
+	defer stopMetrics()
 	if e.listening != nil {
 		e.listening <- ln.Addr().String()
 	}
@@ -337,4 +343,22 @@ func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service)
 			log.Info("purged expired sessions and attempts", "records", n)
 		}
 	}
+}
+
+// serveMetrics serves the Prometheus metrics on NOMINA_METRICS_ADDR, apart
+// from the public port, until the returned function is called; with no
+// address it serves nothing.
+func serveMetrics(cfg config.Config, h http.Handler, log *slog.Logger) (func(), error) {
+	if cfg.MetricsAddr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, &exitError{code: 1, err: fmt.Errorf("listen on %s (NOMINA_METRICS_ADDR): %w", cfg.MetricsAddr, err)}
+	}
+	ms := &http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTime, WriteTimeout: time.Minute, IdleTimeout: cfg.IdleTimeout,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() { _ = ms.Serve(ln) }()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { _ = ms.Close() }, nil
 }

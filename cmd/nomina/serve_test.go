@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -102,14 +103,39 @@ func waitReady(t *testing.T, s *service, within time.Duration) {
 }
 
 func TestServeEmbeddedStoreIsReady(t *testing.T) {
-	s := startService(t, nil)
+	s := startService(t, map[string]string{"NOMINA_METRICS_ADDR": "127.0.0.1:0"})
 	waitReady(t, s, 30*time.Second)
 	if code, _ := s.get(t, "/healthz"); code != 200 {
 		t.Fatalf("healthz = %d", code)
 	}
-	code, body := s.get(t, "/metrics")
-	if code != 200 || !strings.Contains(body, "nomina_http_requests_total") || !strings.Contains(body, "nomina_store_operations_total") {
-		t.Fatalf("metrics = %d, missing series:\n%.2000s", code, body)
+	// Finding 14 of the security review: the metrics are not on the
+	// public port, only on their own address.
+	if code, _ := s.get(t, "/metrics"); code != 404 {
+		t.Fatalf("public /metrics = %d, want 404", code)
+	}
+	m := regexp.MustCompile(`msg="metrics listening" addr=(\S+)`).FindStringSubmatch(s.stderr.String())
+	if m == nil {
+		t.Fatalf("the log does not say where the metrics are:\n%s", s.stderr)
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "nomina_http_requests_total") || !strings.Contains(string(body), "nomina_store_operations_total") {
+		t.Fatalf("metrics = %d, missing series:\n%.2000s", resp.StatusCode, body)
+	}
+}
+
+// Without NOMINA_METRICS_ADDR nothing serves the metrics.
+func TestMetricsAreOffByDefault(t *testing.T) {
+	s := startService(t, nil)
+	if code, _ := s.get(t, "/metrics"); code != 404 {
+		t.Fatalf("public /metrics = %d, want 404", code)
+	}
+	if strings.Contains(s.stderr.String(), "metrics listening") {
+		t.Fatalf("a metrics listener without being asked:\n%s", s.stderr)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 // config/nomina.yaml; the env tag the overriding environment variable.
 type Config struct {
 	HTTPAddr        string        `yaml:"http_addr" env:"NOMINA_HTTP_ADDR"`
+	MetricsAddr     string        `yaml:"metrics_addr" env:"NOMINA_METRICS_ADDR"`
 	BaseURL         string        `yaml:"base_url" env:"NOMINA_BASE_URL"`
 	DataDir         string        `yaml:"data_dir" env:"NOMINA_DATA_DIR"`
 	MongoDBURI      string        `yaml:"mongodb_uri" env:"NOMINA_MONGODB_URI" secret:"true"`
@@ -165,6 +166,11 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 func (c Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
 		return &SettingError{"NOMINA_HTTP_ADDR", c.HTTPAddr, "host:port, for example 127.0.0.1:8080 or :8080"}
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || !validPort(port) || (c.MetricsAddr == c.HTTPAddr && port != "0") {
+			return &SettingError{"NOMINA_METRICS_ADDR", c.MetricsAddr, "host:port other than NOMINA_HTTP_ADDR, for example 127.0.0.1:9464, or empty for no metrics"}
+		}
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &SettingError{"NOMINA_BASE_URL", c.BaseURL, "an absolute http or https URL"}

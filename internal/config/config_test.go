@@ -54,6 +54,7 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		"NOMINA_TRUSTED_PROXIES":  "not-an-ip",
 		"NOMINA_DATABASE":         "a.b",
 		"NOMINA_EMBEDDED_LISTEN":  "27018",
+		"NOMINA_METRICS_ADDR":     "127.0.0.1:8080",
 	}
 	for key, val := range cases {
 		t.Run(key, func(t *testing.T) {

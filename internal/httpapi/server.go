@@ -50,7 +50,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready reports whether the store answers; it is called with a deadline.
 	Ready func(ctx context.Context) error
-	// Registry receives the HTTP metrics; Gatherer serves /metrics.
+	// Registry receives the HTTP metrics; Gatherer is what MetricsHandler
+	// serves.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
 	// MaxBodyBytes bounds every request body except uploads.
@@ -137,11 +138,19 @@ func New(cfg Config, parts ...func(*Server)) *Server {
 // Handler returns the http.Handler serving every route.
 func (s *Server) Handler() http.Handler { return s.engine }
 
+// MetricsHandler serves the Prometheus metrics at GET /metrics and answers
+// 404 to anything else. It is not on the router: the metrics describe the
+// service's traffic and internals, so they are served on a listener of
+// their own that the public never reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	return mux
+}
+
 func (s *Server) routes() {
 	s.Handle(http.MethodGet, "/healthz", Public, s.healthz)
 	s.Handle(http.MethodGet, "/readyz", Public, s.readyz)
-	metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
-	s.Handle(http.MethodGet, "/metrics", Public, gin.WrapH(metrics))
 	s.Handle(http.MethodGet, "/api/v1/openapi.yaml", Public, s.openAPI)
 	s.workflowRoutes()
 	s.nominationRoutes()
