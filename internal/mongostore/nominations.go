@@ -170,18 +170,21 @@ type eventDoc struct {
 	Data       string    `bson:"data"`
 	PrevHash   string    `bson:"prev_hash"`
 	Hash       string    `bson:"hash"`
+	// HashVersion is absent from events stored before hash versions were
+	// recorded: they use the legacy encoding (0).
+	HashVersion int `bson:"hash_version,omitempty"`
 }
 
 func fromEventDoc(d eventDoc) nomination.Event {
 	return nomination.Event{NominationID: d.Nomination, Seq: d.Seq, At: d.At.UTC(), Actor: d.Actor, Type: d.Type,
-		From: d.From, To: d.To, Data: json.RawMessage(d.Data), PrevHash: d.PrevHash, Hash: d.Hash}
+		From: d.From, To: d.To, Data: json.RawMessage(d.Data), PrevHash: d.PrevHash, Hash: d.Hash, HashVersion: d.HashVersion}
 }
 
 // AppendEvent inserts the event under its unique key; ECONFLICT when that
 // seq is taken.
 func (s *Nominations) AppendEvent(ctx context.Context, e nomination.Event) error {
 	d := eventDoc{ID: nomination.EventID(e.NominationID, e.Seq), Nomination: e.NominationID, Seq: e.Seq, At: e.At,
-		Actor: e.Actor, Type: e.Type, From: e.From, To: e.To, Data: string(e.Data), PrevHash: e.PrevHash, Hash: e.Hash}
+		Actor: e.Actor, Type: e.Type, From: e.From, To: e.To, Data: string(e.Data), PrevHash: e.PrevHash, Hash: e.Hash, HashVersion: e.HashVersion}
 	_, err := s.db.Collection(colEvents).InsertOne(ctx, d)
 	return translate("append event", err)
 }
@@ -211,6 +214,37 @@ func (s *Nominations) Events(ctx context.Context, id string) ([]nomination.Event
 		out[i] = fromEventDoc(d)
 	}
 	return out, nil
+}
+
+// NominationIDs lists, sorted, every nomination that has events or a
+// stored projection: what a check of every history must cover, including
+// a projection whose events are gone and events whose projection is.
+func (s *Nominations) NominationIDs(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, src := range []struct{ collection, field string }{{colEvents, "nomination"}, {colNominations, "_id"}} {
+		// A scan of one field, not distinct: the embedded store's distinct
+		// answer does not decode with this driver.
+		cur, err := s.db.Collection(src.collection).Find(ctx, bson.D{}, options.Find().
+			SetProjection(bson.D{{Key: src.field, Value: 1}}).SetBatchSize(1000))
+		if err != nil {
+			return nil, translate("list nomination ids", err)
+		}
+		for cur.Next(ctx) {
+			id, ok := cur.Current.Lookup(src.field).StringValueOK()
+			if ok && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+		err = cur.Err()
+		cur.Close(ctx)
+		if err != nil {
+			return nil, translate("list nomination ids", err)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
 }
 
 // nominationDoc keeps the queryable parts as fields and the whole

@@ -104,7 +104,7 @@ func (s *Service) commit(ctx context.Context, id string, decide change) (*Nomina
 		if ev.At.Before(n.UpdatedAt) {
 			ev.At = n.UpdatedAt // keep the history's times in order across clock skew
 		}
-		ev.Hash = HashEvent(ev)
+		stampHash(&ev)
 		err = s.Store.AppendEvent(ctx, ev)
 		if ErrorCode(err) == ECONFLICT {
 			s.backoff(ctx, attempt)
@@ -125,7 +125,7 @@ func (s *Service) commit(ctx context.Context, id string, decide change) (*Nomina
 func (s *Service) create(ctx context.Context, ev Event) (*Nomination, error) {
 	ev.Seq = 1
 	ev.At = s.now()
-	ev.Hash = HashEvent(ev)
+	stampHash(&ev)
 	if err := s.Store.AppendEvent(ctx, ev); err != nil {
 		return nil, err
 	}
@@ -218,20 +218,6 @@ func (s *Service) History(ctx context.Context, actor Actor, id string) ([]Event,
 		}
 	}
 	return evs, nil
-}
-
-// Verify checks the stored history of a nomination: gap-free seqs, an
-// intact hash chain, and a projection equal to the replay of the events.
-// It returns the seq of the first bad event, or 0.
-func (s *Service) Verify(ctx context.Context, id string) (int, error) {
-	evs, err := s.Store.Events(ctx, id)
-	if err != nil {
-		return 0, err
-	}
-	if seq, err := VerifyChain(evs); err != nil {
-		return seq, err
-	}
-	return 0, nil
 }
 
 // setPanels records which panels' reviewers may see n, and its mean score.

@@ -1,8 +1,6 @@
 package nomination
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -67,39 +65,6 @@ type (
 		Decision string `json:"decision"`
 	}
 )
-
-// HashEvent computes the hash of e chained to e.PrevHash. Times are hashed
-// at millisecond precision, the precision the store keeps.
-func HashEvent(e Event) string {
-	h := sha256.New()
-	for _, part := range []string{
-		e.NominationID, strconv.Itoa(e.Seq), e.At.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano),
-		e.Actor, e.Type, e.From, e.To, string(e.Data), e.PrevHash,
-	} {
-		fmt.Fprintf(h, "%d:%s\n", len(part), part)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// VerifyChain checks that events are numbered 1..n without gaps and that
-// each hash covers its event and the previous hash. It returns the seq of
-// the first event that fails, or 0 when the chain is intact.
-func VerifyChain(events []Event) (int, error) {
-	prev := ""
-	for i, e := range events {
-		if e.Seq != i+1 {
-			return e.Seq, fmt.Errorf("event %d found where %d was expected", e.Seq, i+1)
-		}
-		if e.PrevHash != prev {
-			return e.Seq, fmt.Errorf("event %d does not follow the hash of event %d", e.Seq, i)
-		}
-		if HashEvent(e) != e.Hash {
-			return e.Seq, fmt.Errorf("event %d was altered: its hash does not match its content", e.Seq)
-		}
-		prev = e.Hash
-	}
-	return 0, nil
-}
 
 // Replay folds events into a fresh projection.
 func Replay(id string, events []Event) (*Nomination, error) {

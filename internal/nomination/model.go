@@ -199,6 +199,10 @@ type Event struct {
 	Data     json.RawMessage
 	PrevHash string
 	Hash     string
+	// HashVersion names the canonical encoding Hash was computed with (see
+	// HashEvent); 0 is the legacy encoding of events stored before
+	// versions were recorded.
+	HashVersion int
 }
 
 // Event types.

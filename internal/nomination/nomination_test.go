@@ -19,10 +19,19 @@ func chain(t *testing.T, n int) []Event {
 	prev := ""
 	for i := range evs {
 		evs[i].PrevHash = prev
-		evs[i].Hash = HashEvent(evs[i])
+		stampHash(&evs[i])
 		prev = evs[i].Hash
 	}
 	return evs
+}
+
+func mustHash(t *testing.T, e Event) string {
+	t.Helper()
+	h, err := HashEvent(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func TestVerifyChain(t *testing.T) {
@@ -37,7 +46,18 @@ func TestVerifyChain(t *testing.T) {
 		{"altered time", func(e []Event) []Event { e[3].At = e[3].At.Add(time.Second); return e }, 4},
 		{"gap", func(e []Event) []Event { return append(e[:2], e[3:]...) }, 4},
 		{"reordered", func(e []Event) []Event { e[1], e[2] = e[2], e[1]; return e }, 3},
-		{"rehashed without the chain", func(e []Event) []Event { e[2].Data = json.RawMessage(`{}`); e[2].Hash = HashEvent(e[2]); return e }, 4},
+		{"rehashed without the chain", func(e []Event) []Event { e[2].Data = json.RawMessage(`{}`); e[2].Hash = mustHash(t, e[2]); return e }, 4},
+		{"altered type", func(e []Event) []Event { e[1].Type = EvAction; return e }, 2},
+		{"altered from", func(e []Event) []Event { e[2].From = "submitted"; return e }, 3},
+		{"altered to", func(e []Event) []Event { e[0].To = "appointed"; return e }, 1},
+		{"altered nomination", func(e []Event) []Event { e[1].NominationID = "n2"; return e }, 2},
+		{"altered seq and hash", func(e []Event) []Event { e[4].Seq = 6; e[4].Hash = mustHash(t, e[4]); return e }, 6},
+		{"unknown hash version", func(e []Event) []Event { e[3].HashVersion = 99; return e }, 4},
+		{"rehashed with the legacy encoding", func(e []Event) []Event {
+			e[3].HashVersion = 0
+			e[3].Hash = mustHash(t, e[3])
+			return e
+		}, 4},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
