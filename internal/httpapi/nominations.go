@@ -507,20 +507,40 @@ type eventResponse struct {
 	Redacted bool   `json:"redacted,omitempty"`
 	Prev     string `json:"prev_hash"`
 	Hash     string `json:"hash"`
+	// HashVersion names the encoding the hash covers (0: legacy).
+	HashVersion int `json:"hash_version"`
+}
+
+// verificationResponse says whether a stored history verifies and, when it
+// does not, from which event.
+type verificationResponse struct {
+	Verified    bool   `json:"verified"`
+	Events      int    `json:"events"`
+	FirstBadSeq int    `json:"first_bad_seq,omitempty"`
+	Problem     string `json:"problem,omitempty"`
+}
+
+type historyResponse struct {
+	Items []eventResponse `json:"items"`
+	// Verification is given to the secretariat only.
+	Verification *verificationResponse `json:"verification,omitempty"`
 }
 
 func (s *Server) history(c *gin.Context) {
-	evs, err := s.cfg.Nominations.History(c.Request.Context(), actorOf(c), c.Param("id"))
+	evs, v, err := s.cfg.Nominations.VerifiedHistory(c.Request.Context(), actorOf(c), c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	out := make([]eventResponse, 0, len(evs))
+	out := historyResponse{Items: make([]eventResponse, 0, len(evs))}
 	for _, e := range evs {
-		out = append(out, eventResponse{Seq: e.Seq, At: e.At, Actor: e.Actor, Type: e.Type, From: e.From, To: e.To,
-			Data: e.Data, Redacted: e.Data == nil, Prev: e.PrevHash, Hash: e.Hash})
+		out.Items = append(out.Items, eventResponse{Seq: e.Seq, At: e.At, Actor: e.Actor, Type: e.Type, From: e.From, To: e.To,
+			Data: e.Data, Redacted: e.Data == nil, Prev: e.PrevHash, Hash: e.Hash, HashVersion: e.HashVersion})
 	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
+	if v != nil {
+		out.Verification = &verificationResponse{Verified: v.OK(), Events: v.Events, FirstBadSeq: v.FirstBad, Problem: v.Problem}
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 type endorsementRequest struct {
