@@ -22,6 +22,12 @@ func syncWorkflowArchive(ctx context.Context, archive *mongostore.Workflows, reg
 	if err := archive.Archive(ctx, held, time.Now().UTC()); err != nil {
 		return err
 	}
+	return restoreArchivedWorkflows(ctx, archive, reg, templates, log)
+}
+
+// restoreArchivedWorkflows adds to the registry every archived version it
+// lacks, without archiving anything.
+func restoreArchivedWorkflows(ctx context.Context, archive *mongostore.Workflows, reg *workflow.Registry, templates workflow.TemplateSet, log *slog.Logger) error {
 	archived, err := archive.Archived(ctx)
 	if err != nil {
 		return err

@@ -120,6 +120,7 @@ func newRootCmd(e env) *cobra.Command {
 		newUsersCmd(e, &configPath),
 		newExportCmd(e, &configPath),
 		newMailCmd(e),
+		newVerifyCmd(e, &configPath),
 	)
 	return root
 }
