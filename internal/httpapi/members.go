@@ -461,9 +461,14 @@ func (s *Server) roster(c *gin.Context) {
 		return
 	}
 	name := body + "-roster-" + on.Format(membership.DateLayout) + "." + format
-	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	disposition := mime.FormatMediaType("attachment", map[string]string{"filename": name})
 	if format == "json" {
+		c.Header("Content-Disposition", disposition)
 		c.JSON(http.StatusOK, toRosterResponse(body, on, entries))
+		return
+	}
+	if s.cfg.Shortlists == nil {
+		s.fail(c, nomination.Errorf(nomination.EUNAVAILABLE, "spreadsheet formats are not enabled on this service; ask for format=json"))
 		return
 	}
 	ctype, err := s.cfg.Shortlists.ContentType(format)
@@ -483,6 +488,7 @@ func (s *Server) roster(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	c.Header("Content-Disposition", disposition)
 	c.Data(http.StatusOK, ctype, buf.Bytes())
 }
 

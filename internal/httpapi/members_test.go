@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/igf/nomina/internal/export"
 	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/nomination"
@@ -326,6 +328,34 @@ func TestMemberRecordTermsRotationAndRoster(t *testing.T) {
 	if len(rowsCSV) != 3 || rowsCSV[0][0] != "Member ID" || rowsCSV[2][1] != `'=HYPERLINK("http://x")` || rowsCSV[1][11] != "2" {
 		t.Fatalf("csv roster %q", rowsCSV)
 	}
+	// XLSX: the same cells, read back, none of them a formula.
+	rec = st.call("GET", "/api/v1/bodies/mag/roster?format=xlsx&active_on=2026-06-01", sec, nil)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Header().Get("Content-Disposition"), "mag-roster-2026-06-01.xlsx") {
+		t.Fatalf("xlsx roster: %d %v", rec.Code, rec.Header())
+	}
+	book, err := excelize.OpenReader(bytes.NewReader(rec.Body.Bytes()))
+	if err != nil {
+		t.Fatalf("xlsx roster: %v", err)
+	}
+	sheet := book.GetSheetName(0)
+	rowsXLSX, err := book.GetRows(sheet)
+	if err != nil || len(rowsXLSX) != len(rowsCSV) {
+		t.Fatalf("xlsx roster rows %d (%v), csv rows %d", len(rowsXLSX), err, len(rowsCSV))
+	}
+	for i, row := range rowsCSV {
+		for j, want := range row {
+			cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+			if got, _ := book.GetCellValue(sheet, cell); got != want {
+				t.Errorf("xlsx %s = %q, csv has %q", cell, got, want)
+			}
+			if f, _ := book.GetCellFormula(sheet, cell); f != "" {
+				t.Errorf("xlsx %s holds the formula %q", cell, f)
+			}
+		}
+	}
+	if rowsXLSX[2][1] != `'=HYPERLINK("http://x")` {
+		t.Fatalf("xlsx name cell %q", rowsXLSX[2][1])
+	}
 	mustProblem(t, st.call("GET", "/api/v1/bodies/mag/roster?format=pdf", sec, nil), http.StatusUnprocessableEntity)
 }
 
@@ -333,13 +363,17 @@ func TestMemberRecordTermsRotationAndRoster(t *testing.T) {
 // spreadsheet formats say they are unavailable; without membership the
 // routes answer 503.
 func TestMemberRoutesUnavailable(t *testing.T) {
-	st, _ := newMemberStack(t, export.Shortlists{})
+	st, _ := newMemberStack(t, nil)
 	sec := st.secretariat("sec@igf.example")
 	mustStatus(t, st.call("GET", "/api/v1/bodies/mag/roster", sec, nil), http.StatusOK, nil)
-	rec := st.call("GET", "/api/v1/bodies/mag/roster?format=xlsx", sec, nil)
-	if rec.Code != http.StatusOK || !bytes.HasPrefix(rec.Body.Bytes(), []byte("PK")) {
-		t.Fatalf("roster xlsx: %d", rec.Code)
+	for _, format := range []string{"csv", "xlsx"} {
+		rec := st.call("GET", "/api/v1/bodies/mag/roster?format="+format, sec, nil)
+		p := mustProblem(t, rec, http.StatusServiceUnavailable)
+		if !strings.Contains(p.Detail, "not enabled") || rec.Header().Get("Content-Disposition") != "" {
+			t.Fatalf("roster %s without a table writer: %+v, disposition %q", format, p, rec.Header().Get("Content-Disposition"))
+		}
 	}
 	st.srv = New(Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Nominations: st.noms})
 	mustProblem(t, st.call("GET", "/api/v1/members", sec, nil), http.StatusServiceUnavailable)
+	mustProblem(t, st.call("GET", "/api/v1/bodies/mag/roster", sec, nil), http.StatusServiceUnavailable)
 }
