@@ -83,9 +83,11 @@ func (s *Service) VerifiedHistory(ctx context.Context, actor Actor, id string) (
 // projection does not show, and what disagrees; 0 when all agree.
 //
 // Every part of the projection is compared except how far side effects are
-// done (DerivedSeq), which no event records. A part that disagrees is
-// blamed on the last event that set it in the replay, or on the
-// projection's own last event when no event did.
+// done (DerivedSeq), which no event records. Lists are compared item by
+// item and maps key by key; an item, key or value that disagrees is
+// blamed on the last event that changed it in the replay (or, when no
+// event made it, on the projection's own last event), and the earliest
+// blamed event is reported.
 func (s *Service) firstDisagreement(id string, evs []Event, stored *Nomination) (int, string) {
 	upto := len(evs)
 	if stored != nil {
@@ -93,7 +95,7 @@ func (s *Service) firstDisagreement(id string, evs []Event, stored *Nomination) 
 	}
 	n := &Nomination{ID: id}
 	prev := s.projectionParts(n)
-	setBy := map[string]int{}
+	changes := map[string][]partChange{}
 	for _, e := range evs {
 		if err := Apply(n, e); err != nil {
 			return e.Seq, fmt.Sprintf("event %d cannot be replayed: %v", e.Seq, err)
@@ -104,7 +106,7 @@ func (s *Service) firstDisagreement(id string, evs []Event, stored *Nomination) 
 		parts := s.projectionParts(n)
 		for k, v := range parts {
 			if !bytes.Equal(prev[k], v) {
-				setBy[k] = e.Seq
+				changes[k] = append(changes[k], partChange{e.Seq, v})
 			}
 		}
 		prev = parts
@@ -124,22 +126,134 @@ func (s *Service) firstDisagreement(id string, evs []Event, stored *Nomination) 
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	first, problem := 0, ""
+	var first disagreement
 	for _, k := range keys {
 		if k == "DerivedSeq" || bytes.Equal(want[k], got[k]) {
 			continue
 		}
-		seq := setBy[k]
-		if seq == 0 {
-			seq = stored.Seq
+		d := blame(k, changes[k], want[k], got[k])
+		if d.seq == 0 {
+			d.seq = stored.Seq
 		}
-		if first == 0 || seq < first {
-			first = seq
-			problem = fmt.Sprintf("event %d disagrees with the stored projection: it makes %s %s, the projection says %s",
-				seq, k, clip(want[k]), clip(got[k]))
+		if first.seq == 0 || d.seq < first.seq {
+			first = d
 		}
 	}
-	return first, problem
+	if first.seq == 0 {
+		return 0, ""
+	}
+	return first.seq, fmt.Sprintf("event %d disagrees with the stored projection: it makes %s %s, the projection says %s",
+		first.seq, first.path, clip(first.replayed), clip(first.stored))
+}
+
+// partChange is the value a part of the replay took at an event.
+type partChange struct {
+	seq int
+	raw json.RawMessage
+}
+
+// disagreement is one value of the projection that the replay does not
+// give, and the event blamed for it (0: none made it).
+type disagreement struct {
+	seq              int
+	path             string
+	replayed, stored json.RawMessage
+}
+
+// blame finds, in a part whose replayed and stored values differ, the
+// earliest disagreeing item, key or value, and the last event that changed
+// it in the replay.
+func blame(part string, changes []partChange, replayed, stored json.RawMessage) disagreement {
+	whole := disagreement{path: part, replayed: replayed, stored: stored}
+	if len(changes) > 0 {
+		whole.seq = changes[len(changes)-1].seq
+	}
+	var r, st any
+	if json.Unmarshal(replayed, &r) != nil || json.Unmarshal(stored, &st) != nil {
+		return whole
+	}
+	// The sub-values of a list or a map, by index or key; nil for a scalar.
+	subs := func(v any) map[string]any {
+		switch x := v.(type) {
+		case []any:
+			m := make(map[string]any, len(x))
+			for i, e := range x {
+				m[fmt.Sprintf("[%d]", i)] = e
+			}
+			return m
+		case map[string]any:
+			m := make(map[string]any, len(x))
+			for k, e := range x {
+				m["."+k] = e
+			}
+			return m
+		}
+		return nil
+	}
+	rs, ss := subs(r), subs(st)
+	if rs == nil || ss == nil {
+		return whole
+	}
+	// When each sub-value last changed in the replay.
+	lastChange := map[string]int{}
+	before := map[string]any{}
+	for _, c := range changes {
+		var v any
+		if json.Unmarshal(c.raw, &v) != nil {
+			return whole
+		}
+		now := subs(v)
+		for k, e := range now {
+			if old, ok := before[k]; !ok || !jsonEqual(old, e) {
+				lastChange[k] = c.seq
+			}
+		}
+		for k := range before {
+			if _, ok := now[k]; !ok {
+				lastChange[k] = c.seq
+			}
+		}
+		before = now
+	}
+	var first disagreement
+	for _, k := range unionKeys(rs, ss) {
+		rv, rok := rs[k]
+		sv, sok := ss[k]
+		if rok && sok && jsonEqual(rv, sv) {
+			continue
+		}
+		d := disagreement{seq: lastChange[k], path: part + k, replayed: mustJSONOrNil(rv, rok), stored: mustJSONOrNil(sv, sok)}
+		if first.path == "" || (d.seq != 0 && (first.seq == 0 || d.seq < first.seq)) {
+			first = d
+		}
+	}
+	if first.path == "" {
+		return whole
+	}
+	return first
+}
+
+func jsonEqual(a, b any) bool { return bytes.Equal(mustJSON(a), mustJSON(b)) }
+
+func mustJSONOrNil(v any, present bool) json.RawMessage {
+	if !present {
+		return nil
+	}
+	return mustJSON(v)
+}
+
+func unionKeys(a, b map[string]any) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // projectionParts is the replay n as the service would store it (with its

@@ -32,10 +32,14 @@ func TestFirstDisagreement(t *testing.T) {
 		{"equal", 4, func(*Nomination) {}, 0, ""},
 		{"behind its events, equal so far", 2, func(*Nomination) {}, 0, ""},
 		{"state", 4, func(n *Nomination) { n.State = "appointed" }, 1, "State"},
-		{"form answer", 4, func(n *Nomination) { n.Fields["organization"] = "Forged" }, 4, "Fields"},
-		{"answer of the projection's last event", 3, func(n *Nomination) { n.Fields["organization"] = "Forged" }, 3, "Fields"},
+		{"form answer", 4, func(n *Nomination) { n.Fields["organization"] = "Forged" }, 4, "Fields.organization"},
+		{"answer of the projection's last event", 3, func(n *Nomination) { n.Fields["organization"] = "Forged" }, 3, "Fields.organization"},
+		{"answer given at creation", 4, func(n *Nomination) { n.Fields["gender"] = "male" }, 1, "Fields.gender"},
+		{"answer no event gave", 4, func(n *Nomination) { n.Fields["salary"] = "1" }, 4, "Fields.salary"},
+		{"list item", 4, func(n *Nomination) { n.Visited[0] = "appointed" }, 1, "Visited[0]"},
+		{"list item no event added", 4, func(n *Nomination) { n.Visited = append(n.Visited, "appointed") }, 4, "Visited[1]"},
 		{"nothing sets it", 4, func(n *Nomination) { n.LastReason = "forged" }, 4, "LastReason"},
-		{"two parts: the earlier event first", 4, func(n *Nomination) { n.State, n.Fields["organization"] = "appointed", "Forged" }, 1, "State"},
+		{"two parts: the earlier event first", 4, func(n *Nomination) { n.Fields["organization"], n.State = "Forged", "appointed" }, 1, "State"},
 		{"last hash", 4, func(n *Nomination) { n.LastHash = strings.Repeat("0", 64) }, 4, "LastHash"},
 	}
 	for _, tc := range cases {
