@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net"
@@ -64,16 +65,13 @@ func startMailpit(t *testing.T) mailpit {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if resp, err := http.Get("http://" + m.http + "/api/v1/messages"); err == nil {
+	waitUntil(t, 20*time.Second, "mailpit to answer", func() bool {
+		resp, err := http.Get("http://" + m.http + "/api/v1/messages")
+		if err == nil {
 			resp.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start: %s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil
+	})
 	return m
 }
 
@@ -117,20 +115,19 @@ func (m mailpit) text(t *testing.T, id string) string {
 // arrives, and returns it.
 func (m mailpit) waitFor(t *testing.T, addr, word string) mailpitMessage {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var found mailpitMessage
+	waitUntil(t, 30*time.Second, fmt.Sprintf("a message to %s about %q", addr, word), func() bool {
 		for _, msg := range m.messages(t) {
 			for _, to := range msg.To {
 				if strings.EqualFold(to.Address, addr) && strings.Contains(strings.ToLower(msg.Subject), word) {
-					return msg
+					found = msg
+					return true
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no message to %s about %q; have %+v", addr, word, m.messages(t))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return false
+	})
+	return found
 }
 
 // client talks to the running service as one user.
@@ -271,8 +268,24 @@ func TestMailEndToEndWithMailpit(t *testing.T) {
 		rev := anon.login(who, pw)
 		rev.must("GET", strings.TrimPrefix(link, "http://"+addr), nil, 200, nil)
 	}
-	// The reviewer of another panel is never asked.
-	time.Sleep(time.Second)
+	// The reviewer of another panel is never asked: once every message
+	// about the nomination has gone out, none went to them.
+	waitUntil(t, 30*time.Second, "every message about the nomination sent", func() bool {
+		var log struct {
+			Items []struct {
+				Status string `json:"status"`
+			} `json:"items"`
+		}
+		if sec.do("GET", "/api/v1/mail?nomination="+n.ID, nil, &log) != 200 || len(log.Items) == 0 {
+			return false
+		}
+		for _, it := range log.Items {
+			if it.Status != "sent" {
+				return false
+			}
+		}
+		return true
+	})
 	for _, m := range mp.messages(t) {
 		for _, to := range m.To {
 			if to.Address == "gov@example.org" {

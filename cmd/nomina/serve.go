@@ -261,7 +261,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Client, database string, prepared *atomic.Bool, bootstrap func(context.Context) error) error {
 	delay := 250 * time.Millisecond
 	var lastLog time.Time
-	for {
+	for attempt := 1; ; attempt++ {
 		pingCtx, cancelPing := context.WithTimeout(ctx, 2*time.Second)
 		err := client.Ping(pingCtx)
 		cancelPing()
@@ -284,6 +284,7 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		case nomination.EINVALID, nomination.ECONFLICT, nomination.EFORBIDDEN:
 			return fmt.Errorf("first admin (NOMINA_ADMIN_EMAIL, NOMINA_ADMIN_PASSWORD): %s", nomination.ErrorMessage(err)+describeFields(err))
 		}
+		log.Debug("store attempt failed", "attempt", attempt, "err", err)
 		if time.Since(lastLog) > time.Minute {
 			log.Warn("store not reachable; retrying", "err", err, "next_try_in", delay)
 			lastLog = time.Now()

@@ -43,7 +43,19 @@ type service struct {
 	addr   string
 	stderr *lockedBuffer
 	cancel context.CancelFunc
-	exit   chan int
+	done   chan struct{} // closed when the command has returned
+	code   int           // its exit status, once done is closed
+}
+
+// exited waits up to within for the command to return, and gives its exit
+// status. Once it has returned, every call answers at once.
+func (s *service) exited(within time.Duration) (int, bool) {
+	select {
+	case <-s.done:
+		return s.code, true
+	case <-time.After(within):
+		return 0, false
+	}
 }
 
 // startService runs the serve command in-process with the given settings.
@@ -55,25 +67,39 @@ func startService(t *testing.T, settings map[string]string, routes ...func(*http
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan string, 1)
-	s := &service{stderr: &lockedBuffer{}, cancel: cancel, exit: make(chan int, 1)}
+	s := &service{stderr: &lockedBuffer{}, cancel: cancel, done: make(chan struct{})}
 	e := env{getenv: func(k string) string { return vals[k] }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.stderr,
 		extraRoutes: routes, listening: listening}
-	go func() { s.exit <- runEnv(ctx, []string{"serve", "--config", "../../config/nomina.yaml"}, e) }()
+	go func() {
+		s.code = runEnv(ctx, []string{"serve", "--config", "../../config/nomina.yaml"}, e)
+		close(s.done)
+	}()
 	select {
 	case s.addr = <-listening:
-	case code := <-s.exit:
-		t.Fatalf("service exited with %d before listening: %s", code, s.stderr)
+	case <-s.done:
+		t.Fatalf("service exited with %d before listening: %s", s.code, s.stderr)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("service did not start: %s", s.stderr)
 	}
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case <-s.exit:
-		case <-time.After(30 * time.Second):
+		if _, ok := s.exited(30 * time.Second); !ok {
+			t.Errorf("the service did not stop within 30 s of being told to: %s", s.stderr)
 		}
 	})
 	return s
+}
+
+// waitUntil polls cond until it holds, failing the test after within.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (s *service) get(t *testing.T, path string) (int, string) {
@@ -89,17 +115,10 @@ func (s *service) get(t *testing.T, path string) (int, string) {
 
 func waitReady(t *testing.T, s *service, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		code, body := s.get(t, "/readyz")
-		if code == 200 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after %v: %d %s\nlog:\n%s", within, code, body, s.stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitUntil(t, within, "/readyz to answer 200", func() bool {
+		code, _ := s.get(t, "/readyz")
+		return code == 200
+	})
 }
 
 func TestServeEmbeddedStoreIsReady(t *testing.T) {
@@ -142,11 +161,13 @@ func TestMetricsAreOffByDefault(t *testing.T) {
 // SIGTERM (here: the context the signal cancels) while a slow request is in
 // flight: the request completes and the process exits 0.
 func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
-	started := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	s := startService(t, map[string]string{"NOMINA_SHUTDOWN_GRACE": "10s"}, func(srv *httpapi.Server) {
 		srv.Handle("GET", "/slow", httpapi.Public, func(c *gin.Context) {
 			close(started)
-			time.Sleep(1500 * time.Millisecond)
+			<-release // held until the shutdown has begun
 			c.String(200, "done")
 		})
 	})
@@ -168,17 +189,29 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	}()
 	<-started
 	s.cancel()
+	// The shutdown has begun once new connections are refused; only then
+	// does the request in flight finish.
+	waitUntil(t, 10*time.Second, "new connections to be refused", func() bool {
+		conn, err := net.DialTimeout("tcp", s.addr, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	})
+	if _, ok := s.exited(0); ok {
+		t.Fatal("the service exited with a request in flight")
+	}
+	releaseOnce.Do(func() { close(release) })
 	r := <-res
 	if r.err != nil || r.code != 200 || r.body != "done" {
 		t.Fatalf("in-flight request: %+v", r)
 	}
-	select {
-	case code := <-s.exit:
-		if code != 0 {
-			t.Fatalf("exit code %d: %s", code, s.stderr)
-		}
-	case <-time.After(10 * time.Second):
+	code, ok := s.exited(10 * time.Second)
+	if !ok {
 		t.Fatal("did not exit within the grace period")
+	}
+	if code != 0 {
+		t.Fatalf("exit code %d: %s", code, s.stderr)
 	}
 	// New connections are refused once shut down.
 	if _, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
@@ -223,7 +256,7 @@ func TestUnreachableStoreBecomesReadyWhenServerAppears(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startService(t, map[string]string{"NOMINA_MONGODB_URI": uri})
+	s := startService(t, map[string]string{"NOMINA_MONGODB_URI": uri, "NOMINA_LOG_LEVEL": "debug"})
 	code, body := s.get(t, "/readyz")
 	if code != 503 {
 		t.Fatalf("readyz = %d, want 503", code)
@@ -232,13 +265,13 @@ func TestUnreachableStoreBecomesReadyWhenServerAppears(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &p); err != nil || p.Detail == "" {
 		t.Fatalf("503 without a reason: %s", body)
 	}
-	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(s.stderr.String(), "store not reachable"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the log does not say why the store is not ready:\n%s", s.stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(4 * time.Second) // several retries happen meanwhile
+	waitUntil(t, 15*time.Second, "the log to say why the store is not ready", func() bool {
+		return strings.Contains(s.stderr.String(), "store not reachable")
+	})
+	// Two more attempts fail after the one that was logged.
+	waitUntil(t, 30*time.Second, "three failed attempts to reach the store", func() bool {
+		return strings.Contains(s.stderr.String(), "attempt=3")
+	})
 	if n := strings.Count(s.stderr.String(), "store not reachable"); n != 1 {
 		t.Fatalf("logged the outage %d times, want once a minute at most:\n%s", n, s.stderr)
 	}
@@ -286,13 +319,12 @@ func TestSecondInstanceSharesTheEmbeddedStore(t *testing.T) {
 // unready for ever.
 func TestRefusedFirstAdminStopsTheService(t *testing.T) {
 	s := startService(t, map[string]string{"NOMINA_ADMIN_EMAIL": "admin@igf.example", "NOMINA_ADMIN_PASSWORD": "password"})
-	select {
-	case code := <-s.exit:
-		if code != 2 {
-			t.Fatalf("exit %d, want 2", code)
-		}
-	case <-time.After(30 * time.Second):
+	code, ok := s.exited(30 * time.Second)
+	if !ok {
 		t.Fatalf("the service kept running: %s", s.stderr)
+	}
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
 	}
 	if !strings.Contains(s.stderr.String(), "NOMINA_ADMIN_PASSWORD") {
 		t.Fatalf("the log does not name the setting:\n%s", s.stderr)
