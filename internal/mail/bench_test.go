@@ -71,9 +71,7 @@ func BenchmarkDelivery(b *testing.B) {
 		for _, w := range workers {
 			go func() { _ = w.Run(rctx); done <- struct{}{} }()
 		}
-		for len(srv.messages())-before < b.N {
-			time.Sleep(time.Millisecond)
-		}
+		waitUntil(b, time.Minute+time.Duration(b.N)*10*time.Millisecond, "every message received", func() bool { return len(srv.messages())-before >= b.N })
 		b.StopTimer()
 		cancel()
 		for range workers {
@@ -142,7 +140,11 @@ func BenchmarkDelivery(b *testing.B) {
 			if err := q.Enqueue(ctx, j); err != nil {
 				b.Fatal(err)
 			}
+			deadline := time.Now().Add(time.Minute)
 			for srv.countByMessageID()[want] == 0 {
+				if time.Now().After(deadline) {
+					b.Fatalf("job %d not accepted within a minute", i)
+				}
 				time.Sleep(200 * time.Microsecond)
 			}
 		}

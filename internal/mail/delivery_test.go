@@ -472,26 +472,36 @@ func TestDeliveryThreeInstancesDeliverEachJobExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	for i := range 3 {
+	workers := make([]*mail.Worker, 3)
+	for i := range workers {
 		wq := mongostore.New(storetest.Connect(t, db.Name()), nil).MailQueue()
 		w := mustWorker(t, wq, srv, time.Now, uint64(10+i), func(ws *workerSetup) {
 			ws.opts.PollInterval = 20 * time.Millisecond
 			ws.opts.Batch = 25
 		})
+		workers[i] = w
 		wg.Go(func() {
 			if err := w.Run(ctx); err != nil {
 				t.Errorf("worker: %v", err)
 			}
 		})
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for len(srv.messages()) < total && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	// Let the workers finish recording and poll once more.
-	time.Sleep(200 * time.Millisecond)
+	// Every job delivered and recorded as sent.
+	waitUntil(t, 3*time.Minute, "every job recorded as sent", func() bool {
+		if len(srv.messages()) < total {
+			return false // the store is asked only once the server has them all
+		}
+		sent, err := q.MailLog(context.Background(), "", nomination.MailSent, 1000)
+		return err == nil && len(sent) == total
+	})
 	cancel()
 	wg.Wait()
+	// Each worker polls once more: there is nothing left to send.
+	for i, w := range workers {
+		if n, err := w.RunOnce(context.Background()); n != 0 || err != nil {
+			t.Errorf("worker %d sent %d more (%v) after every job was sent", i, n, err)
+		}
+	}
 
 	counts := srv.countByMessageID()
 	for id, n := range counts {
@@ -726,10 +736,7 @@ func TestRunWorkersWithoutSMTPKeepsMailQueuedUntilConfigured(t *testing.T) {
 	cfg.SMTPURL = srv.url()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { done <- mail.RunWorkers(ctx, cfg, q, mustTemplates(t), opts, mail.SenderOptions{}) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(srv.messages()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, 30*time.Second, "the backlog sent", func() bool { return len(srv.messages()) > 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("RunWorkers: %v", err)
