@@ -14,7 +14,10 @@ import (
 
 // Votes per second with 50 reviewers over 500 nominations in review, next
 // to raw inserts per second on the same store, and store round trips per
-// vote.
+// vote. Every operation is a vote the service accepts: reviewers vote in
+// turn on each nomination until the 26th approval decides it (the MAG
+// rule with 50 eligible reviewers), so the seeded nominations take 13,000
+// votes; a run that needs more stops rather than count refusals as votes.
 func BenchmarkVotes(b *testing.B) {
 	st, mon := monitored(b)
 	ctx := context.Background()
@@ -50,25 +53,28 @@ func BenchmarkVotes(b *testing.B) {
 			}
 		})
 	})
+	// The approvals that decide a nomination with every reviewer eligible.
+	const toDecide = 26
 	var next atomic.Int64
 	b.Run("vote", func(b *testing.B) {
-		var refused atomic.Int64
 		before := mon.RoundTrips()
 		b.SetParallelism(4)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				k := next.Add(1) - 1
-				id, who := ids[k%int64(len(ids))], revs[(k/int64(len(ids)))%int64(len(revs))]
-				switch code := st.vote(who, id, "approve", ""); code {
-				case http.StatusCreated:
-				case http.StatusConflict:
-					refused.Add(1)
-				default:
-					b.Errorf("status %d", code)
+				round := k / int64(len(ids))
+				if round >= toDecide {
+					b.Errorf("every seeded nomination is decided after %d votes: run with -benchtime at most %dx", toDecide*len(ids), toDecide*len(ids))
+					return
+				}
+				id, who := ids[k%int64(len(ids))], revs[round]
+				if code := st.vote(who, id, "approve", ""); code != http.StatusCreated {
+					b.Errorf("vote %d refused: status %d", k, code)
+					return
 				}
 			}
 		})
 		b.ReportMetric(float64(mon.RoundTrips()-before)/float64(b.N), "roundtrips/op")
-		b.ReportMetric(float64(refused.Load())/float64(b.N), "refused/op")
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "votes/s")
 	})
 }
