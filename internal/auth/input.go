@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/oneline"
 	"github.com/trustelem/zxcvbn"
 	"golang.org/x/text/unicode/norm"
 )
@@ -76,27 +77,15 @@ func emailKey(email string) string {
 	return strings.ToLower(norm.NFC.String(email))
 }
 
-// checkText trims s and checks it is valid UTF-8 without control characters
-// and at most max characters; min is 0 or 1.
+// checkText checks a single-line text (a name, an organisation) with the
+// shared one-line rule and returns it trimmed and NFC-normalised; min is 0
+// or 1. It returns an EINVALID error naming field.
 func checkText(field, s string, min, max int) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", nomination.Invalid(field, "must be valid UTF-8")
+	out, msg := oneline.Clean(s, min, max)
+	if msg != "" {
+		return "", nomination.Invalid(field, msg)
 	}
-	if len(s) > 4*max {
-		return "", nomination.Invalid(field, fmt.Sprintf("must be at most %d characters", max))
-	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return "", nomination.Invalid(field, "must not contain control characters")
-	}
-	s = norm.NFC.String(strings.TrimSpace(s))
-	n := utf8.RuneCountInString(s)
-	if n < min {
-		return "", nomination.Invalid(field, "is required")
-	}
-	if n > max {
-		return "", nomination.Invalid(field, fmt.Sprintf("must be at most %d characters", max))
-	}
-	return s, nil
+	return out, nil
 }
 
 // CheckPassword applies the password policy: 8 to 1024 characters of valid

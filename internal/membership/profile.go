@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/oneline"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -62,8 +63,10 @@ func (p Profile) check(b Body) []nomination.FieldError {
 	case !validEmail(p.Email):
 		bad("email", "%q is not a plain email address", p.Email)
 	}
-	if p.Name == "" || len([]rune(p.Name)) > 200 || !oneLine(p.Name) {
+	if p.Name == "" || len([]rune(p.Name)) > 200 {
 		bad("name", "required: 1 to 200 characters on one line")
+	} else if msg := oneline.Problem(p.Name); msg != "" {
+		bad("name", "%s", msg)
 	}
 	if !slices.Contains(SeatKinds, p.SeatKind) {
 		bad("seat_kind", "unknown seat kind %q: one of %s", p.SeatKind, strings.Join(SeatKinds, ", "))
@@ -88,8 +91,10 @@ func (p Profile) check(b Body) []nomination.FieldError {
 	if p.Gender != "" && !choice(b.Genders, p.Gender) {
 		bad("gender", "unknown gender %q: one of %s", p.Gender, strings.Join(b.Genders, ", "))
 	}
-	if len([]rune(p.Organization)) > 200 || !oneLine(p.Organization) {
+	if len([]rune(p.Organization)) > 200 {
 		bad("organization", "at most 200 characters on one line")
+	} else if msg := oneline.Problem(p.Organization); msg != "" {
+		bad("organization", "%s", msg)
 	}
 	return fe
 }
@@ -113,16 +118,6 @@ func validEmail(e string) bool {
 		return false
 	}
 	return strings.Contains(e[strings.LastIndexByte(e, '@')+1:], ".")
-}
-
-// oneLine reports whether s holds no control characters at all.
-func oneLine(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // checkPeriod returns the problems of a term's dates: both set, the end

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/oneline"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -500,8 +501,8 @@ func (s *Service) EndTerm(ctx context.Context, actor nomination.Actor, termID st
 	if in.End.IsZero() {
 		fe = append(fe, nomination.FieldError{Field: "end", Message: "required: the last day served, such as 2026-06-30"})
 	}
-	if reason == "" || len([]rune(reason)) > 500 || !oneLine(reason) {
-		fe = append(fe, nomination.FieldError{Field: "reason", Message: "required: 1 to 500 characters on one line"})
+	if _, msg := oneline.Clean(reason, 1, 500); msg != "" {
+		fe = append(fe, nomination.FieldError{Field: "reason", Message: msg})
 	}
 	memberID, ok := memberOfTerm(termID)
 	if !ok {

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/igf/nomina/internal/oneline"
 )
 
 // CallInput is what the secretariat sends to open or change a call. Nil
@@ -84,9 +86,9 @@ func (s *Service) applyCallInput(c *Call, in CallInput) error {
 	var fields []FieldError
 	bad := func(f, m string) { fields = append(fields, FieldError{Field: f, Message: m}) }
 	if in.Title != nil {
-		t := strings.TrimSpace(*in.Title)
-		if t == "" || len([]rune(t)) > 200 || !cleanText(t) {
-			bad("title", "1 to 200 characters, no control characters")
+		t, msg := oneline.Clean(*in.Title, 1, 200)
+		if msg != "" {
+			bad("title", msg)
 		}
 		c.Title = t
 	}

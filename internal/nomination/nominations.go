@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/igf/nomina/internal/oneline"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -353,23 +354,46 @@ func normaliseFields(in map[string]any) map[string]any {
 	}
 	out := make(map[string]any, len(in))
 	for k, v := range in {
-		if str, ok := v.(string); ok {
-			v = strings.TrimSpace(str)
-		}
-		out[k] = v
+		out[k] = normaliseValue(v)
 	}
 	return out
 }
 
-// cleanPerson validates a name and address given for someone.
-func cleanPerson(p Person, field string) (Person, error) {
-	p.Name = strings.TrimSpace(p.Name)
-	p.Email = strings.TrimSpace(p.Email)
-	if p.Name == "" || len([]rune(p.Name)) > 200 || !cleanText(p.Name) || strings.ContainsAny(p.Name, "\r\n\t") {
-		return p, Invalid(field+".name", "1 to 200 characters on one line")
+// normaliseValue trims a text answer.
+func normaliseValue(v any) any {
+	if str, ok := v.(string); ok {
+		return strings.TrimSpace(str)
 	}
+	return v
+}
+
+// singleLine checks a one-line text (a name, an organisation, a title)
+// with the shared one-line rule and returns it trimmed and NFC-normalised,
+// or EINVALID naming field.
+func singleLine(field, s string, min, max int) (string, error) {
+	out, msg := oneline.Clean(s, min, max)
+	if msg != "" {
+		return "", Invalid(field, msg)
+	}
+	return out, nil
+}
+
+// cleanPerson validates a name and address given for someone; field
+// prefixes the names of the fields in errors ("nominee" gives
+// "nominee.name"; "" gives "name").
+func cleanPerson(p Person, field string) (Person, error) {
+	prefix := field
+	if prefix != "" {
+		prefix += "."
+	}
+	name, err := singleLine(prefix+"name", p.Name, 1, 200)
+	if err != nil {
+		return p, err
+	}
+	p.Name = name
+	p.Email = strings.TrimSpace(p.Email)
 	if err := checkEmail(p.Email); err != "" {
-		return p, Invalid(field+".email", err)
+		return p, Invalid(prefix+"email", err)
 	}
 	return p, nil
 }

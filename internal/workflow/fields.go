@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/igf/nomina/internal/oneline"
 )
 
 // FieldProblem is one problem with one answer of the form.
@@ -112,14 +114,16 @@ func (f *Field) check(v any) string {
 		if n < f.MinLen {
 			return fmt.Sprintf("must be at least %d characters (it is %d)", f.MinLen, n)
 		}
-		for _, r := range s {
-			if r == '\n' || r == '\r' {
-				if f.Type == TypeText {
-					return "must be a single line"
-				}
-				continue
+		if f.Type == TypeText {
+			// A one-line answer (an organisation, a title) reaches mail
+			// and exports: the shared one-line rule applies.
+			if msg := oneline.Problem(s); msg != "" {
+				return msg
 			}
-			if r == '\t' {
+			break
+		}
+		for _, r := range s {
+			if r == '\n' || r == '\r' || r == '\t' {
 				continue
 			}
 			if unicode.IsControl(r) {
