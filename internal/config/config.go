@@ -50,6 +50,7 @@ type Config struct {
 	AdminEmail      string        `yaml:"admin_email" env:"NOMINA_ADMIN_EMAIL"`
 	AdminPassword   string        `yaml:"-" env:"NOMINA_ADMIN_PASSWORD" secret:"true"`
 	MailWorkers     int           `yaml:"mail_workers" env:"NOMINA_MAIL_WORKERS"`
+	Limits          Limits        `yaml:"limits"`
 }
 
 // Default returns the settings used when nothing is configured: a working
@@ -74,6 +75,7 @@ func Default() Config {
 		AccessTokenTTL:  10 * time.Minute,
 		RefreshTokenTTL: 14 * 24 * time.Hour,
 		MailWorkers:     2,
+		Limits:          DefaultLimits(),
 	}
 }
 
@@ -112,16 +114,33 @@ func Load(path string, required bool, getenv func(string) string) (Config, error
 }
 
 func applyEnv(cfg *Config, getenv func(string) string) error {
-	v := reflect.ValueOf(cfg).Elem()
+	return applyEnvTo(reflect.ValueOf(cfg).Elem(), getenv)
+}
+
+// applyEnvTo sets the fields of the struct v from their env variables,
+// and those of nested structs (such as Limits) from theirs.
+func applyEnvTo(v reflect.Value, getenv func(string) string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
+		f := v.Field(i)
+		if _, ok := f.Interface().(Limits); ok {
+			if err := applyEnvTo(f, getenv); err != nil {
+				return err
+			}
+			continue
+		}
 		name := t.Field(i).Tag.Get("env")
 		raw := getenv(name)
 		if name == "" || raw == "" {
 			continue
 		}
-		f := v.Field(i)
 		switch f.Interface().(type) {
+		case Rate:
+			var r Rate
+			if err := r.UnmarshalText([]byte(raw)); err != nil {
+				return &SettingError{name, raw, "N/duration, such as 10/1h"}
+			}
+			f.Set(reflect.ValueOf(r))
 		case string:
 			f.SetString(raw)
 		case bool:
@@ -246,7 +265,7 @@ func (c Config) Validate() error {
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return &SettingError{"NOMINA_ADMIN_EMAIL", c.AdminEmail, "set together with NOMINA_ADMIN_PASSWORD"}
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 func validPort(p string) bool {

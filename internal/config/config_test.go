@@ -107,3 +107,45 @@ func TestSecretsAreMaskedInTheLog(t *testing.T) {
 		t.Fatalf("settings missing: %s", b.String())
 	}
 }
+
+// The limits are read from the file and the environment, and a bad one is
+// refused naming its variable.
+func TestLimits(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "n.yaml")
+	if err := os.WriteFile(p, []byte("limits:\n  writes: 5/1m\n  login_free_failures: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(p, true, env(map[string]string{"NOMINA_LIMIT_REGISTRATIONS": "7/2h", "NOMINA_LIMIT_LOGIN_MAX_DELAY": "5m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Limits
+	if l.Writes != (Rate{5, time.Minute}) || l.LoginFreeFailures != 3 || l.Registrations != (Rate{7, 2 * time.Hour}) ||
+		l.LoginMaxDelay != 5*time.Minute || l.MailsPerRecipient != DefaultLimits().MailsPerRecipient {
+		t.Fatalf("limits = %+v", l)
+	}
+	for key, val := range map[string]string{
+		"NOMINA_LIMIT_WRITES":                    "lots",
+		"NOMINA_LIMIT_MAILS_PER_RECIPIENT":       "0/24h",
+		"NOMINA_LIMIT_REGISTRATIONS_PER_ADDRESS": "10/1ms",
+		"NOMINA_LIMIT_LOGIN_FREE_FAILURES":       "0",
+	} {
+		_, err := Load("", false, env(map[string]string{key: val}))
+		var se *SettingError
+		if !errors.As(err, &se) || se.Setting != key {
+			t.Errorf("%s=%s: err = %v, want a SettingError naming it", key, val, err)
+		}
+	}
+	if _, err := Load(writeFile(t, "limits:\n  writes: 5 per minute\n"), true, env(nil)); err == nil {
+		t.Error("a rate that is not N/duration was accepted in the file")
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "n.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -13,6 +13,12 @@ type Actor struct {
 	Roles        []string
 	Panels       []string
 	Organization string
+	// EmailConfirmed says the account has shown it receives mail at
+	// Email; until it has, Nomina mails nobody else on its behalf.
+	EmailConfirmed bool
+	// Address is the client's network address, for the limits kept per
+	// address; empty when there is none (a command run from the shell).
+	Address string
 }
 
 // SystemActor stands for changes the engine makes on its own (a decided

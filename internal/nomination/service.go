@@ -47,6 +47,10 @@ type Config struct {
 	LinkTTL time.Duration
 	// MaxAttempts bounds the retries of a commit that lost a race.
 	MaxAttempts int
+	// Limiter keeps the counts Limits are checked against; nil checks
+	// none. Limits left zero take DefaultLimits.
+	Limiter Limiter
+	Limits  Limits
 
 	// AfterAppend, when set, runs after an event is committed and before
 	// its side effects and projection are written. It exists to simulate a
@@ -82,6 +86,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 50
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits()
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	return &Service{Config: cfg}
