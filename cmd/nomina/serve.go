@@ -160,7 +160,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	background.Go(func() { purgeExpired(bgCtx, log, accounts) })
 	if cfg.MailWorkers > 0 {
 		background.Go(func() {
-			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed}, mail.SenderOptions{}); err != nil {
+			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed, Links: nomination.NewLinkSigner(linkKey)}, mail.SenderOptions{}); err != nil {
 				log.Error("mail delivery stopped", "err", err)
 			}
 		})

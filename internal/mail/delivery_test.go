@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"mime"
+	"mime/quotedprintable"
 	"net"
 	"strings"
 	"sync"
@@ -806,5 +807,53 @@ func TestDeliveryChecksTheAudienceAtSendTime(t *testing.T) {
 	drain(t, w)
 	if r := mustRecord(t, q, unsure.ID); r.Status != nomination.MailSent {
 		t.Fatalf("the message was not sent once the check passed: %+v", r)
+	}
+}
+
+// A job keeps a secret link sealed: the worker signs its token when it
+// sends the message, so the message carries a working link while the
+// queue never held one; without a signer the job cannot be sent. Names
+// reach the message as plain text, never a link.
+func TestDeliverySignsSealedLinksAtSendTime(t *testing.T) {
+	srv := startSMTP(t)
+	q := storetest.NewStore(t).MailQueue()
+	clock := newClock()
+	signer := nomination.NewLinkSigner([]byte("the link secret of the mail tests"))
+	claims := nomination.LinkClaims{Kind: "consent", NominationID: "n-1", Expires: t0.Add(time.Hour).Unix()}
+	sealed := testJob(1, "nia@example.org", t0)
+	sealed.Links = nil
+	sealed.Sealed = map[string]nomination.SealedLink{"nomination": {Path: "/consent/", Claims: claims}}
+	sealed.Name = "Visit https://evil.example/claim now"
+	unsigned := testJob(2, "other@example.org", t0)
+	unsigned.Links = nil
+	unsigned.Sealed = sealed.Sealed
+	mustEnqueue(t, q, sealed)
+	w := mustWorker(t, q, srv, clock.Now, 3, func(ws *workerSetup) { ws.opts.Links = signer })
+	drain(t, w)
+	got := srv.messages()
+	if len(got) != 1 {
+		t.Fatalf("sent %d messages", len(got))
+	}
+	body, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(got[0].Data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testBase + "/consent/" + signer.Sign(claims)
+	if !bytes.Contains(body, []byte(want)) {
+		t.Fatalf("the message lacks the signed link %s:\n%s", want, body)
+	}
+	if c, err := signer.Verify(signer.Sign(claims), "consent", t0); err != nil || c.NominationID != "n-1" {
+		t.Fatalf("the link does not verify: %v", err)
+	}
+	if bytes.Contains(body, []byte("evil.example")) || bytes.Contains(body, []byte("https://evil")) || !bytes.Contains(body, []byte("Dear Visit https:")) {
+		t.Fatalf("a name reached the message as a link:\n%s", body)
+	}
+	if rec := mustRecord(t, q, sealed.ID); len(rec.Job.Links) != 0 {
+		t.Fatalf("the queue holds links after sending: %v", rec.Job.Links)
+	}
+	mustEnqueue(t, q, unsigned)
+	drain(t, mustWorker(t, q, srv, clock.Now, 4))
+	if r := mustRecord(t, q, unsigned.ID); r.Status != nomination.MailDead {
+		t.Fatalf("a sealed link went out unsigned: %+v", r)
 	}
 }

@@ -78,8 +78,8 @@ func MessageID(jobID string) string {
 }
 
 // JobData returns the data a job's template renders with: the job's
-// snapshot of the nomination and call, and its links made absolute with
-// baseURL. Values a producer put in the job's Data instead of its own
+// snapshot of the nomination and call (names as plain text, see
+// PlainName), and its links made absolute with baseURL. Values a producer put in the job's Data instead of its own
 // fields count as well: "link_<name>" as link <name>, and "state",
 // "comment" and "reason"; the job's own fields win.
 func JobData(job nomination.MailJob, baseURL string) Data {
@@ -101,11 +101,11 @@ func JobData(job nomination.MailJob, baseURL string) Data {
 		return b
 	}
 	return Data{
-		Recipient: Recipient{Name: job.Name, Email: job.To},
+		Recipient: Recipient{Name: PlainName(job.Name), Email: job.To},
 		Nomination: Nomination{
 			ID:          job.NominationID,
 			State:       or(job.NominationState, job.Data["state"]),
-			NomineeName: job.NomineeName,
+			NomineeName: PlainName(job.NomineeName),
 			Fields:      job.Fields,
 		},
 		Call:    Call{Title: job.CallTitle, Slug: job.CallSlug, ClosesAt: job.CallClosesAt},
@@ -114,6 +114,28 @@ func JobData(job nomination.MailJob, baseURL string) Data {
 		Reason:  or(job.Reason, job.Data["reason"]),
 		Extra:   extra,
 	}
+}
+
+// PlainName returns a name someone typed as it may appear in mail: as
+// plain text, never a link. Mail programs turn whatever looks like an
+// address or a URL ("evil.example", "https://...") into a link, in the
+// text part as in the HTML part, so a name could otherwise carry its
+// sender's link into a message Nomina sends. A zero-width space after
+// every '.', ':', '/' and '@' keeps the name looking the same while no
+// program recognises a link in it any more.
+func PlainName(name string) string {
+	if !strings.ContainsAny(name, ".:/@") {
+		return name
+	}
+	var b strings.Builder
+	for _, r := range name {
+		b.WriteRune(r)
+		switch r {
+		case '.', ':', '/', '@':
+			b.WriteRune('\u200b')
+		}
+	}
+	return b.String()
 }
 
 // absoluteURL keeps an absolute link and joins a path to base.
@@ -134,7 +156,8 @@ func buildMsg(from *netmail.Address, job nomination.MailJob, m Message, now time
 	if err != nil {
 		return nil, fmt.Errorf("recipient address %q: %w", job.To, err)
 	}
-	name := oneLine(job.Name)
+	// The display name is plain text too (see PlainName).
+	name := oneLine(PlainName(job.Name))
 	if name == "" {
 		name = oneLine(to.Name)
 	}

@@ -344,3 +344,23 @@ func TestBackoff(t *testing.T) {
 		})
 	}
 }
+
+// Names are shown as plain text: nothing in them is recognisable as a
+// link, while they read the same.
+func TestPlainName(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ana López":                     "Ana López",
+		"J. R. Smith":                   "J.\u200b R.\u200b Smith",
+		"Claim at www.evil.example":     "Claim at www.\u200bevil.\u200bexample",
+		"https://evil.example/x":        "https:\u200b/\u200b/\u200bevil.\u200bexample/\u200bx",
+		"mail me: ana@evil.example.org": "mail me:\u200b ana@\u200bevil.\u200bexample.\u200borg",
+	} {
+		got := mail.PlainName(in)
+		if got != want {
+			t.Errorf("PlainName(%q) = %q, want %q", in, got, want)
+		}
+		if strings.ReplaceAll(got, "\u200b", "") != in {
+			t.Errorf("PlainName(%q) changed the text: %q", in, got)
+		}
+	}
+}

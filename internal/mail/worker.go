@@ -44,6 +44,10 @@ type WorkerOptions struct {
 	// whether its recipient is still meant to get it; a message whose
 	// recipient is not is parked as dead, unsent, with the reason.
 	StillAddressed func(ctx context.Context, job nomination.MailJob) (bool, error)
+	// Links signs the tokens of a job's sealed links when its message is
+	// sent (the queue keeps their claims only). A job with sealed links
+	// and no signer cannot be rendered and is parked as dead.
+	Links *nomination.LinkSigner
 	// From is the sender address (required).
 	From string
 	// BaseURL makes job links absolute (required).
@@ -268,6 +272,9 @@ func (w *Worker) deliver(ctx context.Context, a nomination.MailAttempt) error {
 		if !still {
 			return dead("not sent: the recipient is no longer among those addressed")
 		}
+	}
+	if w.opts.Links != nil {
+		job = w.opts.Links.Unseal(job)
 	}
 	m, err := w.templates.Render(job.Template, JobData(job, w.opts.BaseURL))
 	if err != nil {

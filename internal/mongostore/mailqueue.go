@@ -102,25 +102,27 @@ func (s *Store) MailQueue() *MailQueue {
 }
 
 type mailJobDoc struct {
-	ID              string            `bson:"_id"`
-	Template        string            `bson:"template"`
-	To              string            `bson:"to"`
-	Name            string            `bson:"name,omitempty"`
-	NominationID    string            `bson:"nomination_id,omitempty"`
-	CallSlug        string            `bson:"call_slug,omitempty"`
-	Data            map[string]string `bson:"data,omitempty"`
-	Links           map[string]string `bson:"links,omitempty"`
-	NominationState string            `bson:"nomination_state,omitempty"`
-	NomineeName     string            `bson:"nominee_name,omitempty"`
-	Fields          map[string]any    `bson:"fields,omitempty"`
-	CallTitle       string            `bson:"call_title,omitempty"`
-	CallClosesAt    time.Time         `bson:"call_closes_at"`
-	Comment         string            `bson:"comment,omitempty"`
-	Reason          string            `bson:"reason,omitempty"`
-	Audience        string            `bson:"audience,omitempty"`
-	RecipientID     string            `bson:"recipient_id,omitempty"`
-	CreatedAt       time.Time         `bson:"created_at"`
-	NotBefore       time.Time         `bson:"not_before"`
+	ID           string            `bson:"_id"`
+	Template     string            `bson:"template"`
+	To           string            `bson:"to"`
+	Name         string            `bson:"name,omitempty"`
+	NominationID string            `bson:"nomination_id,omitempty"`
+	CallSlug     string            `bson:"call_slug,omitempty"`
+	Data         map[string]string `bson:"data,omitempty"`
+	Links        map[string]string `bson:"links,omitempty"`
+	// Sealed links are kept as claims: no token is ever stored.
+	Sealed          map[string]sealedLinkDoc `bson:"sealed,omitempty"`
+	NominationState string                   `bson:"nomination_state,omitempty"`
+	NomineeName     string                   `bson:"nominee_name,omitempty"`
+	Fields          map[string]any           `bson:"fields,omitempty"`
+	CallTitle       string                   `bson:"call_title,omitempty"`
+	CallClosesAt    time.Time                `bson:"call_closes_at"`
+	Comment         string                   `bson:"comment,omitempty"`
+	Reason          string                   `bson:"reason,omitempty"`
+	Audience        string                   `bson:"audience,omitempty"`
+	RecipientID     string                   `bson:"recipient_id,omitempty"`
+	CreatedAt       time.Time                `bson:"created_at"`
+	NotBefore       time.Time                `bson:"not_before"`
 
 	Status   string `bson:"status"`
 	Attempts int    `bson:"attempts"`
@@ -132,6 +134,44 @@ type mailJobDoc struct {
 	SentAt        time.Time `bson:"sent_at"`
 	MessageID     string    `bson:"message_id,omitempty"`
 	UpdatedAt     time.Time `bson:"updated_at"`
+}
+
+// sealedLinkDoc is a nomination.SealedLink: a page and the claims of the
+// token the mail worker signs at send time.
+type sealedLinkDoc struct {
+	Path         string `bson:"path"`
+	Kind         string `bson:"kind"`
+	NominationID string `bson:"nomination_id,omitempty"`
+	Ref          string `bson:"ref,omitempty"`
+	Nonce        string `bson:"nonce,omitempty"`
+	Issued       int64  `bson:"issued,omitempty"`
+	Address      string `bson:"address,omitempty"`
+	Expires      int64  `bson:"expires"`
+}
+
+func toSealedDocs(in map[string]nomination.SealedLink) map[string]sealedLinkDoc {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]sealedLinkDoc, len(in))
+	for k, l := range in {
+		c := l.Claims
+		out[k] = sealedLinkDoc{Path: l.Path, Kind: c.Kind, NominationID: c.NominationID, Ref: c.Ref, Nonce: c.Nonce,
+			Issued: c.Issued, Address: c.Address, Expires: c.Expires}
+	}
+	return out
+}
+
+func fromSealedDocs(in map[string]sealedLinkDoc) map[string]nomination.SealedLink {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]nomination.SealedLink, len(in))
+	for k, d := range in {
+		out[k] = nomination.SealedLink{Path: d.Path, Claims: nomination.LinkClaims{Kind: d.Kind, NominationID: d.NominationID,
+			Ref: d.Ref, Nonce: d.Nonce, Issued: d.Issued, Address: d.Address, Expires: d.Expires}}
+	}
+	return out
 }
 
 // mailDueDoc schedules one attempt of a job.
@@ -180,7 +220,7 @@ func toMailJobDoc(j nomination.MailJob) mailJobDoc {
 	return mailJobDoc{
 		ID: j.ID, Template: j.Template, To: j.To, Name: j.Name,
 		NominationID: j.NominationID, CallSlug: j.CallSlug,
-		Data: j.Data, Links: j.Links,
+		Data: j.Data, Links: j.Links, Sealed: toSealedDocs(j.Sealed),
 		NominationState: j.NominationState, NomineeName: j.NomineeName, Fields: j.Fields,
 		CallTitle: j.CallTitle, CallClosesAt: j.CallClosesAt,
 		Comment: j.Comment, Reason: j.Reason, Audience: j.Audience, RecipientID: j.RecipientID,
@@ -195,7 +235,7 @@ func fromMailJobDoc(d mailJobDoc) nomination.MailRecord {
 		Job: nomination.MailJob{
 			ID: d.ID, Template: d.Template, To: d.To, Name: d.Name,
 			NominationID: d.NominationID, CallSlug: d.CallSlug,
-			Data: d.Data, Links: d.Links,
+			Data: d.Data, Links: d.Links, Sealed: fromSealedDocs(d.Sealed),
 			NominationState: d.NominationState, NomineeName: d.NomineeName, Fields: fields,
 			CallTitle: d.CallTitle, CallClosesAt: d.CallClosesAt,
 			Comment: d.Comment, Reason: d.Reason, Audience: d.Audience, RecipientID: d.RecipientID,

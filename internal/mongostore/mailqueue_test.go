@@ -106,6 +106,8 @@ func TestMailEnqueueKeepsTheJobAndIsIdempotent(t *testing.T) {
 	j := mailJob("n-1/000003/notice/u-1", mailT0)
 	j.Data = map[string]string{"ref": "x"}
 	j.Links = map[string]string{"nomination": "/nominations/n-1"}
+	j.Sealed = map[string]nomination.SealedLink{"consent": {Path: "/consent/",
+		Claims: nomination.LinkClaims{Kind: "consent", NominationID: "n-1", Ref: "e-1", Nonce: "x1", Issued: 1, Address: "ab", Expires: 99}}}
 	j.NominationState, j.NomineeName, j.CallTitle = "submitted", "Grace Hopper", "MAG 2026"
 	j.CallClosesAt = mailT0.Add(30 * 24 * time.Hour)
 	j.Comment, j.Reason = "c", "r"

@@ -108,6 +108,9 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 	}
 	var notes []note
 	links := map[string]string{"nomination": "/api/v1/nominations/" + n.ID}
+	// Links that carry a secret are kept sealed: the mail worker signs
+	// them when it sends the message.
+	sealed := map[string]SealedLink{}
 	// The call is read once for all the messages and the membership.
 	var call *Call
 	getCall := func() (Call, error) {
@@ -130,8 +133,7 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 			return err
 		}
 		if !n.SelfNominated {
-			tok := s.Links.Sign(LinkClaims{Kind: "consent", NominationID: n.ID, Expires: ev.At.Add(s.LinkTTL).Unix()})
-			links["consent"] = "/api/v1/consent/" + tok
+			sealed["consent"] = SealedLink{Path: "/api/v1/consent/", Claims: LinkClaims{Kind: "consent", NominationID: n.ID, Expires: ev.At.Add(s.LinkTTL).Unix()}}
 			notes = append(notes, note{workflow.AudienceNominee, "nominee_consent"})
 		}
 	case EvEndorsementRequested:
@@ -139,13 +141,12 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 		if err := jsonUnmarshal(ev.Data, &en); err != nil {
 			return err
 		}
-		tok := s.Links.Sign(LinkClaims{Kind: "endorse", NominationID: n.ID, Ref: en.ID, Expires: ev.At.Add(s.LinkTTL).Unix()})
-		links["endorse"] = "/api/v1/endorsements/" + tok
+		sealed["endorse"] = SealedLink{Path: "/api/v1/endorsements/", Claims: LinkClaims{Kind: "endorse", NominationID: n.ID, Ref: en.ID, Expires: ev.At.Add(s.LinkTTL).Unix()}}
 		c, err := getCall()
 		if err != nil {
 			return err
 		}
-		return s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, links)
+		return s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, links, sealed)
 	case EvAction, EvOverride, EvVote, EvConflict:
 		d, ok := transitionOf(ev)
 		if !ok || (ev.Type != EvAction && ev.Type != EvOverride && ev.To == "") {
@@ -190,7 +191,7 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 			if err != nil {
 				return err
 			}
-			if err := s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, nt.template, nt.audience, m, links); err != nil {
+			if err := s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, nt.template, nt.audience, m, links, sealed); err != nil {
 				return err
 			}
 		}
@@ -201,7 +202,7 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 // enqueueFor enqueues one message about n, in call, caused by source (an
 // event or a timer); ev, when given, supplies the action's comment and
 // reason.
-func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.Definition, call Call, source string, ev *Event, template, audience string, to Member, links map[string]string) error {
+func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.Definition, call Call, source string, ev *Event, template, audience string, to Member, links map[string]string, sealed map[string]SealedLink) error {
 	key := to.UserID
 	if key == "" {
 		key = strings.ToLower(to.Email)
@@ -221,6 +222,9 @@ func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.D
 		Audience:        audience,
 		RecipientID:     to.UserID,
 		CreatedAt:       s.now(),
+	}
+	if len(sealed) > 0 {
+		job.Sealed = sealed
 	}
 	if ev != nil {
 		job.CreatedAt = ev.At

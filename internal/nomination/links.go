@@ -11,9 +11,11 @@ import (
 )
 
 // LinkSigner makes and checks the signed, expiring tokens in mailed links
-// (a nominee's consent, an endorser's confirmation). They need no account
-// and no store lookup to verify; the events they lead to make them
-// single-use.
+// (a nominee's consent, an endorser's confirmation, an account's password
+// and address links). They need no store lookup to verify; the events or
+// records they lead to make them single-use. Its key is kept in a file,
+// never in the store, and mail jobs keep a link's claims only (see
+// SealedLink): whoever reads the store cannot follow a mailed link.
 type LinkSigner struct {
 	key []byte
 }
@@ -23,10 +25,45 @@ func NewLinkSigner(key []byte) *LinkSigner { return &LinkSigner{key: append([]by
 
 // LinkClaims is what a link token carries.
 type LinkClaims struct {
-	Kind         string `json:"k"` // consent, endorse
+	Kind         string `json:"k"` // consent, endorse, password_reset, set_password, confirm_email
 	NominationID string `json:"n"`
-	Ref          string `json:"r,omitempty"` // the endorsement id
-	Expires      int64  `json:"e"`
+	Ref          string `json:"r,omitempty"` // the endorsement id; the user id of account links
+	// Nonce makes each account link its own token, so using one up leaves
+	// no other usable; Issued (Unix seconds) dates it against the
+	// account's last password change; Address fingerprints the address
+	// the link was mailed to.
+	Nonce   string `json:"x,omitempty"`
+	Issued  int64  `json:"i,omitempty"`
+	Address string `json:"a,omitempty"`
+	Expires int64  `json:"e"`
+}
+
+// SealedLink is a mailed link kept without its secret: the page it leads
+// to and the claims its token is signed from. A mail job stores sealed
+// links; the token is made by Unseal when the message is sent, so a read
+// of the mail queue yields no working link.
+type SealedLink struct {
+	// Path is the link up to the token, such as "/reset-password/".
+	Path   string
+	Claims LinkClaims
+}
+
+// Unseal returns job with the token of each sealed link signed and added
+// to its Links (under the same name). Signing is deterministic: every
+// attempt to send a job carries the same links.
+func (s *LinkSigner) Unseal(job MailJob) MailJob {
+	if len(job.Sealed) == 0 {
+		return job
+	}
+	links := make(map[string]string, len(job.Links)+len(job.Sealed))
+	for k, v := range job.Links {
+		links[k] = v
+	}
+	for name, l := range job.Sealed {
+		links[name] = l.Path + s.Sign(l.Claims)
+	}
+	job.Links = links
+	return job
 }
 
 const maxLinkToken = 512

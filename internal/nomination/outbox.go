@@ -25,6 +25,9 @@ type MailJob struct {
 	// path such as "/nominations/n-123" is made absolute with the configured
 	// base URL when the message is rendered; an absolute URL is kept.
 	Links map[string]string
+	// Sealed names the links whose token is made only when the message is
+	// sent (see SealedLink); LinkSigner.Unseal adds them to Links.
+	Sealed map[string]SealedLink
 	// The subject as it was when the job was derived, so that a resend says
 	// what the first attempt said: the nomination's state, nominee and form
 	// fields, the call's title and deadline, and the actor's comment or
