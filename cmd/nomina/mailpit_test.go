@@ -217,8 +217,16 @@ func TestMailEndToEndWithMailpit(t *testing.T) {
 	now := time.Now().UTC()
 	sec.must("POST", "/api/v1/calls", map[string]any{"slug": "mag-2027", "title": "MAG 2027", "workflow": "mag", "seats": 40,
 		"opens_at": now.Add(-time.Hour), "closes_at": now.Add(30 * 24 * time.Hour), "term_start": "2027-01-01T00:00:00Z"}, 201, nil)
-	anon.must("POST", "/api/v1/auth/register", map[string]any{"email": "ana@example.org", "password": pw, "name": "Ana Candidate"}, 201, nil)
+	anon.must("POST", "/api/v1/auth/register", map[string]any{"email": "ana@example.org", "password": pw, "name": "Ana Candidate"}, 202, nil)
 	ana := anon.login("ana@example.org", pw)
+	// Her first mail confirms her address: only then may she ask others
+	// for support. The link leads to the page; its button posts the token.
+	confirmMail := mp.waitFor(t, "ana@example.org", "confirm")
+	confirmLink := regexp.MustCompile(`http://\S+/confirm-email/(\S+)`).FindStringSubmatch(mp.text(t, confirmMail.ID))
+	if confirmLink == nil {
+		t.Fatalf("no confirmation link in:\n%s", mp.text(t, confirmMail.ID))
+	}
+	anon.must("POST", "/api/v1/auth/confirm-email", map[string]any{"token": confirmLink[1]}, 204, nil)
 	var n struct{ ID, State string }
 	ana.must("POST", "/api/v1/calls/mag-2027/nominations", map[string]any{"fields": map[string]any{
 		"stakeholder_group": "civil_society", "nationality": "KE", "gender": "female", "organization": "Kenya ICT Action Network",
@@ -240,11 +248,16 @@ func TestMailEndToEndWithMailpit(t *testing.T) {
 	resp.Body.Close()
 
 	// The endorser follows the link in the mail they received.
-	ana.must("POST", "/api/v1/nominations/"+n.ID+"/endorsements", map[string]any{"name": "Eve Endorser", "email": "eve@example.org", "organization": "CS Network"}, 201, nil)
+	// The name Ana gives the endorser reaches the mail as plain text,
+	// never as a link.
+	ana.must("POST", "/api/v1/nominations/"+n.ID+"/endorsements", map[string]any{"name": "Eve at www.evil.example", "email": "eve@example.org", "organization": "CS Network"}, 201, nil)
 	msg := mp.waitFor(t, "eve@example.org", "")
 	link := regexp.MustCompile(`http://\S+/api/v1/endorsements/\S+`).FindString(mp.text(t, msg.ID))
 	if link == "" {
 		t.Fatalf("no endorsement link in:\n%s", mp.text(t, msg.ID))
+	}
+	if text := mp.text(t, msg.ID); strings.Contains(text, "www.evil.example") || !strings.Contains(text, "Eve at www.") {
+		t.Fatalf("the endorser's name reached the mail as a link:\n%s", text)
 	}
 	endorser := client{t: t, base: ""}
 	endorser.must("POST", link, map[string]any{"statement": "Ana has my full support."}, 200, nil)
@@ -287,6 +300,9 @@ func TestMailEndToEndWithMailpit(t *testing.T) {
 		return true
 	})
 	for _, m := range mp.messages(t) {
+		if strings.HasPrefix(m.Subject, "Confirm your email address") {
+			continue // every account made with a password confirms its address
+		}
 		for _, to := range m.To {
 			if to.Address == "gov@example.org" {
 				t.Fatalf("a government reviewer got %q", m.Subject)

@@ -9,7 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/igf/nomina/internal/config"
 )
+
+// linkSecretPath is where the secret of signed links is kept.
+func linkSecretPath(cfg config.Config) string {
+	if cfg.LinkSecretFile != "" {
+		return cfg.LinkSecretFile
+	}
+	return filepath.Join(cfg.DataDir, "link-secret")
+}
 
 // loadOrCreateSecret reads a hex secret from path, or creates one of n
 // random bytes there with 0600 permissions when the file does not exist.

@@ -92,17 +92,16 @@ func serve(ctx context.Context, e env, configPath string) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("signing keys (NOMINA_JWT_KEYS_FILE): %w", err)}
 	}
-	linkPath := cfg.LinkSecretFile
-	if linkPath == "" {
-		linkPath = filepath.Join(cfg.DataDir, "link-secret")
-	}
-	linkKey, err := loadOrCreateSecret(linkPath, 32)
+	linkKey, err := loadOrCreateSecret(linkSecretPath(cfg), 32)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("link secret (NOMINA_LINK_SECRET_FILE): %w", err)}
 	}
 	queue := store.MailQueue()
+	links := nomination.NewLinkSigner(linkKey)
+	limiter := store.Limits()
 	accounts, err := auth.NewService(store.Users(), queue, keys, auth.Config{
 		BaseURL: cfg.BaseURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Logger: log,
+		Links: links, Limiter: limiter, Throttle: throttleFrom(cfg.Limits),
 	})
 	if err != nil {
 		return err
@@ -115,8 +114,8 @@ func serve(ctx context.Context, e env, configPath string) error {
 	nominations := nomination.New(nomination.Config{
 		Terms: members, Members: members,
 		Store: noms, Files: noms, Outbox: queue, Directory: store.Directory(), Workflows: registry, Timers: store.Timers(),
-		Links: nomination.NewLinkSigner(linkKey), BaseURL: cfg.BaseURL, MaxUploadBytes: cfg.MaxUploadBytes,
-		ValidateTargets: export.ValidateTargets, Logger: log,
+		Links: links, BaseURL: cfg.BaseURL, MaxUploadBytes: cfg.MaxUploadBytes,
+		ValidateTargets: export.ValidateTargets, Logger: log, Limiter: limiter, Limits: limitsFrom(cfg.Limits),
 	})
 
 	// bootstrap archives the workflows and creates the first admin once the
@@ -157,10 +156,10 @@ func serve(ctx context.Context, e env, configPath string) error {
 	mailCfg := mail.Config{SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, BaseURL: cfg.BaseURL, InsecurePlaintext: cfg.SMTPInsecure, Workers: cfg.MailWorkers}
 	host, _ := os.Hostname()
 	background.Go(func() { nominations.RunTimers(bgCtx, host+"/"+strconv.Itoa(os.Getpid()), 15*time.Second) })
-	background.Go(func() { purgeExpired(bgCtx, log, accounts) })
+	background.Go(func() { purgeExpired(bgCtx, log, accounts, limiter) })
 	if cfg.MailWorkers > 0 {
 		background.Go(func() {
-			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed, Links: nomination.NewLinkSigner(linkKey)}, mail.SenderOptions{}); err != nil {
+			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed, Links: links}, mail.SenderOptions{}); err != nil {
 				log.Error("mail delivery stopped", "err", err)
 			}
 		})
@@ -327,9 +326,10 @@ func loadWorkflows(dir string, e env) (*workflow.Registry, error) {
 	return reg, nil
 }
 
-// purgeExpired removes spent sessions, used links and old login attempts
-// hourly: the store has no expiring indexes to do it.
-func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service) {
+// purgeExpired removes spent sessions, used links, old login attempts and
+// the counts of ended limit windows hourly: the store has no expiring
+// indexes to do it.
+func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service, limits *mongostore.Limits) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -342,6 +342,9 @@ func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service)
 			log.Warn("purge expired sessions", "err", err)
 		} else if n > 0 {
 			log.Info("purged expired sessions and attempts", "records", n)
+		}
+		if _, err := limits.Purge(ctx, time.Now()); err != nil {
+			log.Warn("purge ended limit windows", "err", err)
 		}
 	}
 }

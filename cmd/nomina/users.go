@@ -91,7 +91,14 @@ func createUserFromShell(ctx context.Context, e env, configPath string, in auth.
 	if err != nil {
 		return err
 	}
-	svc, err := auth.NewService(store.Users(), store.MailQueue(), keys, auth.Config{BaseURL: cfg.BaseURL, Logger: log})
+	// Links made here are sealed: the service's mail worker signs them
+	// with the link secret when it sends the message.
+	linkKey, err := loadOrCreateSecret(linkSecretPath(cfg), 32)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("link secret (NOMINA_LINK_SECRET_FILE): %w", err)}
+	}
+	svc, err := auth.NewService(store.Users(), store.MailQueue(), keys, auth.Config{BaseURL: cfg.BaseURL, Logger: log,
+		Links: nomination.NewLinkSigner(linkKey)})
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}

@@ -1,6 +1,7 @@
 // Package auth owns the identity of Nomina's users: accounts and their roles,
 // password hashing and policy, signed access tokens, rotating refresh tokens,
-// single-use mailed links, and login throttling. It knows nothing of HTTP or
+// signed single-use mailed links, address confirmation, and the throttling
+// of logins, registrations and account mail. It knows nothing of HTTP or
 // of the database driver: it declares the Store it needs and returns
 // *nomination.Error for everything a caller may see.
 package auth
@@ -45,12 +46,20 @@ type User struct {
 	// ValidAfter ends sessions: access tokens, refresh families and mailed
 	// links issued before it are refused. It is always a whole second.
 	ValidAfter time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// EmailConfirmedAt is when the owner showed they receive mail at Email
+	// (a confirmation link, or a password set or reset through a mailed
+	// link); zero until then. Until it is set, Nomina mails nobody else
+	// on the account's behalf.
+	EmailConfirmedAt time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // HasRole reports whether the user holds role r.
 func (u *User) HasRole(r Role) bool { return slices.Contains(u.Roles, r) }
+
+// EmailConfirmed reports whether the user's address is confirmed.
+func (u *User) EmailConfirmed() bool { return !u.EmailConfirmedAt.IsZero() }
 
 // Principal is the authenticated caller of a request, as established by
 // Service.Authenticate from an access token and the current user record.
@@ -61,6 +70,8 @@ type Principal struct {
 	Roles        []Role
 	Panels       []string
 	Organization string
+	// EmailConfirmed says the caller's address is confirmed.
+	EmailConfirmed bool
 	// SessionID names the refresh family the access token belongs to.
 	SessionID string
 }
@@ -86,14 +97,15 @@ func (p *Principal) InPanel(panel string) bool {
 // UserChanges lists the fields of a user to change; nil fields stay as
 // they are.
 type UserChanges struct {
-	Name         *string
-	Roles        *[]Role
-	Panels       *[]string
-	Organization *string
-	Disabled     *bool
-	PasswordHash *string
-	ValidAfter   *time.Time
-	UpdatedAt    time.Time
+	Name             *string
+	Roles            *[]Role
+	Panels           *[]string
+	Organization     *string
+	Disabled         *bool
+	PasswordHash     *string
+	ValidAfter       *time.Time
+	EmailConfirmedAt *time.Time
+	UpdatedAt        time.Time
 }
 
 // UserFilter selects users to list. After is the EmailKey of the last user
@@ -116,21 +128,13 @@ type RefreshToken struct {
 	ExpiresAt       time.Time
 }
 
-// Purposes of single-use mailed links.
+// Purposes of mailed account links: the kinds of their signed tokens
+// (see nomination.LinkSigner).
 const (
 	PurposePasswordReset = "password_reset"
 	PurposeSetPassword   = "set_password"
+	PurposeConfirmEmail  = "confirm_email"
 )
-
-// LinkToken is the stored form of a single-use mailed link (password reset,
-// set password): only its hash is kept.
-type LinkToken struct {
-	Hash      string
-	Purpose   string
-	UserID    string
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-}
 
 // Attempt is one recorded login attempt (or other throttled event) under a
 // key such as "account:<email key>" or "address:<ip>".
@@ -175,13 +179,10 @@ type Store interface {
 	// FamilyRevoked reports whether the family has been revoked.
 	FamilyRevoked(ctx context.Context, family string) (bool, error)
 
-	// CreateLinkToken stores a new single-use link token.
-	CreateLinkToken(ctx context.Context, t *LinkToken) error
-	// LinkTokenByHash returns the link token with that hash, or ENOTFOUND.
-	LinkTokenByHash(ctx context.Context, hash string) (*LinkToken, error)
-	// ConsumeLinkToken marks the token used by inserting a record keyed by
-	// its hash: ECONFLICT means it had been used before.
-	ConsumeLinkToken(ctx context.Context, hash string, at time.Time) error
+	// ConsumeLinkToken marks a mailed link's token used by inserting a
+	// record keyed by its hash, kept until the token expires: ECONFLICT
+	// means it had been used before.
+	ConsumeLinkToken(ctx context.Context, hash string, at, expires time.Time) error
 
 	// AddAttempt records one attempt.
 	AddAttempt(ctx context.Context, a Attempt) error
@@ -192,8 +193,8 @@ type Store interface {
 	// since, oldest first, at most limit of them.
 	Attempts(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error)
 
-	// DeleteExpired removes attempts recorded before attemptsBefore and
-	// refresh and link tokens that expired before tokensBefore, and returns
-	// how many records it removed.
+	// DeleteExpired removes attempts recorded before attemptsBefore, and
+	// refresh tokens and used-link records that expired before
+	// tokensBefore, and returns how many records it removed.
 	DeleteExpired(ctx context.Context, attemptsBefore, tokensBefore time.Time) (int64, error)
 }

@@ -26,27 +26,12 @@ const (
 	DefaultSessionMaxAge  = 30 * 24 * time.Hour
 	DefaultResetTTL       = time.Hour
 	DefaultSetPasswordTTL = 72 * time.Hour
+	DefaultConfirmTTL     = 7 * 24 * time.Hour
 )
 
-// ThrottleConfig limits failed logins: at most PerAccount failures for one
-// account and PerAddress for one client address within Window; more are
-// answered ETOOMANY until the oldest failure leaves the window. Password
-// reset mails are limited to ResetsPerHour per account.
-type ThrottleConfig struct {
-	Window        time.Duration
-	PerAccount    int
-	PerAddress    int
-	ResetsPerHour int
-}
-
-// DefaultThrottle returns 10 failures per account and 100 per address in 15
-// minutes, and 3 reset mails per account and hour.
-func DefaultThrottle() ThrottleConfig {
-	return ThrottleConfig{Window: 15 * time.Minute, PerAccount: 10, PerAddress: 100, ResetsPerHour: 3}
-}
-
 // Config holds the settings of a Service. Zero fields take the defaults
-// above; BaseURL (the public address links in mail point to) is required.
+// above; BaseURL (the public address links in mail point to) and Links are
+// required.
 type Config struct {
 	Issuer         string
 	Audience       string
@@ -56,8 +41,16 @@ type Config struct {
 	SessionMaxAge  time.Duration
 	ResetTTL       time.Duration
 	SetPasswordTTL time.Duration
+	ConfirmTTL     time.Duration
 	Hash           HashParams
 	Throttle       ThrottleConfig
+	// Links signs and checks the tokens of mailed account links
+	// (required). Mail jobs keep only the claims; the mail worker signs
+	// them with the same key when it sends the message.
+	Links *nomination.LinkSigner
+	// Limiter keeps the registration and confirmation-mail counts, shared
+	// by every instance; nil counts nothing.
+	Limiter nomination.Limiter
 	// Now is the clock; Rand the source of salts, ids and tokens.
 	Now  func() time.Time
 	Rand io.Reader
@@ -87,6 +80,9 @@ func NewService(store Store, outbox nomination.Outbox, keys *KeySet, cfg Config)
 	if cfg.BaseURL == "" {
 		return nil, errors.New("auth: BaseURL is required for the links in mail")
 	}
+	if cfg.Links == nil {
+		return nil, errors.New("auth: a link signer is required for the links in mail")
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	if cfg.Issuer == "" {
 		cfg.Issuer = DefaultIssuer
@@ -112,9 +108,10 @@ func NewService(store Store, outbox nomination.Outbox, keys *KeySet, cfg Config)
 	if cfg.Hash == (HashParams{}) {
 		cfg.Hash = DefaultHashParams()
 	}
-	if cfg.Throttle == (ThrottleConfig{}) {
-		cfg.Throttle = DefaultThrottle()
+	if cfg.ConfirmTTL <= 0 {
+		cfg.ConfirmTTL = DefaultConfirmTTL
 	}
+	cfg.Throttle = cfg.Throttle.withDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -148,11 +145,13 @@ type TokenPair struct {
 	ExpiresAt time.Time
 }
 
-// Registration is the input of Register.
+// Registration is the input of Register. ClientIP, the address the
+// request came from, is throttled (may be empty).
 type Registration struct {
 	Email    string
 	Password string
 	Name     string
+	ClientIP string
 }
 
 // NewUser is the input of CreateUser and Provision. Without a Password the
@@ -198,10 +197,8 @@ const (
 var (
 	errBadCredentials = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "invalid email or password"}
 	errBadRefresh     = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "the refresh token is invalid or expired"}
-	errBadLink        = &nomination.Error{Code: nomination.EINVALID, Message: "the link is invalid or has expired",
-		Fields: []nomination.FieldError{{Field: "token", Message: "is invalid, used or expired"}}}
-	errNoActor  = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "sign in first"}
-	errNotStaff = &nomination.Error{Code: nomination.EFORBIDDEN, Message: "only the secretariat and administrators manage accounts"}
+	errNoActor        = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "sign in first"}
+	errNotStaff       = &nomination.Error{Code: nomination.EFORBIDDEN, Message: "only the secretariat and administrators manage accounts"}
 )
 
 // fieldErrors gathers the problems of several fields into one EINVALID.
@@ -293,25 +290,82 @@ func logKey(key string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-// Register creates a candidate account from a self-registration. It returns
-// EINVALID naming the fields that break the rules, ECONFLICT when the email
-// (in any case) is taken.
-func (s *Service) Register(ctx context.Context, in Registration) (*User, error) {
-	return s.provision(ctx, NewUser{Email: in.Email, Name: in.Name, Password: in.Password, Roles: []Role{RoleCandidate}}, true, "register")
+// Register creates a candidate account from a self-registration and
+// mails its owner a link to confirm the address. When the address has an
+// account already, nothing is created and that account's owner is mailed
+// instead; the caller is told the same either way, and the work done is the
+// same, so the answer reveals nothing about which addresses are
+// registered. It returns EINVALID naming the fields that break the rules
+// and ETOOMANY when registrations from the client address, or in all, are
+// over their limit.
+func (s *Service) Register(ctx context.Context, in Registration) error {
+	nu := NewUser{Email: in.Email, Name: in.Name, Password: in.Password, Roles: []Role{RoleCandidate}}
+	u, err := s.checkNewUser(nu, true)
+	if err != nil {
+		return err
+	}
+	if err := s.takeRegistration(ctx, in.ClientIP); err != nil {
+		s.log.WarnContext(ctx, "registration throttled", "client_ip", in.ClientIP)
+		return err
+	}
+	if u.PasswordHash, err = s.hash(ctx, in.Password); err != nil {
+		return err
+	}
+	err = s.store.CreateUser(ctx, u)
+	switch nomination.ErrorCode(err) {
+	case "":
+		s.log.InfoContext(ctx, "user register", "user_id", u.ID, "roles", u.Roles)
+		return s.sendConfirmation(ctx, u)
+	case nomination.ECONFLICT:
+		return s.tellOwner(ctx, u.EmailKey)
+	default:
+		return fmt.Errorf("register user: %w", err)
+	}
+}
+
+// takeRegistration holds a registration against the limits per client
+// address and in all.
+func (s *Service) takeRegistration(ctx context.Context, clientIP string) error {
+	if s.cfg.Limiter == nil {
+		return nil
+	}
+	now := s.now()
+	t := s.cfg.Throttle
+	if clientIP != "" {
+		if err := s.cfg.Limiter.Take(ctx, "register:address:"+clientIP, t.RegistrationsPerAddress, now); err != nil {
+			return throttled(err, "too many registrations from your network address; try again later")
+		}
+	}
+	if err := s.cfg.Limiter.Take(ctx, "register:all", t.Registrations, now); err != nil {
+		return throttled(err, "too many registrations at the moment; try again later")
+	}
+	return nil
+}
+
+// throttled gives a limiter's ETOOMANY the message msg; other errors pass.
+func throttled(err error, msg string) error {
+	var e *nomination.Error
+	if errors.As(err, &e) && e.Code == nomination.ETOOMANY {
+		return &nomination.Error{Code: nomination.ETOOMANY, Message: msg, RetryAfter: max(e.RetryAfter, 1)}
+	}
+	return err
 }
 
 // Provision creates a user on the operator's behalf (command line,
-// start-up), with no caller to check. A user without a password is mailed a
-// set-password link. Errors as Register.
+// start-up), with no caller to check. The operator vouches for the
+// address of a user given a password; a user without one is mailed a
+// set-password link, and setting it confirms the address. Errors:
+// EINVALID naming the fields, ECONFLICT when the email is taken.
 func (s *Service) Provision(ctx context.Context, in NewUser) (*User, error) {
-	return s.provision(ctx, in, false, "provision")
+	return s.provision(ctx, in, true, "provision")
 }
 
 // CreateUser creates a user on behalf of actor: an admin may create any
 // account, the secretariat only candidates and reviewers. Without a password
-// the new user is mailed a set-password link. It returns EUNAUTHORIZED with
-// no actor, EFORBIDDEN for a role the actor may not grant, EINVALID and
-// ECONFLICT as Register.
+// the new user is mailed a set-password link (setting it confirms the
+// address); with one, a link to confirm the address. It returns
+// EUNAUTHORIZED with no actor, EFORBIDDEN for a role the actor may not
+// grant, EINVALID naming the fields, ECONFLICT when the email is taken.
 func (s *Service) CreateUser(ctx context.Context, actor *Principal, in NewUser) (*User, error) {
 	if actor == nil {
 		return nil, errNoActor
@@ -343,7 +397,10 @@ func mayGrant(actor *Principal, roles []Role) error {
 	return nil
 }
 
-func (s *Service) provision(ctx context.Context, in NewUser, passwordRequired bool, how string) (*User, error) {
+// checkNewUser validates in and returns the user it describes, not yet
+// stored and without a password hash; passwordRequired refuses a missing
+// password.
+func (s *Service) checkNewUser(in NewUser, passwordRequired bool) (*User, error) {
 	var fe fieldErrors
 	email, key, err := NormalizeEmail(in.Email)
 	fe.add(err)
@@ -373,9 +430,25 @@ func (s *Service) provision(ctx context.Context, in NewUser, passwordRequired bo
 	if u.ID, err = s.newID("u-"); err != nil {
 		return nil, err
 	}
+	return u, nil
+}
+
+// provision creates an account for the operator (trusted: its address
+// counts as confirmed when a password is given) or for staff (how
+// "create": the owner confirms it from the first mail). Without a password
+// the owner is mailed a set-password link, and setting it confirms the
+// address.
+func (s *Service) provision(ctx context.Context, in NewUser, operator bool, how string) (*User, error) {
+	u, err := s.checkNewUser(in, false)
+	if err != nil {
+		return nil, err
+	}
 	if in.Password != "" {
 		if u.PasswordHash, err = s.hash(ctx, in.Password); err != nil {
 			return nil, err
+		}
+		if operator {
+			u.EmailConfirmedAt = u.CreatedAt
 		}
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
@@ -386,109 +459,24 @@ func (s *Service) provision(ctx context.Context, in NewUser, passwordRequired bo
 		return nil, fmt.Errorf("%s user: %w", how, err)
 	}
 	s.log.InfoContext(ctx, "user "+how, "user_id", u.ID, "roles", u.Roles)
-	if u.PasswordHash == "" {
+	switch {
+	case u.PasswordHash == "":
 		if err := s.sendLink(ctx, u, PurposeSetPassword); err != nil {
+			return nil, err
+		}
+	case !u.EmailConfirmed():
+		if err := s.sendConfirmation(ctx, u); err != nil {
 			return nil, err
 		}
 	}
 	return u, nil
 }
 
-// sendLink stores a single-use link token for u and enqueues its mail.
-func (s *Service) sendLink(ctx context.Context, u *User, purpose string) error {
-	token, err := randomToken(s.cfg.Rand)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	ttl, template, path := s.cfg.ResetTTL, "password_reset", "/reset-password/"
-	if purpose == PurposeSetPassword {
-		ttl, template, path = s.cfg.SetPasswordTTL, "set_password", "/set-password/"
-	}
-	lt := &LinkToken{Hash: HashToken(token), Purpose: purpose, UserID: u.ID, IssuedAt: issueTime(now, u), ExpiresAt: now.Add(ttl)}
-	if err := s.store.CreateLinkToken(ctx, lt); err != nil {
-		return fmt.Errorf("store %s link: %w", purpose, err)
-	}
-	link := s.cfg.BaseURL + path + token
-	job := nomination.MailJob{
-		// The job id names the token by a prefix of its hash, never the token.
-		ID:       purpose + "/" + lt.Hash[:24],
-		Template: template,
-		To:       u.Email,
-		Name:     u.Name,
-		// Both templates show the link as .Links.reset; Data carries it too
-		// for consumers that read the extra values.
-		Links:     map[string]string{"reset": link},
-		Data:      map[string]string{"reset": link},
-		CreatedAt: now,
-	}
-	if err := s.outbox.Enqueue(ctx, job); err != nil {
-		return fmt.Errorf("enqueue %s mail: %w", purpose, err)
-	}
-	return nil
-}
-
-// throttleKey is one counter a login attempt is held against.
-type throttleKey struct {
-	key   string
-	limit int
-}
-
-// beginAttempt records an attempt under every key and returns the ids of
-// the records. Recording before counting keeps the limit exact even when
-// attempts arrive at once on several replicas: each sees every attempt
-// recorded before its own count. Over the limit, the records are removed
-// again (a refused attempt does not prolong the wait) and ETOOMANY says
-// how many seconds until the oldest counted failure leaves the window.
-func (s *Service) beginAttempt(ctx context.Context, keys []throttleKey, window time.Duration) ([]string, error) {
-	now := s.now()
-	var ids []string
-	retry := 0
-	for _, k := range keys {
-		id, err := s.newID("a-")
-		if err != nil {
-			return nil, err
-		}
-		if err := s.store.AddAttempt(ctx, Attempt{ID: id, Key: k.key, At: now}); err != nil {
-			s.endAttempt(ctx, ids)
-			return nil, fmt.Errorf("record attempt: %w", err)
-		}
-		ids = append(ids, id)
-		times, err := s.store.Attempts(ctx, k.key, now.Add(-window), 4*k.limit+64)
-		if err != nil {
-			s.endAttempt(ctx, ids)
-			return nil, fmt.Errorf("count attempts: %w", err)
-		}
-		if len(times) > k.limit {
-			// times includes this attempt (the newest); the earlier ones are
-			// failures, and the first len-limit of them must expire.
-			earlier := times[:len(times)-1]
-			until := earlier[len(earlier)-k.limit].Add(window)
-			if secs := int((until.Sub(now) + time.Second - 1) / time.Second); secs > retry {
-				retry = secs
-			}
-		}
-	}
-	if retry > 0 {
-		s.endAttempt(ctx, ids)
-		return nil, &nomination.Error{Code: nomination.ETOOMANY, Message: "too many failed attempts; try again later", RetryAfter: max(retry, 1)}
-	}
-	return ids, nil
-}
-
-// endAttempt removes attempt records that turned out not to be failures.
-func (s *Service) endAttempt(ctx context.Context, ids []string) {
-	for _, id := range ids {
-		if err := s.store.RemoveAttempt(ctx, id); err != nil {
-			s.log.ErrorContext(ctx, "remove login attempt", "error", err)
-		}
-	}
-}
-
 // Login checks email and password and starts a session. clientIP (may be
-// empty) is throttled alongside the account. It returns EUNAUTHORIZED for a
-// wrong email or password or a disabled account, ETOOMANY with RetryAfter
-// when throttled, EINVALID for an address that cannot be one.
+// empty) is throttled together with the account (see ThrottleConfig). It
+// returns EUNAUTHORIZED for a wrong email or password or a disabled
+// account, ETOOMANY with RetryAfter when throttled, EINVALID for an address
+// that cannot be one.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (*TokenPair, error) {
 	_, key, err := NormalizeEmail(email)
 	if err != nil {
@@ -497,11 +485,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	if len(password) > 4*MaxPasswordLength {
 		return nil, errBadCredentials
 	}
-	keys := []throttleKey{{"account:" + key, s.cfg.Throttle.PerAccount}}
-	if clientIP != "" {
-		keys = append(keys, throttleKey{"address:" + clientIP, s.cfg.Throttle.PerAddress})
-	}
-	attempts, err := s.beginAttempt(ctx, keys, s.cfg.Throttle.Window)
+	attempts, err := s.beginLogin(ctx, key, clientIP)
 	if err != nil {
 		if nomination.ErrorCode(err) == nomination.ETOOMANY {
 			s.log.WarnContext(ctx, "login throttled", "account", logKey(key), "client_ip", clientIP)
@@ -531,6 +515,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	}
 	if !ok || u == nil {
 		// The attempt records stay: they are the failures that throttle.
+		s.failLogin(ctx, key)
 		if u != nil {
 			s.log.WarnContext(ctx, "login failed", "user_id", u.ID, "client_ip", clientIP)
 		} else {
@@ -709,100 +694,8 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*Princi
 	}
 	return &Principal{
 		UserID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Panels: u.Panels,
-		Organization: u.Organization, SessionID: c.SessionID,
+		Organization: u.Organization, EmailConfirmed: u.EmailConfirmed(), SessionID: c.SessionID,
 	}, nil
-}
-
-// RequestPasswordReset mails a single-use reset link when email belongs to
-// an enabled account. Whether it does is not told: an unknown address,
-// a disabled account and too many requests all return nil. It returns
-// EINVALID only for text that cannot be an address, and an internal error
-// when the store or mail queue fails.
-func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
-	_, key, err := NormalizeEmail(email)
-	if err != nil {
-		return err
-	}
-	ids, err := s.beginAttempt(ctx, []throttleKey{{"reset:" + key, s.cfg.Throttle.ResetsPerHour}}, time.Hour)
-	if nomination.ErrorCode(err) == nomination.ETOOMANY {
-		s.log.WarnContext(ctx, "password reset throttled", "account", logKey(key))
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	u, err := s.store.UserByEmailKey(ctx, key)
-	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-		s.log.InfoContext(ctx, "password reset for unknown account", "account", logKey(key))
-		return nil
-	}
-	if err != nil {
-		s.endAttempt(ctx, ids)
-		return fmt.Errorf("password reset: %w", err)
-	}
-	if u.Disabled {
-		s.log.InfoContext(ctx, "password reset for disabled account", "user_id", u.ID)
-		return nil
-	}
-	if err := s.sendLink(ctx, u, PurposePasswordReset); err != nil {
-		s.endAttempt(ctx, ids)
-		return err
-	}
-	s.log.InfoContext(ctx, "password reset mailed", "user_id", u.ID)
-	return nil
-}
-
-// ResetPassword sets a new password with a mailed reset or set-password
-// token, using the token up and ending every session of the user. It
-// returns EINVALID naming "token" for a token that is unknown, used,
-// expired or older than the user's last password change, and naming
-// "password" for a password the policy refuses (the token then stays
-// usable).
-func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
-	if !wellFormedOpaque(token) {
-		return errBadLink
-	}
-	hash := HashToken(token)
-	lt, err := s.store.LinkTokenByHash(ctx, hash)
-	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-		return errBadLink
-	}
-	if err != nil {
-		return fmt.Errorf("reset password: %w", err)
-	}
-	now := s.now()
-	if !now.Before(lt.ExpiresAt) || (lt.Purpose != PurposePasswordReset && lt.Purpose != PurposeSetPassword) {
-		return errBadLink
-	}
-	u, err := s.store.UserByID(ctx, lt.UserID)
-	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-		return errBadLink
-	}
-	if err != nil {
-		return fmt.Errorf("reset password: %w", err)
-	}
-	if u.Disabled || lt.IssuedAt.Before(u.ValidAfter) {
-		return errBadLink
-	}
-	if err := CheckPassword(password, u.Email, u.Name); err != nil {
-		return err
-	}
-	encoded, err := s.hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	if err := s.store.ConsumeLinkToken(ctx, hash, now); err != nil {
-		if nomination.ErrorCode(err) == nomination.ECONFLICT {
-			return errBadLink
-		}
-		return fmt.Errorf("reset password: %w", err)
-	}
-	va := nextValidAfter(now, u)
-	if _, err := s.store.UpdateUser(ctx, u.ID, UserChanges{PasswordHash: &encoded, ValidAfter: &va, UpdatedAt: now}); err != nil {
-		return fmt.Errorf("reset password: %w", err)
-	}
-	s.log.InfoContext(ctx, "password set by mailed link", "user_id", u.ID, "purpose", lt.Purpose)
-	return nil
 }
 
 // User returns the user with that id, or ENOTFOUND.

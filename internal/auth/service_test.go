@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +84,7 @@ func (l *logBuffer) String() string {
 type fixture struct {
 	svc    *auth.Service
 	store  *mongostore.Users
+	limits *mongostore.Limits
 	db     string
 	clock  *clock
 	outbox *outbox
@@ -105,7 +105,7 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Fatal(err)
 	}
 	f := &fixture{
-		store: mongostore.New(db, nil).Users(), db: db.Name(),
+		store: mongostore.New(db, nil).Users(), limits: mongostore.New(db, nil).Limits(), db: db.Name(),
 		clock:  &clock{t: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)},
 		outbox: &outbox{}, logs: &logBuffer{}, keys: keys,
 	}
@@ -114,6 +114,10 @@ func newFixture(tb testing.TB) *fixture {
 	return f
 }
 
+// links signs mailed links for every service of a test, as instances
+// sharing NOMINA_LINK_SECRET_FILE do.
+var links = nomination.NewLinkSigner([]byte("the link secret of the auth tests"))
+
 // service returns another service instance over store, sharing the
 // fixture's clock, keys, outbox and log.
 func (f *fixture) service(tb testing.TB, store auth.Store) *auth.Service {
@@ -121,6 +125,7 @@ func (f *fixture) service(tb testing.TB, store auth.Store) *auth.Service {
 	svc, err := auth.NewService(store, f.outbox, f.keys, auth.Config{
 		BaseURL: "https://nomina.example.org/", Hash: fastParams, Now: f.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Links:  links, Limiter: f.limits,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -151,11 +156,26 @@ const password = "granite orbit willow"
 func (f *fixture) mustRegister(tb testing.TB, email string) *auth.User {
 	tb.Helper()
 	f.secret(password)
-	u, err := f.svc.Register(context.Background(), auth.Registration{Email: email, Password: password, Name: "Ana López"})
-	if err != nil {
+	if err := f.svc.Register(context.Background(), auth.Registration{Email: email, Password: password, Name: "Ana López"}); err != nil {
 		tb.Fatalf("register %s: %v", email, err)
 	}
+	_, key, _ := auth.NormalizeEmail(email)
+	u, err := f.store.UserByEmailKey(context.Background(), key)
+	if err != nil {
+		tb.Fatalf("registered %s: %v", email, err)
+	}
 	return u
+}
+
+// jobs returns the mail jobs of template.
+func (f *fixture) jobs(template string) []nomination.MailJob {
+	var out []nomination.MailJob
+	for _, j := range f.outbox.Jobs() {
+		if j.Template == template {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 func (f *fixture) mustLogin(tb testing.TB, svc *auth.Service, email, pw string) *auth.TokenPair {
@@ -228,7 +248,6 @@ func TestRegisterRefuses(t *testing.T) {
 		code   string
 		fields []string
 	}{
-		{"email taken in another case", auth.Registration{Email: "ANA@example.org", Password: password, Name: "Ana"}, nomination.ECONFLICT, []string{"email"}},
 		{"everything wrong at once", auth.Registration{Email: "ana\r\n@example.org", Password: "short", Name: "\x00"}, nomination.EINVALID, []string{"email", "password", "name"}},
 		{"common password", auth.Registration{Email: "bob@example.org", Password: "password123", Name: "Bob"}, nomination.EINVALID, []string{"password"}},
 		{"password is the name", auth.Registration{Email: "wiremu@example.org", Password: "WiremuTawhiri", Name: "Wiremu Tawhiri"}, nomination.EINVALID, []string{"password"}},
@@ -237,8 +256,7 @@ func TestRegisterRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.svc.Register(ctx, tt.in)
-			e := mustCode(t, err, tt.code)
+			e := mustCode(t, f.svc.Register(ctx, tt.in), tt.code)
 			for _, field := range tt.fields {
 				found := false
 				for _, fe := range e.Fields {
@@ -256,8 +274,34 @@ func TestRegisterRefuses(t *testing.T) {
 	}
 }
 
+// Registering a taken address (in any case) answers as a new one does,
+// creates nothing, and mails the owner instead; and a confirmation mail
+// goes to a new account only.
+func TestRegisterTakenAddressTellsTheOwner(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.mustRegister(t, "ana@example.org")
+	if u.EmailConfirmed() {
+		t.Fatal("a self-registered address is confirmed before its owner followed the link")
+	}
+	if err := f.svc.Register(ctx, auth.Registration{Email: "ANA@example.org", Password: "another fine passphrase", Name: "Mallory"}); err != nil {
+		t.Fatalf("taken address: %v, want the answer a new one gets", err)
+	}
+	users, err := f.store.ListUsers(ctx, auth.UserFilter{})
+	if err != nil || len(users) != 1 || users[0].Name != "Ana López" {
+		t.Fatalf("users = %v, %v", users, err)
+	}
+	if n := len(f.jobs("confirm_email")); n != 1 {
+		t.Fatalf("%d confirmation mails, want 1", n)
+	}
+	told := f.jobs("account_exists")
+	if len(told) != 1 || told[0].To != "ana@example.org" || told[0].Name != "Ana López" {
+		t.Fatalf("owner mails = %+v", told)
+	}
+}
+
 // Of concurrent registrations of one address in different cases, exactly
-// one succeeds and the rest are told the address is taken.
+// one creates the account; every caller gets the same answer.
 func TestConcurrentRegistration(t *testing.T) {
 	f := newFixture(t)
 	f.secret(password)
@@ -270,22 +314,21 @@ func TestConcurrentRegistration(t *testing.T) {
 			email = "ana@example.org"
 		}
 		wg.Go(func() {
-			_, errs[i] = f.svc.Register(context.Background(), auth.Registration{Email: email, Password: password, Name: "Ana"})
+			errs[i] = f.svc.Register(context.Background(), auth.Registration{Email: email, Password: password, Name: "Ana"})
 		})
 	}
 	wg.Wait()
-	created := 0
 	for _, err := range errs {
-		switch nomination.ErrorCode(err) {
-		case "":
-			created++
-		case nomination.ECONFLICT:
-		default:
+		if err != nil {
 			t.Fatalf("unexpected error: %v", err)
 		}
 	}
-	if created != 1 {
-		t.Fatalf("%d registrations succeeded, want exactly 1", created)
+	users, err := f.store.ListUsers(context.Background(), auth.UserFilter{})
+	if err != nil || len(users) != 1 {
+		t.Fatalf("%d accounts, %v; want exactly 1", len(users), err)
+	}
+	if n := len(f.jobs("confirm_email")); n != 1 {
+		t.Fatalf("%d confirmation mails, want 1", n)
 	}
 }
 
@@ -327,9 +370,10 @@ func TestLoginFailures(t *testing.T) {
 	}
 }
 
-// Ten failures within the window are allowed; the eleventh attempt is
-// refused with the wait until the oldest failure leaves the window, even
-// with the right password, and the limit holds across service instances.
+// Failures count per account and client address together: after five
+// free failures one address waits 1 s, then 2 s, 4 s..., refused attempts
+// not extending the wait; another address signs in meanwhile. The counts
+// hold across service instances.
 func TestLoginThrottling(t *testing.T) {
 	for _, instances := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d instances", instances), func(t *testing.T) {
@@ -341,23 +385,63 @@ func TestLoginThrottling(t *testing.T) {
 				other := mongostore.New(storetest.Connect(t, f.db), nil).Users()
 				svcs = append(svcs, f.service(t, other))
 			}
+			svc := func(i int) *auth.Service { return svcs[i%len(svcs)] }
 			f.secret("wrong horse battery")
-			for i := range 10 {
-				_, err := svcs[i%len(svcs)].Login(ctx, "ana@example.org", "wrong horse battery", fmt.Sprintf("198.51.100.%d", i))
+			const guesser = "198.51.100.7"
+			for i := range 5 {
+				_, err := svc(i).Login(ctx, "ana@example.org", "wrong horse battery", guesser)
 				mustCode(t, err, nomination.EUNAUTHORIZED)
-				f.clock.Advance(time.Second)
 			}
-			_, err := svcs[len(svcs)-1].Login(ctx, "Ana@example.org", password, "203.0.113.9")
+			for i, wait := range []int{1, 2, 4, 8} {
+				// Even the right password waits: the address is guessing.
+				_, err := svc(i).Login(ctx, "Ana@example.org", password, guesser)
+				if e := mustCode(t, err, nomination.ETOOMANY); e.RetryAfter != wait {
+					t.Fatalf("failure %d: RetryAfter = %d, want %d", 6+i, e.RetryAfter, wait)
+				}
+				f.clock.Advance(time.Duration(wait) * time.Second)
+				_, err = svc(i+1).Login(ctx, "ana@example.org", "wrong horse battery", guesser)
+				mustCode(t, err, nomination.EUNAUTHORIZED)
+			}
+			// The owner, elsewhere, is not locked out.
+			f.mustLogin(t, svc(1), "ana@example.org", password)
+			_, err := svc(0).Login(ctx, "ana@example.org", password, guesser)
 			e := mustCode(t, err, nomination.ETOOMANY)
-			// The first failure was 10 s ago; it leaves the window in 14m50s.
-			if want := 15*60 - 10; e.RetryAfter != want {
-				t.Fatalf("RetryAfter = %d, want %d", e.RetryAfter, want)
-			}
-			// Refused attempts do not extend the wait.
 			f.clock.Advance(time.Duration(e.RetryAfter) * time.Second)
-			f.mustLogin(t, svcs[0], "ana@example.org", password)
+			p, err := svc(0).Login(ctx, "ana@example.org", password, guesser)
+			if err != nil {
+				t.Fatalf("after the wait: %v", err)
+			}
+			f.secret(p.AccessToken, p.RefreshToken)
 		})
 	}
+}
+
+// When an account has many failures from many addresses, the addresses
+// that failed wait; one that has not signs in with the right password.
+func TestLoginThrottlingPerAccount(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	f.secret("wrong horse battery")
+	for i := range 10 {
+		_, err := f.svc.Login(ctx, "ana@example.org", "wrong horse battery", fmt.Sprintf("198.51.100.%d", i))
+		mustCode(t, err, nomination.EUNAUTHORIZED)
+		f.clock.Advance(time.Second)
+	}
+	_, err := f.svc.Login(ctx, "ana@example.org", password, "198.51.100.3")
+	e := mustCode(t, err, nomination.ETOOMANY)
+	// The first failure was 10 s ago; the account is below the limit again
+	// once it leaves the window, in 14m50s.
+	if want := 15*60 - 10; e.RetryAfter != want {
+		t.Fatalf("RetryAfter = %d, want %d", e.RetryAfter, want)
+	}
+	f.mustLogin(t, f.svc, "ana@example.org", password) // from an address that has not failed
+	f.clock.Advance(time.Duration(e.RetryAfter) * time.Second)
+	p, err := f.svc.Login(ctx, "ana@example.org", password, "198.51.100.3")
+	if err != nil {
+		t.Fatalf("after the wait: %v", err)
+	}
+	f.secret(p.AccessToken, p.RefreshToken)
 }
 
 func TestLoginThrottlingPerAddress(t *testing.T) {
@@ -507,6 +591,8 @@ func TestLogout(t *testing.T) {
 }
 
 // resetLink returns the token of the newest mail of template to email.
+// The job holds the link sealed (claims, no token); the token is made as
+// the mail worker makes it when it sends the message.
 func (f *fixture) resetLink(tb testing.TB, template, email string) string {
 	tb.Helper()
 	jobs := f.outbox.Jobs()
@@ -515,13 +601,16 @@ func (f *fixture) resetLink(tb testing.TB, template, email string) string {
 		if j.Template != template || j.To != email {
 			continue
 		}
-		link := j.Links["reset"]
-		if j.Data["reset"] != link {
-			tb.Fatalf("Data[reset] = %q, Links[reset] = %q", j.Data["reset"], link)
+		name := "reset"
+		if template == "confirm_email" {
+			name = "confirm"
 		}
-		u, err := url.Parse(link)
-		if err != nil || u.Scheme != "https" || u.Host != "nomina.example.org" {
-			tb.Fatalf("link %q is not an absolute link to the service", link)
+		if len(j.Links) != 0 || len(j.Data) != 0 {
+			tb.Fatalf("the job keeps links or data at rest: %v %v", j.Links, j.Data)
+		}
+		link := links.Unseal(j).Links[name]
+		if !strings.HasPrefix(link, "/") || strings.Count(link, "/") != 2 {
+			tb.Fatalf("link %q is not a page of the service", link)
 		}
 		tok := link[strings.LastIndexByte(link, '/')+1:]
 		f.secret(tok)
@@ -540,14 +629,17 @@ func TestPasswordReset(t *testing.T) {
 	if err := f.svc.RequestPasswordReset(ctx, "nobody@example.org"); err != nil {
 		t.Fatalf("unknown address: %v", err)
 	}
-	if n := len(f.outbox.Jobs()); n != 0 {
-		t.Fatalf("%d mails for an unknown address", n)
+	if n := len(f.jobs("password_reset")); n != 0 {
+		t.Fatalf("%d reset mails for an unknown address", n)
+	}
+	if j := f.jobs("password_reset_unknown"); len(j) != 1 || j[0].To != "nobody@example.org" || len(j[0].Sealed) != 0 {
+		t.Fatalf("mail to the unknown address = %+v", j)
 	}
 	if err := f.svc.RequestPasswordReset(ctx, "ANA@example.org"); err != nil {
 		t.Fatal(err)
 	}
 	tok := f.resetLink(t, "password_reset", "ana@example.org")
-	if j := f.outbox.Jobs()[0]; strings.Contains(j.ID, tok) {
+	if j := f.jobs("password_reset")[0]; strings.Contains(j.ID, tok) {
 		t.Fatal("the mail job id holds the token")
 	}
 
@@ -610,7 +702,9 @@ func TestPasswordResetLinkRefused(t *testing.T) {
 	f.clock.Advance(auth.DefaultResetTTL)
 	mustCode(t, f.svc.ResetPassword(ctx, expired, "another good passphrase"), nomination.EINVALID)
 
-	for _, tok := range []string{"", "short", strings.Repeat("A", 43)} {
+	forged := links.Sign(nomination.LinkClaims{Kind: auth.PurposePasswordReset, Ref: "u-x", Expires: f.clock.Now().Add(time.Hour).Unix()})
+	otherKey := nomination.NewLinkSigner([]byte("another secret, not the service's")).Sign(nomination.LinkClaims{Kind: auth.PurposePasswordReset, Expires: f.clock.Now().Add(time.Hour).Unix()})
+	for _, tok := range []string{"", "short", strings.Repeat("A", 43), forged, otherKey} {
 		mustCode(t, f.svc.ResetPassword(ctx, tok, "another good passphrase"), nomination.EINVALID)
 	}
 	// A link token is not an access token.
@@ -628,11 +722,8 @@ func TestPasswordResetThrottled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(f.outbox.Jobs()); n != 3 {
+	if n := len(f.jobs("password_reset")); n != 3 {
 		t.Fatalf("%d reset mails, want 3", n)
-	}
-	for _, j := range f.outbox.Jobs() {
-		f.secret(j.Data["reset"])
 	}
 }
 
@@ -652,8 +743,8 @@ func TestDisableEndsSessions(t *testing.T) {
 	mustCode(t, err, nomination.EUNAUTHORIZED)
 	_, err = f.svc.Login(ctx, "ana@example.org", password, "")
 	mustCode(t, err, nomination.EUNAUTHORIZED)
-	if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil || len(f.outbox.Jobs()) != 0 {
-		t.Fatalf("reset for a disabled account: %v, %d mails", err, len(f.outbox.Jobs()))
+	if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil || len(f.jobs("password_reset")) != 0 {
+		t.Fatalf("reset for a disabled account: %v, %d mails", err, len(f.jobs("password_reset")))
 	}
 	no := false
 	f.clock.Advance(time.Second)
@@ -830,7 +921,7 @@ func TestLoginRehashes(t *testing.T) {
 	u := f.mustRegister(t, "ana@example.org")
 	stronger, err := auth.NewService(f.store, f.outbox, f.keys, auth.Config{
 		BaseURL: "https://nomina.example.org", Hash: auth.HashParams{Memory: 128, Time: 2, Threads: 1}, Now: f.clock.Now,
-		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
+		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)), Links: links,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -858,9 +949,10 @@ func TestPurgeExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two failure records (account and address) and one refresh token.
-	if n != 3 {
-		t.Fatalf("purged %d records, want 3", n)
+	// Three failure records (account and address, account) and one
+	// refresh token.
+	if n != 4 {
+		t.Fatalf("purged %d records, want 4", n)
 	}
 	_, err = f.svc.Refresh(ctx, pair.RefreshToken)
 	mustCode(t, err, nomination.EUNAUTHORIZED)
@@ -873,13 +965,13 @@ func BenchmarkLogin(b *testing.B) {
 	db := storetest.NewDatabase(b)
 	keys, _, _ := auth.GenerateKeys(rand.Reader)
 	svc, err := auth.NewService(mongostore.New(db, nil).Users(), &outbox{}, keys, auth.Config{
-		BaseURL: "https://nomina.example.org", Logger: slog.New(slog.DiscardHandler),
+		BaseURL: "https://nomina.example.org", Logger: slog.New(slog.DiscardHandler), Links: links,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := svc.Register(ctx, auth.Registration{Email: "ana@example.org", Password: password, Name: "Ana"}); err != nil {
+	if err := svc.Register(ctx, auth.Registration{Email: "ana@example.org", Password: password, Name: "Ana"}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
@@ -900,13 +992,13 @@ func BenchmarkAuthenticate(b *testing.B) {
 	db := storetest.NewDatabase(b)
 	keys, _, _ := auth.GenerateKeys(rand.Reader)
 	svc, err := auth.NewService(mongostore.New(db, nil).Users(), &outbox{}, keys, auth.Config{
-		BaseURL: "https://nomina.example.org", Hash: fastParams, Logger: slog.New(slog.DiscardHandler),
+		BaseURL: "https://nomina.example.org", Hash: fastParams, Logger: slog.New(slog.DiscardHandler), Links: links,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := svc.Register(ctx, auth.Registration{Email: "ana@example.org", Password: password, Name: "Ana"}); err != nil {
+	if err := svc.Register(ctx, auth.Registration{Email: "ana@example.org", Password: password, Name: "Ana"}); err != nil {
 		b.Fatal(err)
 	}
 	pair, err := svc.Login(ctx, "ana@example.org", password, "")

@@ -33,6 +33,8 @@ var routeAccess = map[string]string{
 	"POST /api/v1/auth/logout":                "authenticated",
 	"POST /api/v1/auth/password-reset":        "public",
 	"POST /api/v1/auth/password-reset/:token": "public",
+	"POST /api/v1/auth/confirm-email":         "public",
+	"POST /api/v1/auth/confirm-email/resend":  "authenticated",
 	"GET /api/v1/me":                          "authenticated",
 	"POST /api/v1/users":                      "roles:secretariat",
 	"GET /api/v1/users":                       "roles:secretariat",

@@ -19,6 +19,8 @@ func (s *Server) accountRoutes() {
 	s.Handle(http.MethodPost, v1+"/auth/logout", Authenticated, s.authLogout)
 	s.Handle(http.MethodPost, v1+"/auth/password-reset", Public, s.authRequestReset)
 	s.Handle(http.MethodPost, v1+"/auth/password-reset/:token", Public, s.authResetPassword)
+	s.Handle(http.MethodPost, v1+"/auth/confirm-email", Public, s.authConfirmEmail)
+	s.Handle(http.MethodPost, v1+"/auth/confirm-email/resend", Authenticated, s.authResendConfirmation)
 	s.Handle(http.MethodGet, v1+"/me", Authenticated, s.getMe)
 	// The account service checks again which accounts a secretariat
 	// member may touch; the route only keeps everyone else out early.
@@ -89,13 +91,50 @@ func (s *Server) authRegister(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	u, err := svc.Register(c.Request.Context(), auth.Registration{Email: req.Email, Password: req.Password, Name: req.Name})
+	err := svc.Register(c.Request.Context(), auth.Registration{Email: req.Email, Password: req.Password, Name: req.Name, ClientIP: c.ClientIP()})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.Header("Location", "/api/v1/me")
-	c.JSON(http.StatusCreated, toUserResponse(u))
+	// The same answer whether the address was new or had an account: the
+	// owner of the address learns which from the mail.
+	c.JSON(http.StatusAccepted, gin.H{"status": "accepted",
+		"detail": "check your mailbox: a message to the address you gave says how to go on"})
+}
+
+type confirmEmailRequest struct {
+	Token string `json:"token"`
+}
+
+// authConfirmEmail takes the token of a mailed confirmation link.
+func (s *Server) authConfirmEmail(c *gin.Context) {
+	svc, ok := s.accounts(c)
+	if !ok {
+		return
+	}
+	var req confirmEmailRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := svc.ConfirmEmail(c.Request.Context(), req.Token); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// authResendConfirmation mails the caller a new confirmation link.
+func (s *Server) authResendConfirmation(c *gin.Context) {
+	svc, ok := s.accounts(c)
+	if !ok {
+		return
+	}
+	if err := svc.RequestEmailConfirmation(c.Request.Context(), principalOf(CallerOf(c))); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"status": "accepted"})
 }
 
 func (s *Server) authLogin(c *gin.Context) {

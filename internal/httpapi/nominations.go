@@ -47,8 +47,10 @@ func actorOf(c *gin.Context) nomination.Actor {
 	if caller == nil {
 		return nomination.Actor{}
 	}
+	// ClientIP believes forwarding headers only from trusted proxies, so a
+	// client cannot choose the address its limits are counted under.
 	return nomination.Actor{UserID: caller.UserID, Email: caller.Email, Name: caller.Name, Roles: caller.Roles,
-		Panels: caller.Panels, Organization: caller.Organization}
+		Panels: caller.Panels, Organization: caller.Organization, EmailConfirmed: caller.EmailConfirmed, Address: c.ClientIP()}
 }
 
 type callRequest struct {

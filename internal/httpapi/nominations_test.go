@@ -112,14 +112,7 @@ func (st *stack) mustEndorse(who account, id string) {
 	var en nomination.Endorsement
 	mustStatus(st.tb, st.call("POST", "/api/v1/nominations/"+id+"/endorsements", who,
 		map[string]any{"name": "Eve Endorser", "email": "eve@example.org", "organization": "Civil Society Network"}), http.StatusCreated, &en)
-	var job struct {
-		Links map[string]string `bson:"links"`
-	}
-	err := st.db.Collection("mail_jobs").FindOne(context.Background(), bson.D{{Key: "nomination_id", Value: id}, {Key: "template", Value: "endorsement_request"}, {Key: "to", Value: "eve@example.org"}}).Decode(&job)
-	if err != nil {
-		st.tb.Fatalf("endorsement mail: %v", err)
-	}
-	link := job.Links["endorse"]
+	link := st.mailedLink(id, "endorsement_request", "eve@example.org", "endorse")
 	if !strings.HasPrefix(link, "/api/v1/endorsements/") {
 		st.tb.Fatalf("endorsement link = %q", link)
 	}
@@ -127,6 +120,28 @@ func (st *stack) mustEndorse(who account, id string) {
 	mustStatus(st.tb, st.call("POST", link, anonymous, map[string]any{"statement": "I support this candidate."}), http.StatusOK, nil)
 	// The link is single-use.
 	mustProblem(st.tb, st.call("POST", link, anonymous, map[string]any{"statement": "Again."}), http.StatusConflict)
+}
+
+// mailedLink returns the link name of the queued mail of template to
+// address about nomination id, as the mail worker makes it when it sends
+// the message: the queue keeps secret links sealed.
+func (st *stack) mailedLink(id, template, to, name string) string {
+	st.tb.Helper()
+	jobs, err := st.store.MailQueue().MailLog(context.Background(), id, "", 500)
+	if err != nil {
+		st.tb.Fatal(err)
+	}
+	for _, j := range jobs {
+		if j.Job.Template == template && j.Job.To == to {
+			link := st.signer.Unseal(j.Job).Links[name]
+			if link == "" {
+				st.tb.Fatalf("the %s mail to %s has no %s link", template, to, name)
+			}
+			return link
+		}
+	}
+	st.tb.Fatalf("no %s mail to %s about %s", template, to, id)
+	return ""
 }
 
 // mustSubmitted creates a complete MAG nomination and submits it.

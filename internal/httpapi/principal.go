@@ -18,7 +18,8 @@ func AuthenticateWith(svc *auth.Service) func(ctx context.Context, token string)
 		for i, r := range p.Roles {
 			roles[i] = string(r)
 		}
-		return &Caller{UserID: p.UserID, Email: p.Email, Name: p.Name, Roles: roles, Panels: p.Panels, Organization: p.Organization, SessionID: p.SessionID}, nil
+		return &Caller{UserID: p.UserID, Email: p.Email, Name: p.Name, Roles: roles, Panels: p.Panels, Organization: p.Organization,
+			EmailConfirmed: p.EmailConfirmed, SessionID: p.SessionID}, nil
 	}
 }
 
@@ -31,5 +32,6 @@ func principalOf(c *Caller) *auth.Principal {
 	for i, r := range c.Roles {
 		roles[i] = auth.Role(r)
 	}
-	return &auth.Principal{UserID: c.UserID, Email: c.Email, Name: c.Name, Roles: roles, Panels: c.Panels, Organization: c.Organization, SessionID: c.SessionID}
+	return &auth.Principal{UserID: c.UserID, Email: c.Email, Name: c.Name, Roles: roles, Panels: c.Panels, Organization: c.Organization,
+		EmailConfirmed: c.EmailConfirmed, SessionID: c.SessionID}
 }

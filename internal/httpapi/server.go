@@ -27,6 +27,8 @@ type Caller struct {
 	Roles        []string
 	Panels       []string
 	Organization string
+	// EmailConfirmed says the caller has confirmed their address.
+	EmailConfirmed bool
 	// SessionID names the refresh-token family the access token belongs to.
 	SessionID string
 }

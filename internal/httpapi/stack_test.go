@@ -67,17 +67,22 @@ func mustWorkflows(tb testing.TB) *workflow.Registry {
 // stack is one service instance over a real store: the router, the account
 // and nomination services, and the mail queue, as cmd/nomina wires them.
 type stack struct {
-	tb     testing.TB
-	db     *mongo.Database
-	store  *mongostore.Store
-	auth   *auth.Service
-	noms   *nomination.Service
-	srv    *Server
-	clock  *testClock
-	logs   *syncBuffer
-	mon    *mongostore.CommandMonitor
-	link   []byte
-	faults func(nomination.Event) error
+	tb    testing.TB
+	db    *mongo.Database
+	store *mongostore.Store
+	auth  *auth.Service
+	noms  *nomination.Service
+	srv   *Server
+	clock *testClock
+	logs  *syncBuffer
+	mon   *mongostore.CommandMonitor
+	link  []byte
+	// signer signs mailed links as the mail worker does when it sends
+	// them; throttle is the account service's throttling (an option may
+	// change it).
+	signer   *nomination.LinkSigner
+	throttle auth.ThrottleConfig
+	faults   func(nomination.Event) error
 	// secrets are the passwords and tokens the stack handed out; none may
 	// appear in its log (checked when the test ends).
 	secretsMu sync.Mutex
@@ -114,21 +119,24 @@ func newStackOn(tb testing.TB, db *mongo.Database, clock *testClock, opts ...sta
 		tb.Fatalf("keys: %v", err)
 	}
 	queue := st.store.MailQueue()
-	st.auth, err = auth.NewService(st.store.Users(), queue, keys, auth.Config{
-		BaseURL: "http://nomina.test", Now: clock.Now, Logger: log,
-		Hash: auth.HashParams{Time: 1, Memory: 8 * 1024, Threads: 1},
-	})
-	if err != nil {
-		tb.Fatalf("auth: %v", err)
-	}
+	st.signer = nomination.NewLinkSigner(st.link)
 	noms := st.store.Nominations()
 	cfg := nomination.Config{
 		Store: noms, Files: noms, Outbox: queue, Directory: st.store.Directory(), Workflows: mustWorkflows(tb), Timers: st.store.Timers(),
-		Links: nomination.NewLinkSigner(st.link), BaseURL: "http://nomina.test", MaxUploadBytes: 1 << 20,
-		Now: clock.Now, Logger: log,
+		Links: st.signer, BaseURL: "http://nomina.test", MaxUploadBytes: 1 << 20,
+		Now: clock.Now, Logger: log, Limiter: st.store.Limits(), Limits: nomination.DefaultLimits(),
 	}
+	st.throttle = auth.DefaultThrottle()
 	for _, o := range opts {
 		o(st, &cfg)
+	}
+	st.auth, err = auth.NewService(st.store.Users(), queue, keys, auth.Config{
+		BaseURL: "http://nomina.test", Now: clock.Now, Logger: log,
+		Hash:  auth.HashParams{Time: 1, Memory: 8 * 1024, Threads: 1},
+		Links: st.signer, Limiter: st.store.Limits(), Throttle: st.throttle,
+	})
+	if err != nil {
+		tb.Fatalf("auth: %v", err)
 	}
 	st.noms = nomination.New(cfg)
 	st.mon = mongostore.NewCommandMonitor(nil)

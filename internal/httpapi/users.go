@@ -13,22 +13,24 @@ import (
 
 // userResponse is an account as the API shows it: never its password hash.
 type userResponse struct {
-	ID           string    `json:"id"`
-	Email        string    `json:"email"`
-	Name         string    `json:"name"`
-	Roles        []string  `json:"roles"`
-	Panels       []string  `json:"panels"`
-	Organization string    `json:"organization"`
-	Disabled     bool      `json:"disabled"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string   `json:"id"`
+	Email        string   `json:"email"`
+	Name         string   `json:"name"`
+	Roles        []string `json:"roles"`
+	Panels       []string `json:"panels"`
+	Organization string   `json:"organization"`
+	Disabled     bool     `json:"disabled"`
+	// EmailConfirmed says the owner has confirmed the address.
+	EmailConfirmed bool      `json:"email_confirmed"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 func toUserResponse(u *auth.User) userResponse {
 	r := userResponse{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: make([]string, 0, len(u.Roles)),
 		Panels: append([]string{}, u.Panels...), Organization: u.Organization, Disabled: u.Disabled,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		EmailConfirmed: u.EmailConfirmed(), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 	for _, role := range u.Roles {
 		r.Roles = append(r.Roles, string(role))

@@ -22,7 +22,7 @@ const (
 	colRefreshTokens = "refresh_tokens"   // _id: SHA-256 of the token
 	colRefreshSpent  = "refresh_spent"    // _id: SHA-256 of a spent token; the insert decides rotation
 	colRevokedFamily = "revoked_sessions" // _id: refresh family (session) id
-	colLinkTokens    = "link_tokens"      // _id: SHA-256 of a mailed link token
+	colLinkTokens    = "link_tokens"      // earlier versions' link tokens, by hash: only purged now
 	colLinkUsed      = "link_tokens_used" // _id: SHA-256 of a used link token; the insert consumes it
 	colAttempts      = "auth_attempts"    // one document per throttled attempt
 	colUserIDs       = "user_ids"         // _id: user id; the account's _id (email key), for lookups by id
@@ -69,8 +69,11 @@ type userDoc struct {
 	PasswordHash string    `bson:"password_hash"`
 	Disabled     bool      `bson:"disabled"`
 	ValidAfter   time.Time `bson:"valid_after"`
-	CreatedAt    time.Time `bson:"created_at"`
-	UpdatedAt    time.Time `bson:"updated_at"`
+	// EmailConfirmedAt is zero (absent in older records) until the owner
+	// confirmed the address.
+	EmailConfirmedAt time.Time `bson:"email_confirmed_at"`
+	CreatedAt        time.Time `bson:"created_at"`
+	UpdatedAt        time.Time `bson:"updated_at"`
 	// Version counts committed changes; version 1 is the created account.
 	Version int64 `bson:"version"`
 }
@@ -90,7 +93,8 @@ func toUserDoc(u *auth.User) userDoc {
 		EmailKey: u.EmailKey, ID: u.ID, Email: u.Email, Name: u.Name,
 		Roles: make([]string, 0, len(u.Roles)), Panels: append([]string{}, u.Panels...),
 		Organization: u.Organization, PasswordHash: u.PasswordHash, Disabled: u.Disabled,
-		ValidAfter: u.ValidAfter.UTC(), CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
+		ValidAfter: u.ValidAfter.UTC(), EmailConfirmedAt: u.EmailConfirmedAt.UTC(),
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
 	}
 	for _, r := range u.Roles {
 		d.Roles = append(d.Roles, string(r))
@@ -103,7 +107,8 @@ func fromUserDoc(d *userDoc) *auth.User {
 		ID: d.ID, Email: d.Email, EmailKey: d.EmailKey, Name: d.Name,
 		Roles: make([]auth.Role, 0, len(d.Roles)), Panels: append([]string{}, d.Panels...),
 		Organization: d.Organization, PasswordHash: d.PasswordHash, Disabled: d.Disabled,
-		ValidAfter: d.ValidAfter.UTC(), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		ValidAfter: d.ValidAfter.UTC(), EmailConfirmedAt: d.EmailConfirmedAt.UTC(),
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	for _, r := range d.Roles {
 		u.Roles = append(u.Roles, auth.Role(r))
@@ -251,6 +256,9 @@ func apply(d userDoc, ch auth.UserChanges) userDoc {
 	if ch.ValidAfter != nil {
 		d.ValidAfter = ch.ValidAfter.UTC()
 	}
+	if ch.EmailConfirmedAt != nil {
+		d.EmailConfirmedAt = ch.EmailConfirmedAt.UTC()
+	}
 	return d
 }
 
@@ -373,34 +381,12 @@ func (s *Users) exists(ctx context.Context, coll, id, op string) (bool, error) {
 	return true, nil
 }
 
-type linkDoc struct {
-	Hash      string    `bson:"_id"`
-	Purpose   string    `bson:"purpose"`
-	UserID    string    `bson:"user_id"`
-	IssuedAt  time.Time `bson:"issued_at"`
-	ExpiresAt time.Time `bson:"expires_at"`
-}
-
-// CreateLinkToken stores t keyed by its hash.
-func (s *Users) CreateLinkToken(ctx context.Context, t *auth.LinkToken) error {
-	_, err := s.db.Collection(colLinkTokens).InsertOne(ctx, linkDoc{
-		Hash: t.Hash, Purpose: t.Purpose, UserID: t.UserID, IssuedAt: t.IssuedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(),
+// ConsumeLinkToken inserts the use record, kept until the token expires:
+// ECONFLICT when it exists.
+func (s *Users) ConsumeLinkToken(ctx context.Context, hash string, at, expires time.Time) error {
+	_, err := s.db.Collection(colLinkUsed).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: hash}, {Key: "at", Value: at.UTC()}, {Key: "expires_at", Value: expires.UTC()},
 	})
-	return translate("store link token", err)
-}
-
-// LinkTokenByHash returns the link token with that hash, or ENOTFOUND.
-func (s *Users) LinkTokenByHash(ctx context.Context, hash string) (*auth.LinkToken, error) {
-	var d linkDoc
-	if err := s.db.Collection(colLinkTokens).FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&d); err != nil {
-		return nil, translate("get link token", err)
-	}
-	return &auth.LinkToken{Hash: d.Hash, Purpose: d.Purpose, UserID: d.UserID, IssuedAt: d.IssuedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC()}, nil
-}
-
-// ConsumeLinkToken inserts the use record: ECONFLICT when it exists.
-func (s *Users) ConsumeLinkToken(ctx context.Context, hash string, at time.Time) error {
-	_, err := s.db.Collection(colLinkUsed).InsertOne(ctx, bson.D{{Key: "_id", Value: hash}, {Key: "at", Value: at.UTC()}})
 	return translate("use link token", err)
 }
 
@@ -443,15 +429,21 @@ func (s *Users) Attempts(ctx context.Context, key string, since time.Time, limit
 	return out, nil
 }
 
-// DeleteExpired removes attempts older than attemptsBefore and refresh and
-// link tokens that expired before tokensBefore, with their spend and use
-// records, so the collections stay small (the embedded store has no TTL
-// indexes). It returns how many documents it removed.
+// DeleteExpired removes attempts older than attemptsBefore, refresh tokens
+// that expired before tokensBefore with their spend records, and the use
+// records of mailed links that expired by then (and link tokens stored by
+// earlier versions), so the collections stay small (the embedded store has
+// no TTL indexes). It returns how many documents it removed.
 func (s *Users) DeleteExpired(ctx context.Context, attemptsBefore, tokensBefore time.Time) (int64, error) {
 	var n int64
 	res, err := s.db.Collection(colAttempts).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: attemptsBefore.UTC()}}}})
 	if err != nil {
 		return n, translate("delete old attempts", err)
+	}
+	n += res.DeletedCount
+	res, err = s.db.Collection(colLinkUsed).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: tokensBefore.UTC()}}}})
+	if err != nil {
+		return n, translate("delete used links", err)
 	}
 	n += res.DeletedCount
 	for _, p := range []struct{ tokens, used string }{{colRefreshTokens, colRefreshSpent}, {colLinkTokens, colLinkUsed}} {

@@ -110,6 +110,17 @@ func TestUpdateUser(t *testing.T) {
 	if err != nil || got.Organization != "ISOC" || got.Name != name || got.PasswordHash != hash {
 		t.Fatalf("after second update: %+v, %v", got, err)
 	}
+	if got.EmailConfirmed() {
+		t.Fatal("confirmed without being confirmed")
+	}
+	confirmed := t0.Add(3 * time.Hour)
+	got, err = s.UpdateUser(ctx, "u-1", auth.UserChanges{EmailConfirmedAt: &confirmed, UpdatedAt: confirmed})
+	if err != nil || !got.EmailConfirmedAt.Equal(confirmed) || got.Organization != "ISOC" {
+		t.Fatalf("after confirmation: %+v, %v", got, err)
+	}
+	if again, err := s.UserByID(ctx, "u-1"); err != nil || !again.EmailConfirmedAt.Equal(confirmed) {
+		t.Fatalf("confirmation read back: %+v, %v", again, err)
+	}
 	_, err = s.UpdateUser(ctx, "u-9", auth.UserChanges{Organization: &org})
 	wantCode(t, err, nomination.ENOTFOUND)
 }
@@ -248,23 +259,17 @@ func TestSpendRefreshTokenOnce(t *testing.T) {
 	}
 }
 
-func TestLinkTokens(t *testing.T) {
+// A mailed link is used up by the insert of its hash: once.
+func TestConsumeLinkToken(t *testing.T) {
 	s := storetest.NewStore(t).Users()
 	ctx := context.Background()
-	lt := &auth.LinkToken{Hash: "l1", Purpose: auth.PurposePasswordReset, UserID: "u-1", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	if err := s.CreateLinkToken(ctx, lt); err != nil {
+	if err := s.ConsumeLinkToken(ctx, "l1", t0, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.LinkTokenByHash(ctx, "l1")
-	if err != nil || got.Purpose != auth.PurposePasswordReset || got.UserID != "u-1" || !got.ExpiresAt.Equal(lt.ExpiresAt) {
-		t.Fatalf("LinkTokenByHash = %+v, %v", got, err)
-	}
-	_, err = s.LinkTokenByHash(ctx, "l2")
-	wantCode(t, err, nomination.ENOTFOUND)
-	if err := s.ConsumeLinkToken(ctx, "l1", t0); err != nil {
+	wantCode(t, s.ConsumeLinkToken(ctx, "l1", t0, t0.Add(time.Hour)), nomination.ECONFLICT)
+	if err := s.ConsumeLinkToken(ctx, "l2", t0, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, s.ConsumeLinkToken(ctx, "l1", t0), nomination.ECONFLICT)
 }
 
 func TestAttempts(t *testing.T) {
@@ -308,14 +313,17 @@ func TestDeleteExpired(t *testing.T) {
 	_ = s.SpendRefreshToken(ctx, "expired", t0)
 	_ = s.CreateRefreshToken(ctx, &auth.RefreshToken{Hash: "live", Family: "f", UserID: "u", ExpiresAt: t0.Add(48 * time.Hour)})
 	_ = s.SpendRefreshToken(ctx, "live", t0)
-	_ = s.CreateLinkToken(ctx, &auth.LinkToken{Hash: "l-expired", ExpiresAt: t0})
+	_ = s.ConsumeLinkToken(ctx, "l-expired", t0, t0)
+	_ = s.ConsumeLinkToken(ctx, "l-live", t0, t0.Add(48*time.Hour))
 	n, err := s.DeleteExpired(ctx, t0.Add(time.Hour), t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 4 {
-		t.Fatalf("deleted %d, want 4 (old attempt, expired token and its spend, expired link)", n)
+		t.Fatalf("deleted %d, want 4 (old attempt, expired token and its spend, expired link's use)", n)
 	}
+	// A link used and still valid stays used.
+	wantCode(t, s.ConsumeLinkToken(ctx, "l-live", t0, t0.Add(48*time.Hour)), nomination.ECONFLICT)
 	if _, err := s.RefreshTokenByHash(ctx, "live"); err != nil {
 		t.Fatalf("live token deleted: %v", err)
 	}
