@@ -84,7 +84,7 @@ func (s *Service) viewOf(ctx context.Context, actor Actor, n *Nomination, def *w
 			cp.LastComment = ""
 		}
 		// A reviewer sees the votes of their own panels only.
-		cp.Votes = slices.DeleteFunc(slices.Clone(n.Votes), func(x Vote) bool { return x.Panel != "" && !actor.OnPanel(x.Panel) })
+		cp.Votes = slices.DeleteFunc(slices.Clone(n.Votes), func(x Vote) bool { return !voteVisible(actor, x.Panel) })
 		cp.Nominator = Person{}
 		cp.Nominee = Person{Name: n.Nominee.Name}
 		v.Nomination = &cp
@@ -111,12 +111,39 @@ func (s *Service) viewOf(ctx context.Context, actor Actor, n *Nomination, def *w
 	return v, nil
 }
 
-// conflicted reports whether reviewer actor has a declared conflict on n or
-// works for the same organisation as the candidate.
+// voteVisible reports whether a reviewer sees a vote cast on panel: the
+// votes of their own panels only (a vote recorded without its panel, from
+// before panels were recorded, is shown). The nomination and its history
+// apply the same rule.
+func voteVisible(actor Actor, panel string) bool {
+	return panel == "" || actor.OnPanel(panel)
+}
+
+// isNominee reports whether actor is the person n nominates: by account
+// for a self-nomination, by address (see MailboxKey) for anyone's.
+func isNominee(actor Actor, n *Nomination) bool {
+	return (n.SelfNominated && actor.UserID != "" && actor.UserID == n.OwnerID) || sameMailbox(actor.Email, n.Nominee.Email)
+}
+
+// conflicted reports whether reviewer actor is the nominee, has a declared
+// conflict on n, or works for the same organisation as the candidate.
 func (s *Service) conflicted(actor Actor, n *Nomination) bool {
+	if isNominee(actor, n) {
+		return true
+	}
 	if _, ok := n.ConflictOf(actor.UserID); ok {
 		return true
 	}
 	org, _ := n.Fields["organization"].(string)
 	return org != "" && actor.Organization != "" && strings.EqualFold(strings.TrimSpace(org), strings.TrimSpace(actor.Organization))
+}
+
+// voteHiddenFrom reports whether a reviewer may not see the content of
+// vote event e: one cast on another panel (or one that cannot be read).
+func voteHiddenFrom(actor Actor, e Event) bool {
+	var d voteData
+	if err := jsonUnmarshal(e.Data, &d); err != nil {
+		return true
+	}
+	return !voteVisible(actor, d.Panel)
 }

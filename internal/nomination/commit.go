@@ -207,7 +207,9 @@ func (s *Service) History(ctx context.Context, actor Actor, id string) ([]Event,
 		case "reviewer":
 			switch evs[i].Type {
 			case EvAction, EvOverride:
-			case EvVote, EvConflict:
+			case EvVote:
+				hide = conflicted || voteHiddenFrom(actor, evs[i])
+			case EvConflict:
 				hide = conflicted
 			default:
 				hide = true

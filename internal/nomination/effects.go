@@ -48,7 +48,8 @@ func (s *Service) subject(ctx context.Context, n *Nomination, def *workflow.Defi
 }
 
 // eligibleReviewers returns the members of n's current review panel who
-// may vote: not the submitter (when excluded), not conflicted.
+// may vote: never the nominee, not the submitter (when excluded), not
+// conflicted.
 func (s *Service) eligibleReviewers(ctx context.Context, n *Nomination, def *workflow.Definition, r *workflow.Review) ([]Member, error) {
 	panel := currentPanel(def, n)
 	if panel == "" || s.Directory == nil {
@@ -61,6 +62,9 @@ func (s *Service) eligibleReviewers(ctx context.Context, n *Nomination, def *wor
 	org, _ := n.Fields["organization"].(string)
 	out := members[:0:0]
 	for _, m := range members {
+		if isNominee(Actor{UserID: m.UserID, Email: m.Email}, n) {
+			continue
+		}
 		if slices.Contains(r.Exclude, workflow.ExcludeSubmitter) && m.UserID == n.OwnerID {
 			continue
 		}

@@ -46,6 +46,9 @@ func (s *Service) CastVote(ctx context.Context, actor Actor, id string, in VoteI
 		if slices.Contains(r.Exclude, workflow.ExcludeSubmitter) && actor.UserID == n.OwnerID {
 			return Event{}, Errorf(EFORBIDDEN, "you may not vote on your own nomination")
 		}
+		if isNominee(actor, n) {
+			return Event{}, Errorf(EFORBIDDEN, "you may not vote on a nomination of yourself")
+		}
 		if s.conflicted(actor, n) {
 			return Event{}, Errorf(EFORBIDDEN, "you have a conflict of interest with this nomination")
 		}
