@@ -306,7 +306,7 @@ func TestNominationBadInput(t *testing.T) {
 		{"owner", `{"fields":{},"owner":"someone"}`, 400, "owner"},
 		{"unknown", `{"fields":{},"votes":[]}`, 400, "votes"},
 		{"wrong type", `{"fields":"x"}`, 400, "fields"},
-		{"unknown form field", `{"fields":{"salary":"1"}}`, 422, "fields.salary"},
+		{"unknown form field", `{"fields":{"salary":"1"}}`, 400, "fields.salary"},
 		{"bad choice", `{"fields":{"gender":"robot"}}`, 422, "fields.gender"},
 		{"region contradicts nationality", `{"fields":{"nationality":"FR","region":"african"}}`, 422, "fields.region"},
 		{"invalid utf-8", "{\"fields\":{\"motivation\":\"\xff\xfe\"}}", 400, "body"},

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/igf/nomina/internal/oneline"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -51,7 +52,8 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // AddAttachment stores a file for a file field of an editable nomination.
 // Errors: ENOTFOUND, EFORBIDDEN (not the owner), ECONFLICT (not editable),
 // EINVALID (kind is not a file field), ETOOLARGE, EUNSUPPORTED (content is
-// not what the field accepts, judged by the bytes, not the name).
+// not what the field accepts, judged by the bytes, not the name), ETOOMANY
+// over the account's write limit.
 func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up Upload) (Attachment, error) {
 	n, err := s.load(ctx, id)
 	if err != nil {
@@ -73,6 +75,9 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up 
 	f, ok := def.Field(up.Kind)
 	if !ok || f.Type != workflow.TypeFile {
 		return Attachment{}, Invalid("kind", "not a file field of this form")
+	}
+	if err := s.take(ctx, s.writeLimit(actor)); err != nil {
+		return Attachment{}, err
 	}
 	limit := f.MaxBytes
 	if limit <= 0 || limit > s.MaxUploadBytes {
@@ -132,8 +137,10 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up 
 	return att, nil
 }
 
-// OpenAttachment returns a file of a nomination the actor may read.
-// Errors: ENOTFOUND.
+// OpenAttachment returns a file of a nomination the actor may read. The
+// returned Attachment's Filename is the name to download it under, made by
+// DownloadName: the uploader's own name is a label, never handed back as a
+// file name. Errors: ENOTFOUND.
 func (s *Service) OpenAttachment(ctx context.Context, actor Actor, id, fileID string) (io.ReadCloser, Attachment, error) {
 	v, err := s.Get(ctx, actor, id)
 	if err != nil {
@@ -147,7 +154,42 @@ func (s *Service) OpenAttachment(ctx context.Context, actor Actor, id, fileID st
 	if err != nil {
 		return nil, Attachment{}, err
 	}
-	return rc, v.Nomination.Attachments[i], nil
+	att := v.Nomination.Attachments[i]
+	att.Filename = DownloadName(id, att)
+	return rc, att, nil
+}
+
+// extensions are the file name extensions of the content types uploads are
+// recognised as.
+var extensions = map[string]string{
+	"application/pdf": "pdf",
+	"image/png":       "png",
+	"image/jpeg":      "jpg",
+	"image/gif":       "gif",
+	"image/webp":      "webp",
+	"text/plain":      "txt",
+	"application/zip": "zip",
+}
+
+// DownloadName is the name a stored file is downloaded under: the
+// nomination, the form field and the extension of the type its content was
+// accepted as, such as "n3x...-cv.pdf". A file uploaded as "cv.html" whose
+// bytes are a PDF downloads as a .pdf, so no browser or desktop treats it
+// as anything else.
+func DownloadName(nominationID string, a Attachment) string {
+	ext, ok := extensions[a.ContentType]
+	if !ok {
+		ext = "bin"
+	}
+	safe := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+				return r
+			}
+			return -1
+		}, s)
+	}
+	return safe(nominationID) + "-" + safe(a.Kind) + "." + ext
 }
 
 // sniff names the content type from the first bytes.
@@ -174,12 +216,14 @@ func accepts(accept []string, ctype string, head []byte) bool {
 	return false
 }
 
-// cleanFilename keeps a display name: the base name, printable, bounded.
+// cleanFilename keeps the name a file came with as a label: the base name
+// without control, line-breaking or text-direction characters (see
+// oneline.Strip), quotes or slashes, bounded.
 func cleanFilename(name string) string {
-	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	name = filepath.Base(strings.ReplaceAll(oneline.Strip(name), "\\", "/"))
 	var b strings.Builder
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || r == '"' || r == '/' {
+		if r == '"' || r == '/' {
 			continue
 		}
 		b.WriteRune(r)

@@ -174,21 +174,37 @@ func (s *Service) UpdateCall(ctx context.Context, actor Actor, slug string, in C
 	return Call{}, Errorf(ECONFLICT, "the call kept changing while your change was applied; try again")
 }
 
-// GetCall returns a call; anonymous callers and candidates see open calls
-// only (ENOTFOUND otherwise).
+// visible reports whether actor may see call c at now: the secretariat
+// every call; other signed-in users the calls that have opened, open or
+// closed (their nominations may belong to a past one); anonymous callers
+// the open ones. A call not yet open is the secretariat's until it opens.
+func visible(actor *Actor, c Call, now time.Time) bool {
+	switch {
+	case actor != nil && actor.IsStaff():
+		return true
+	case actor != nil:
+		return !now.Before(c.OpensAt)
+	default:
+		return c.IsOpen(now)
+	}
+}
+
+// GetCall returns a call the actor may see (see ListCalls); ENOTFOUND
+// otherwise.
 func (s *Service) GetCall(ctx context.Context, actor *Actor, slug string) (Call, error) {
 	c, err := s.Store.GetCall(ctx, slug)
 	if err != nil {
 		return Call{}, err
 	}
-	if actor == nil && !c.IsOpen(s.now()) {
+	if !visible(actor, c, s.now()) {
 		return Call{}, Errorf(ENOTFOUND, "no such call")
 	}
 	return c, nil
 }
 
-// ListCalls returns calls: the open ones for anonymous callers, all for
-// signed-in users.
+// ListCalls returns the calls actor may see, latest opening first: all of
+// them for the secretariat, those that have opened for other signed-in
+// users, the open ones for anonymous callers (actor nil).
 func (s *Service) ListCalls(ctx context.Context, actor *Actor) ([]Call, error) {
 	all, err := s.Store.ListCalls(ctx)
 	if err != nil {
@@ -197,7 +213,7 @@ func (s *Service) ListCalls(ctx context.Context, actor *Actor) ([]Call, error) {
 	now := s.now()
 	out := all[:0]
 	for _, c := range all {
-		if actor != nil || c.IsOpen(now) {
+		if visible(actor, c, now) {
 			out = append(out, c)
 		}
 	}

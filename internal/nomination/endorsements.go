@@ -16,31 +16,36 @@ type EndorsementInput struct {
 const MaxEndorsements = 20
 
 // RequestEndorsement asks a person for support: the request is recorded
-// and the endorser mailed a signed link. Errors: ENOTFOUND, EFORBIDDEN (not
-// the owner), ECONFLICT (a final state, or the person was asked already),
-// EINVALID.
+// and the endorser mailed a signed link. The endorser may not be the
+// candidate, the nominee or the nominator, and is asked once per
+// nomination (addresses compared by MailboxKey). Errors: ENOTFOUND,
+// EFORBIDDEN (not the owner, or an account whose address is not
+// confirmed), ECONFLICT (a final state, or the person was asked already),
+// EINVALID (a bad or excluded endorser), ETOOMANY over a limit.
 func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string, in EndorsementInput) (Endorsement, error) {
 	p, err := cleanPerson(Person{Name: in.Name, Email: in.Email}, "")
 	if err != nil {
-		e := err.(*Error)
-		e.Fields[0].Field = strings.TrimPrefix(e.Fields[0].Field, ".")
-		return Endorsement{}, e
+		return Endorsement{}, err
 	}
-	org := strings.TrimSpace(in.Organization)
-	if len([]rune(org)) > 200 || !cleanText(org) || strings.ContainsAny(org, "\r\n") {
-		return Endorsement{}, Invalid("organization", "at most 200 characters on one line")
+	org, err := singleLine("organization", in.Organization, 0, 200)
+	if err != nil {
+		return Endorsement{}, err
 	}
 	eid, err := s.newID("e")
 	if err != nil {
 		return Endorsement{}, err
 	}
 	en := Endorsement{ID: eid, Name: p.Name, Email: p.Email, Organization: org, Status: "requested"}
+	limited := false
 	_, ev, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
 		if _, err := s.access(ctx, actor, n); err != nil {
 			return Event{}, err
 		}
 		if n.OwnerID != actor.UserID {
 			return Event{}, Errorf(EFORBIDDEN, "only the nomination's owner asks for endorsements")
+		}
+		if !actor.EmailConfirmed {
+			return Event{}, errUnconfirmed
 		}
 		def, err := s.definition(n)
 		if err != nil {
@@ -49,13 +54,31 @@ func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string
 		if st, ok := def.State(n.State); !ok || st.Final {
 			return Event{}, Errorf(ECONFLICT, "the nomination has ended")
 		}
+		// Support comes from someone else: not the candidate, not who
+		// nominated them, whatever spelling of their address is used.
+		for _, own := range []string{n.Nominee.Email, n.Nominator.Email, actor.Email} {
+			if sameMailbox(own, en.Email) {
+				return Event{}, Invalid("email", "the candidate, the nominee or the nominator cannot endorse the nomination")
+			}
+		}
 		if len(n.Endorsements) >= MaxEndorsements {
 			return Event{}, Errorf(ECONFLICT, "at most %d endorsements may be requested", MaxEndorsements)
 		}
 		for _, x := range n.Endorsements {
-			if strings.EqualFold(x.Email, en.Email) {
+			if sameMailbox(x.Email, en.Email) {
 				return Event{}, &Error{Code: ECONFLICT, Message: "this person was asked already", Fields: []FieldError{{Field: "email", Message: "asked already"}}}
 			}
+		}
+		if !limited {
+			if err := s.take(ctx,
+				s.writeLimit(actor),
+				limit{key: "endorse:account:" + actor.UserID, rate: s.Limits.EndorsementRequestsPerAccount, what: "endorsement requests"},
+				limit{key: addressKey("endorse", actor), rate: s.Limits.EndorsementRequestsPerAddress, what: "endorsement requests from your network address"},
+				limit{key: "mail:to:" + MailboxKey(en.Email), rate: s.Limits.MailsPerRecipient, what: "messages to this endorser's address"},
+			); err != nil {
+				return Event{}, err
+			}
+			limited = true
 		}
 		en.RequestedAt = s.now()
 		return Event{Actor: actor.UserID, Type: EvEndorsementRequested, Data: mustJSON(en)}, nil
@@ -157,8 +180,8 @@ func (s *Service) OpenConsent(ctx context.Context, token string) (ConsentLink, e
 }
 
 // AnswerConsent records the nominee's accept or decline. Errors: ENOTFOUND
-// for a bad link, ECONFLICT when answered already, EINVALID for another
-// decision.
+// for a bad link, ECONFLICT when answered already or the nomination ended
+// (withdrawn, decided), EINVALID for another decision.
 func (s *Service) AnswerConsent(ctx context.Context, token, decision string) (string, error) {
 	c, err := s.Links.Verify(token, "consent", s.now())
 	if err != nil {
@@ -174,6 +197,13 @@ func (s *Service) AnswerConsent(ctx context.Context, token, decision string) (st
 		return "", Invalid("decision", "accept or decline")
 	}
 	_, _, err = s.commit(ctx, c.NominationID, func(n *Nomination) (Event, error) {
+		def, err := s.definition(n)
+		if err != nil {
+			return Event{}, err
+		}
+		if st, ok := def.State(n.State); !ok || st.Final {
+			return Event{}, Errorf(ECONFLICT, "the nomination has ended: it can no longer be accepted or declined")
+		}
 		if n.Consent != "pending" {
 			return Event{}, Errorf(ECONFLICT, "the nomination was answered already (%s)", n.Consent)
 		}

@@ -179,15 +179,16 @@ type Nomination struct {
 	LastHash string
 }
 
-// ConfirmedEndorsements counts the confirmed endorsements.
+// ConfirmedEndorsements counts the confirmed endorsements, each mailbox
+// once (see MailboxKey): one endorser counts once however often asked.
 func (n *Nomination) ConfirmedEndorsements() int {
-	c := 0
+	seen := map[string]bool{}
 	for _, e := range n.Endorsements {
 		if e.Status == "confirmed" {
-			c++
+			seen[MailboxKey(e.Email)] = true
 		}
 	}
-	return c
+	return len(seen)
 }
 
 // Event is one committed change of a nomination. Events are never changed

@@ -2,6 +2,7 @@ package nomination
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/mail"
 	"slices"
@@ -33,11 +34,17 @@ type View struct {
 	Role string
 }
 
+// errUnconfirmed refuses what would mail someone else on behalf of an
+// account whose address is not confirmed.
+var errUnconfirmed = Errorf(EFORBIDDEN, "confirm your email address first: Nomina mails other people on your behalf only after you have followed the confirmation link it sent to your address (you can ask for a new link)")
+
 // Create opens a draft nomination in an open call. Errors: ENOTFOUND for a
-// call the caller cannot see, ECONFLICT when the call is not open, EINVALID
-// with the fields named.
+// call the caller cannot see, ECONFLICT when the call is not open,
+// EBADREQUEST for a key that is no field of the form, EINVALID with the
+// fields named, EFORBIDDEN for a nomination of someone else by an account
+// whose address is not confirmed, ETOOMANY over a limit.
 func (s *Service) Create(ctx context.Context, actor Actor, slug string, in NominationInput) (*View, error) {
-	call, err := s.Store.GetCall(ctx, slug)
+	call, err := s.GetCall(ctx, &actor, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +54,9 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 	def, ok := s.Workflows.Latest(call.Workflow)
 	if !ok {
 		return nil, Errorf(EINTERNAL, "workflow %s is not loaded", call.Workflow)
+	}
+	if e := unknownFields(def, in.Fields); e != nil {
+		return nil, e
 	}
 	if problems := s.checkFields(def, in.Fields, false); problems != nil {
 		return nil, problems
@@ -58,9 +68,29 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 		if err != nil {
 			return nil, err
 		}
-		if !strings.EqualFold(p.Email, actor.Email) {
+		if !sameMailbox(p.Email, actor.Email) {
 			nominee, self, consent = p, false, "pending"
 		}
+	}
+	limits := []limit{
+		s.writeLimit(actor),
+		{key: "nominations:account:" + actor.UserID, rate: s.Limits.NominationsPerAccount, what: "nominations started"},
+		{key: addressKey("nominations", actor), rate: s.Limits.NominationsPerAddress, what: "nominations started from your network address"},
+	}
+	if !self {
+		// Nominating someone else mails them: the account must have shown
+		// that it is who its address says, and the mail is bounded.
+		if !actor.EmailConfirmed {
+			return nil, errUnconfirmed
+		}
+		limits = append(limits,
+			limit{key: "consent:account:" + actor.UserID, rate: s.Limits.ConsentRequestsPerAccount, what: "nominations of other people"},
+			limit{key: addressKey("consent", actor), rate: s.Limits.ConsentRequestsPerAddress, what: "nominations of other people from your network address"},
+			limit{key: "mail:to:" + MailboxKey(nominee.Email), rate: s.Limits.MailsPerRecipient, what: "messages to this nominee's address"},
+		)
+	}
+	if err := s.take(ctx, limits...); err != nil {
+		return nil, err
 	}
 	id, err := s.newID("n")
 	if err != nil {
@@ -108,12 +138,15 @@ const AnyVersion = -1
 
 // UpdateFields changes form values of an editable nomination. version is
 // the If-Match the client sent: the version it read, AnyVersion, or 0 when
-// it sent none. A nil value removes the answer. Errors: ENOTFOUND,
-// EPRECONDREQ without If-Match, EPRECONDITION for a stale version,
-// ECONFLICT when not editable now, EFORBIDDEN for a non-owner, EINVALID
-// with the fields named.
+// it sent none. A nil value removes the answer. A request that changes
+// nothing commits nothing and returns the nomination as it is. Errors:
+// ENOTFOUND, EPRECONDREQ without If-Match, EPRECONDITION for a stale
+// version, ECONFLICT when not editable now, EFORBIDDEN for a non-owner,
+// EBADREQUEST for a key that is no field of the form (removal or not),
+// EINVALID with the fields named, ETOOMANY over the account's write limit.
 func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, version int, fields map[string]any) (*View, error) {
 	var def *workflow.Definition
+	limited := false
 	n, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
 		if _, err := s.access(ctx, actor, n); err != nil {
 			return Event{}, err
@@ -137,18 +170,29 @@ func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, vers
 		if st == nil || !st.Editable {
 			return Event{}, Errorf(ECONFLICT, "the nomination cannot be edited in state %q", n.State)
 		}
+		// Every key must be a field of the form, a removal too: nothing
+		// else is ever recorded.
+		if e := unknownFields(d, fields); e != nil {
+			return Event{}, e
+		}
 		merged := map[string]any{}
 		for k, v := range n.Fields {
 			merged[k] = v
 		}
 		var fd fieldsData
 		for k, v := range fields {
+			old, had := n.Fields[k]
 			if v == nil {
-				delete(merged, k)
-				fd.Remove = append(fd.Remove, k)
+				if had {
+					delete(merged, k)
+					fd.Remove = append(fd.Remove, k)
+				}
 				continue
 			}
 			merged[k] = v
+			if had && sameValue(old, normaliseValue(v)) {
+				continue
+			}
 			if fd.Set == nil {
 				fd.Set = map[string]any{}
 			}
@@ -156,6 +200,9 @@ func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, vers
 		}
 		if problems := s.checkFields(d, merged, false); problems != nil {
 			return Event{}, problems
+		}
+		if fd.Set == nil && fd.Remove == nil {
+			return Event{}, errNoChange
 		}
 		fd.Set = normaliseFields(fd.Set)
 		if _, had := n.Fields["region"]; !had {
@@ -167,13 +214,49 @@ func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, vers
 				}
 			}
 		}
+		if !limited {
+			if err := s.take(ctx, s.writeLimit(actor)); err != nil {
+				return Event{}, err
+			}
+			limited = true
+		}
 		slices.Sort(fd.Remove)
 		return Event{Actor: actor.UserID, Type: EvFieldsUpdated, Data: mustJSON(fd)}, nil
 	})
+	if err == errNoChange {
+		return s.view(ctx, actor, n, def)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return s.view(ctx, actor, n, def)
+}
+
+// unknownFields refuses, with EBADREQUEST naming each, the keys of values
+// that are no field of the form.
+func unknownFields(def *workflow.Definition, values map[string]any) *Error {
+	var fields []FieldError
+	for k := range values {
+		if _, ok := def.Field(k); !ok {
+			fields = append(fields, FieldError{Field: "fields." + k, Message: "not a field of this form"})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	slices.SortFunc(fields, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+	if len(fields) > 20 {
+		fields = fields[:20]
+	}
+	return &Error{Code: EBADREQUEST, Message: "the request names answers this form does not have", Fields: fields}
+}
+
+// sameValue reports whether two form answers are equal as JSON: a value
+// read back from the store and one just sent compare alike.
+func sameValue(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
 // ActionInput carries what an action may require.
