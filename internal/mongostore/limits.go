@@ -50,10 +50,13 @@ const maxKey = 512
 // recorded there: ETOOMANY with the seconds until the window ends. A zero
 // rate takes nothing.
 //
-// The first free slot is found by reading slots by _id (cheap on every
-// backend) with a doubling then halving search, since slots fill from 1
-// upwards and are never removed within their window; the insert decides,
-// and one that finds its slot taken by a concurrent taker tries the next.
+// The first slot is tried at once (most keys are far from their limit);
+// when it is taken, a key whose last slot is taken is refused, and
+// otherwise the first free slot is found by reading slots by _id (cheap on
+// every backend) with a doubling then halving search, since slots fill
+// from 1 upwards and are never removed within their window. The insert
+// decides; one that finds its slot taken by a concurrent taker tries the
+// next.
 func (l *Limits) Take(ctx context.Context, key string, r nomination.Rate, now time.Time) error {
 	if r.Max <= 0 || r.Per <= 0 {
 		return nil
@@ -83,6 +86,16 @@ func (l *Limits) Take(ctx context.Context, key string, r nomination.Rate, now ti
 			return false, nil
 		}
 		return err == nil, translate("read limit", err)
+	}
+	refuse := func() error {
+		secs := int((end.Sub(now) + time.Second - 1) / time.Second)
+		return &nomination.Error{Code: nomination.ETOOMANY, Message: "limit reached", RetryAfter: max(secs, 1)}
+	}
+	// A key at its limit (a flood) is refused after one more read.
+	if full, err := taken(r.Max); err != nil {
+		return err
+	} else if full {
+		return refuse()
 	}
 	// lo is known taken, hi known free (Max+1 stands for "all taken").
 	lo, hi := 1, 2
@@ -117,8 +130,7 @@ func (l *Limits) Take(ctx context.Context, key string, r nomination.Rate, now ti
 			return translate("take limit", err)
 		}
 	}
-	secs := int((end.Sub(now) + time.Second - 1) / time.Second)
-	return &nomination.Error{Code: nomination.ETOOMANY, Message: "limit reached", RetryAfter: max(secs, 1)}
+	return refuse()
 }
 
 // Purge removes the uses of windows that ended before now, and returns how
