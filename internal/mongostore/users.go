@@ -136,6 +136,12 @@ func (s *Users) indexUserID(ctx context.Context, uid, emailKey string) {
 func (s *Users) findUser(ctx context.Context, op string, filter bson.D) (*auth.User, error) {
 	var d userDoc
 	if err := s.db.Collection(colUsers).FindOne(ctx, filter).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			// A miss reads as much as a hit (which looks for a newer
+			// revision), so the time of a lookup does not tell whether an
+			// account exists.
+			_ = s.db.Collection(colUserRevisions).FindOne(ctx, bson.D{{Key: "_id", Value: revisionID("", 0)}}).Err()
+		}
 		return nil, translate(op, err)
 	}
 	d, err := s.catchUp(ctx, d)
