@@ -295,17 +295,20 @@ func logKey(key string) string {
 // account already, nothing is created and that account's owner is mailed
 // instead; the caller is told the same either way, and the work done is the
 // same, so the answer reveals nothing about which addresses are
-// registered. It returns EINVALID naming the fields that break the rules
-// and ETOOMANY when registrations from the client address, or in all, are
-// over their limit.
+// registered. It returns ETOOMANY when registrations from the client
+// address, or in all, are over their limit (counted before the input is
+// checked), and EINVALID naming the fields that break the rules.
 func (s *Service) Register(ctx context.Context, in Registration) error {
+	// Throttled before any work: checking a password's strength and
+	// hashing it are what a flood of registrations would make everyone
+	// else wait for.
+	if err := s.takeRegistration(ctx, in.ClientIP); err != nil {
+		s.log.WarnContext(ctx, "registration throttled", "client_ip", in.ClientIP)
+		return err
+	}
 	nu := NewUser{Email: in.Email, Name: in.Name, Password: in.Password, Roles: []Role{RoleCandidate}}
 	u, err := s.checkNewUser(nu, true)
 	if err != nil {
-		return err
-	}
-	if err := s.takeRegistration(ctx, in.ClientIP); err != nil {
-		s.log.WarnContext(ctx, "registration throttled", "client_ip", in.ClientIP)
 		return err
 	}
 	if u.PasswordHash, err = s.hash(ctx, in.Password); err != nil {
