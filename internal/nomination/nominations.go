@@ -223,10 +223,7 @@ func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, vers
 		slices.Sort(fd.Remove)
 		return Event{Actor: actor.UserID, Type: EvFieldsUpdated, Data: mustJSON(fd)}, nil
 	})
-	if err == errNoChange {
-		return s.view(ctx, actor, n, def)
-	}
-	if err != nil {
+	if err != nil && err != errNoChange {
 		return nil, err
 	}
 	return s.view(ctx, actor, n, def)
