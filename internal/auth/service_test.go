@@ -1012,3 +1012,48 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	}
 }
+
+// The address is confirmed by the mailed link, once for all, or by the
+// operator; a forged, expired or foreign link confirms nothing.
+func TestConfirmEmail(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ana := f.mustRegister(t, "ana@example.org")
+	bob := f.mustRegister(t, "bob@example.org")
+	tok := f.resetLink(t, "confirm_email", "ana@example.org")
+	forged := links.Sign(nomination.LinkClaims{Kind: auth.PurposeConfirmEmail, Ref: bob.ID, Expires: f.clock.Now().Add(time.Hour).Unix()})
+	mustCode(t, f.svc.ConfirmEmail(ctx, forged), nomination.EINVALID)
+	mustCode(t, f.svc.ConfirmEmail(ctx, "nonsense"), nomination.EINVALID)
+	// A reset link is no confirmation link.
+	if err := f.svc.RequestPasswordReset(ctx, "bob@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	mustCode(t, f.svc.ConfirmEmail(ctx, f.resetLink(t, "password_reset", "bob@example.org")), nomination.EINVALID)
+	if err := f.svc.ConfirmEmail(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ConfirmEmail(ctx, tok); err != nil {
+		t.Fatalf("confirming again: %v", err)
+	}
+	for id, want := range map[string]bool{ana.ID: true, bob.ID: false} {
+		u, err := f.svc.User(ctx, id)
+		if err != nil || u.EmailConfirmed() != want {
+			t.Fatalf("%s confirmed = %v, %v; want %v", id, u.EmailConfirmed(), err, want)
+		}
+	}
+	if err := f.svc.ConfirmEmailOf(ctx, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.svc.User(ctx, bob.ID); !u.EmailConfirmed() {
+		t.Fatal("the operator's confirmation did not hold")
+	}
+	mustCode(t, f.svc.ConfirmEmailOf(ctx, "u-nobody"), nomination.ENOTFOUND)
+	// An expired link confirms nothing.
+	carl := f.mustRegister(t, "carl@example.org")
+	expired := f.resetLink(t, "confirm_email", "carl@example.org")
+	f.clock.Advance(auth.DefaultConfirmTTL + time.Second)
+	mustCode(t, f.svc.ConfirmEmail(ctx, expired), nomination.EINVALID)
+	if u, _ := f.svc.User(ctx, carl.ID); u.EmailConfirmed() {
+		t.Fatal("an expired link confirmed the address")
+	}
+}
