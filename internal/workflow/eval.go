@@ -69,11 +69,50 @@ type Subject struct {
 	Round int
 	// Tally holds the votes of the current review.
 	Tally Tally
+	// Nominator and Nominee are the person facts; the caller gathers them
+	// only when the definition's rules use them (Uses("nominator."),
+	// Uses("nominee.")).
+	Nominator, Nominee PersonFacts
+}
+
+// PersonFacts is what the rules know of a person: the nominator (the
+// account that starts or owns the nomination) or the nominee.
+type PersonFacts struct {
+	// Roles are the account's roles (the nominator's only).
+	Roles []string
+	// StakeholderGroup is the stakeholder group of the person's latest
+	// term on any body ("" when they never served).
+	StakeholderGroup string
+	// Nominations counts the nominator's other nominations in the call,
+	// withdrawn ones left out.
+	Nominations int
+	// Self says the nominee is the nominator (a self-nomination).
+	Self bool
+	// Bodies holds the person's record on each body, by body id.
+	Bodies map[string]BodyFacts
+}
+
+// BodyFacts is a person's record on one body: the terms they served or
+// serve (started before the day asked about), whether one of them covers
+// that day, and the stakeholder group of the latest.
+type BodyFacts struct {
+	Terms  int
+	Member bool
+	Group  string
 }
 
 // Call is the part of a call the rules see.
 type Call struct {
 	OpensAt, ClosesAt, TermStart time.Time
+	// Seats is the number of seats the call fills.
+	Seats int
+	// RequiredEndorsements is how many confirmed endorsements the call
+	// asks for (0: none).
+	RequiredEndorsements int
+	// NominatorQuota is the number of nominations one nominator may hold
+	// in the call: the workflow's quota, or the call's when lower (0: no
+	// limit).
+	NominatorQuota int
 }
 
 // Env is the world around an evaluation: the time now and the call.
@@ -425,6 +464,35 @@ func nextAfter(due time.Time, every time.Duration, now time.Time) time.Time {
 	}
 	k := now.Sub(due)/every + 1
 	return due.Add(k * every)
+}
+
+// CheckStart applies the start rules to a nomination about to be created
+// (s holds the person facts and, usually, no answers): it returns the
+// messages of the start guards that do not hold, none when the nominator
+// may start it. A guard that cannot be evaluated does not hold. The quota
+// is the caller's to enforce (see StartRules and Quota).
+func (d *Definition) CheckStart(s Subject, env Env) []string {
+	act := newActivation(d, &s, &env)
+	var failed []string
+	for _, g := range d.Starting.Guards {
+		if ok, err := g.expr.evalBool(act); err != nil || !ok {
+			failed = append(failed, g.Message)
+		}
+	}
+	return failed
+}
+
+// Quota returns the number of nominations one nominator may hold in a
+// call whose own quota is callQuota (0: the call sets none): the lower of
+// the workflow's and the call's, 0 when neither limits.
+func (d *Definition) Quota(callQuota int) int {
+	switch {
+	case d.Starting.Quota == 0:
+		return max(callQuota, 0)
+	case callQuota > 0 && callQuota < d.Starting.Quota:
+		return callQuota
+	}
+	return d.Starting.Quota
 }
 
 // Start returns the outcome of creating a nomination in the initial state:

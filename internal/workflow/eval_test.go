@@ -73,13 +73,26 @@ func TestAvailable(t *testing.T) {
 				s := completeMAG("submitted")
 				s.Consent, s.Endorsements, s.Attachments = "", 0, nil
 				return s
-			}(), actor: secretariat, env: envNow,
+			}(), actor: secretariat, env: Env{Now: now, Call: Call{OpensAt: opens, ClosesAt: closes, RequiredEndorsements: 1}},
 			want: []ActionStatus{
 				{Name: "admit", Label: "Admit to panel review", Reasons: []string{
 					"The nomination is incomplete; reject it, giving what is missing as the reason.",
 					"The nominee has not accepted the nomination.",
-					"The nomination has no endorsement from the candidate's stakeholder group yet.",
+					"This call asks for endorsements, and the nomination has fewer confirmed endorsements than the call requires.",
 				}},
+				{Name: "reject", Label: "Reject as ineligible", Allowed: true, Inputs: []string{"reason"}},
+			},
+		},
+		{
+			// The IGF's calls do not require endorsements: screening counts
+			// them but admits a nomination without any.
+			name: "no endorsement needed unless the call asks", subject: func() Subject {
+				s := completeMAG("submitted")
+				s.Endorsements = 0
+				return s
+			}(), actor: secretariat, env: envNow,
+			want: []ActionStatus{
+				{Name: "admit", Label: "Admit to panel review", Allowed: true},
 				{Name: "reject", Label: "Reject as ineligible", Allowed: true, Inputs: []string{"reason"}},
 			},
 		},

@@ -62,6 +62,9 @@ var engineVars = []struct {
 	{"call.opens_at", cel.TimestampType},
 	{"call.closes_at", cel.TimestampType},
 	{"call.term_start", cel.TimestampType},
+	{"call.seats", cel.IntType},
+	{"call.required_endorsements", cel.IntType},
+	{"call.nominator_quota", cel.IntType},
 	{"complete", cel.BoolType},
 	{"endorsements", cel.IntType},
 	{"consent", cel.StringType},
@@ -82,6 +85,37 @@ var engineVars = []struct {
 	{"tally.score_avg", cel.DoubleType},
 }
 
+// Person facts: what the rules know of the nominator (the account that
+// starts or owns the nomination) and of the nominee, gathered by the
+// caller only when a rule names them (Definition.Uses). They exist where a
+// person asks for something (start rules and action guards), not in the
+// rules the engine evaluates on its own (review rules, timer times).
+const (
+	// NominatorPrefix and NomineePrefix start the names of person facts.
+	NominatorPrefix = "nominator."
+	NomineePrefix   = "nominee."
+)
+
+// personVars are the person facts, with their types; per-body facts are
+// added for each of Bodies.
+var personVars = []struct {
+	name string
+	typ  *cel.Type
+}{
+	{"nominator.roles", cel.ListType(cel.StringType)},
+	{"nominator.stakeholder_group", cel.StringType},
+	{"nominator.nominations", cel.IntType},
+	{"nominee.stakeholder_group", cel.StringType},
+	{"nominee.self", cel.BoolType},
+}
+
+// Sizes of the person facts for cost estimates: a stakeholder group is a
+// short key, an account holds a handful of roles.
+const (
+	groupSize = 64
+	rolesSize = 8
+)
+
 // newExprEnv builds the environment for a definition's fields.
 func newExprEnv(fields []*Field) (*exprEnv, error) {
 	opts := []cel.EnvOption{
@@ -99,10 +133,30 @@ func newExprEnv(fields []*Field) (*exprEnv, error) {
 			cel.Overload("workflow_hours_int", []*cel.Type{cel.IntType}, cel.DurationType,
 				cel.UnaryBinding(func(v ref.Val) ref.Val { return durationOf(v, time.Hour) }))),
 	}
-	e := &exprEnv{sizes: map[string]uint64{"consent": consentSize, "state": stateSize}}
+	e := &exprEnv{sizes: map[string]uint64{"consent": consentSize, "state": stateSize,
+		"nominator.stakeholder_group": groupSize, "nominee.stakeholder_group": groupSize, "nominator.roles": rolesSize}}
 	for _, v := range engineVars {
 		opts = append(opts, cel.Variable(v.name, v.typ))
 		e.names = append(e.names, v.name)
+	}
+	for _, v := range personVars {
+		opts = append(opts, cel.Variable(v.name, v.typ))
+		e.names = append(e.names, v.name)
+	}
+	for _, who := range []string{"nominator", "nominee"} {
+		for _, body := range Bodies {
+			for _, fact := range []struct {
+				name string
+				typ  *cel.Type
+			}{{"terms", cel.IntType}, {"member", cel.BoolType}, {"group", cel.StringType}} {
+				name := who + "." + fact.name + "." + body
+				opts = append(opts, cel.Variable(name, fact.typ))
+				e.names = append(e.names, name)
+				if fact.typ == cel.StringType {
+					e.sizes[name] = groupSize
+				}
+			}
+		}
 	}
 	for _, f := range fields {
 		switch f.Type {
@@ -400,6 +454,12 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return types.Timestamp{Time: a.env.Call.ClosesAt}, true
 	case "call.term_start":
 		return types.Timestamp{Time: a.env.Call.TermStart}, true
+	case "call.seats":
+		return types.Int(a.env.Call.Seats), true
+	case "call.required_endorsements":
+		return types.Int(a.env.Call.RequiredEndorsements), true
+	case "call.nominator_quota":
+		return types.Int(a.env.Call.NominatorQuota), true
 	case "complete":
 		if !a.completeKnown {
 			a.complete, a.completeKnown = len(a.d.Incomplete(*s)) == 0, true
@@ -440,6 +500,12 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "tally.score_avg":
 		return types.Double(s.Tally.ScoreAvg()), true
 	}
+	if rest, ok := strings.CutPrefix(name, NominatorPrefix); ok {
+		return s.Nominator.resolve(rest, true)
+	}
+	if rest, ok := strings.CutPrefix(name, NomineePrefix); ok {
+		return s.Nominee.resolve(rest, false)
+	}
 	if f, ok := strings.CutPrefix(name, "fields."); ok {
 		field, found := a.d.fieldIndex[f]
 		if !found {
@@ -469,4 +535,42 @@ func (d *Definition) reviewDue(state string, enteredAt time.Time) time.Time {
 		return enteredAt.Add(st.Review.Due)
 	}
 	return enteredAt
+}
+
+// resolve returns the value of one person fact, named without its
+// nominator. or nominee. prefix.
+func (p *PersonFacts) resolve(name string, nominator bool) (any, bool) {
+	switch name {
+	case "roles":
+		if !nominator {
+			return nil, false
+		}
+		return types.NewStringList(types.DefaultTypeAdapter, p.Roles), true
+	case "stakeholder_group":
+		return types.String(p.StakeholderGroup), true
+	case "nominations":
+		if !nominator {
+			return nil, false
+		}
+		return types.Int(p.Nominations), true
+	case "self":
+		if nominator {
+			return nil, false
+		}
+		return types.Bool(p.Self), true
+	}
+	fact, body, ok := strings.Cut(name, ".")
+	if !ok {
+		return nil, false
+	}
+	b := p.Bodies[body]
+	switch fact {
+	case "terms":
+		return types.Int(b.Terms), true
+	case "member":
+		return types.Bool(b.Member), true
+	case "group":
+		return types.String(b.Group), true
+	}
+	return nil, false
 }

@@ -11,7 +11,7 @@ import (
 const shippedDir = "../../workflows"
 
 // shippedIDs are the workflows in shippedDir.
-var shippedIDs = []string{"leadership-panel", "mag"}
+var shippedIDs = []string{"leadership-panel", "mag", "mag-alumni", "mag-chair"}
 
 // mustLoadShipped loads the shipped workflows, failing on any diagnostic:
 // the shipped files must be free of warnings too.
@@ -168,6 +168,7 @@ func completeMAG(state string) Subject {
 		Fields: map[string]any{
 			"stakeholder_group": "civil_society",
 			"region":            "african",
+			"economic_group":    "developing",
 			"gender":            "female",
 			"nationality":       "KE",
 			"organization":      "Kenya ICT Action Network",
@@ -177,6 +178,12 @@ func completeMAG(state string) Subject {
 		Attachments:  map[string]int{"cv": 1},
 		Endorsements: 1,
 		Consent:      "not_required",
+		// A current MAG member of civil society nominating a former
+		// colleague of the same group: what the alumni and Chair calls ask.
+		Nominator: PersonFacts{Roles: []string{RoleCandidate}, StakeholderGroup: "civil_society",
+			Bodies: map[string]BodyFacts{"mag": {Terms: 2, Member: true, Group: "civil_society"}}},
+		Nominee: PersonFacts{StakeholderGroup: "civil_society",
+			Bodies: map[string]BodyFacts{"mag": {Terms: 1, Group: "civil_society"}}},
 	}
 }
 
@@ -184,6 +191,7 @@ func completeMAG(state string) Subject {
 func completeLP(state string) Subject {
 	s := completeMAG(state)
 	s.Fields["position"] = "Minister of ICT"
+	s.Fields["nominating_group"] = "civil_society"
 	return s
 }
 

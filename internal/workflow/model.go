@@ -14,6 +14,7 @@ package workflow
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -86,7 +87,7 @@ type Definition struct {
 	Version     int
 	Title       string
 	Description string
-	// Body is the membership body the workflow feeds: "mag" or "lp".
+	// Body is the membership body the workflow feeds: one of Bodies.
 	Body string
 	// Hash is the SHA-256 (hex) of the file the definition was parsed from;
 	// with ID and Version it pins the exact rules a nomination started with.
@@ -107,10 +108,52 @@ type Definition struct {
 	States     map[string]*State
 	StateOrder []string
 	Actions    []*Action
+	// Starting holds the rules on who may start a nomination in a call and
+	// how many each nominator may have.
+	Starting StartRules
 
 	fieldIndex  map[string]*Field
 	actionIndex map[string]*Action
 	env         *exprEnv
+	// refs holds every variable any rule of the definition names, so a
+	// caller gathers only the facts the rules use (Uses).
+	refs map[string]bool
+}
+
+// Bodies are the membership bodies Nomina knows: the MAG and the
+// Leadership Panel, which workflows feed, and the Working Group on
+// Internet Governance (WGIG), whose alumni are a roster imported like the
+// MAG's past members. Rules name them in person facts, such as
+// nominee.terms.wgig.
+var Bodies = []string{"mag", "lp", "wgig"}
+
+// StartRules decide whether an account may start a nomination in a call:
+// every guard must hold (the nomination does not exist yet, so the rules
+// see the nominator, the nominee, the call and the time, and no answers),
+// and the nominator may hold at most Quota nominations in the call at once
+// (0: no limit; a call may set a lower one). Withdrawn nominations do not
+// count.
+type StartRules struct {
+	Guards []*Guard
+	Quota  int
+	// QuotaMessage is shown to a nominator who has reached the quota.
+	QuotaMessage string
+	Line         int
+}
+
+// Uses reports whether any rule of the definition names the variable
+// name, such as "nominator.nominations", or, for a name ending in ".", a
+// variable starting so ("nominee.").
+func (d *Definition) Uses(name string) bool {
+	if !strings.HasSuffix(name, ".") {
+		return d.refs[name]
+	}
+	for r := range d.refs {
+		if strings.HasPrefix(r, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // TermRules are the membership terms the workflow's body grants.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -53,7 +54,6 @@ var (
 	knownOptions    = []string{VoteApprove, VoteReject, VoteRequestChanges, VoteRecuse}
 	knownExclusions = []string{ExcludeSubmitter, ExcludeConflicts}
 	knownInputs     = []string{InputReason, InputComment}
-	knownBodies     = []string{"mag", "lp"}
 	knownTimerKinds = []string{TimerReminder, TimerEscalation}
 
 	idPattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
@@ -97,6 +97,7 @@ func Parse(file string, data []byte, templates TemplateSet) (*Definition, []Diag
 			States:      map[string]*State{},
 			fieldIndex:  map[string]*Field{},
 			actionIndex: map[string]*Action{},
+			refs:        map[string]bool{},
 		},
 		fromNodes:  map[*Action][]ast.Node{},
 		stateKeys:  map[string]ast.Node{},
@@ -129,7 +130,7 @@ type builder struct {
 
 func (b *builder) build(root ast.Node) {
 	top, ok := b.object(root, root, "the workflow",
-		"id", "version", "title", "description", "body", "terms", "fields", "roles", "panels", "initial", "states", "actions")
+		"id", "version", "title", "description", "body", "terms", "fields", "roles", "panels", "initial", "states", "actions", "start")
 	if top == nil && !ok {
 		return
 	}
@@ -161,8 +162,8 @@ func (b *builder) build(root ast.Node) {
 	}
 	if e, ok := top["body"]; ok {
 		if v, ok := b.name(e.value, e.keyN, "body"); ok {
-			if !contains(knownBodies, v) {
-				b.errAt(e.value, "unknown body %q: use %s", v, quoteList(knownBodies))
+			if !contains(Bodies, v) {
+				b.errAt(e.value, "unknown body %q: use %s", v, quoteList(Bodies))
 			}
 			d.Body = v
 		}
@@ -192,6 +193,9 @@ func (b *builder) build(root ast.Node) {
 	}
 	if e, ok := top["actions"]; ok {
 		b.actions(e)
+	}
+	if e, ok := top["start"]; ok {
+		b.start(e)
 	}
 	b.fired = map[string]bool{}
 	for _, se := range states {
@@ -592,7 +596,7 @@ func (b *builder) action(n ast.Node, at ast.Node) {
 		}
 	}
 	if e, ok := m["guards"]; ok {
-		b.guards(a, e, what)
+		a.Guards = b.guards(e, what)
 	}
 	if e, ok := m["notify"]; ok {
 		// Panel audiences are checked against the target state once the
@@ -603,14 +607,16 @@ func (b *builder) action(n ast.Node, at ast.Node) {
 	b.def.actionIndex[name] = a
 }
 
-func (b *builder) guards(a *Action, e entry, what string) {
+// guards reads a list of {rule, message} items.
+func (b *builder) guards(e entry, what string) []*Guard {
+	var out []*Guard
 	items, ok := b.list(e, what+" guards")
 	if !ok {
-		return
+		return nil
 	}
 	if len(items) > maxGuards {
 		b.errAt(e.keyN, "%s has %d guards, at most %d allowed", what, len(items), maxGuards)
-		return
+		return nil
 	}
 	seen := map[string]int{}
 	for i, item := range items {
@@ -642,14 +648,73 @@ func (b *builder) guards(a *Action, e entry, what string) {
 		} else {
 			seen[key] = i + 1
 		}
-		a.Guards = append(a.Guards, g)
+		out = append(out, g)
 	}
+	return out
+}
+
+// start reads the start rules: who may start a nomination in a call, and
+// how many one nominator may hold.
+func (b *builder) start(e entry) {
+	m, ok := b.object(e.value, e.keyN, "start", "guards", "quota", "quota_message")
+	if m == nil && !ok {
+		return
+	}
+	line, _ := pos(e.keyN)
+	st := &b.def.Starting
+	st.Line = line
+	if ge, ok := m["guards"]; ok {
+		st.Guards = b.guards(ge, "start")
+	}
+	qe, hasQuota := m["quota"]
+	me, hasMessage := m["quota_message"]
+	if hasQuota {
+		if n, ok := b.integer(qe, "start quota", 1, 1000); ok {
+			st.Quota = int(n)
+		}
+	}
+	if hasMessage {
+		if msg, ok := b.text(me, "start quota_message"); ok {
+			st.QuotaMessage = strings.TrimSpace(msg)
+		}
+	}
+	switch {
+	case hasQuota && (!hasMessage || st.QuotaMessage == ""):
+		b.errAt(qe.keyN, "start: quota needs a quota_message saying what a nominator over it must know")
+	case hasMessage && !hasQuota:
+		b.errAt(me.keyN, "start: quota_message without a quota")
+	}
+}
+
+// noPersonFacts refuses a rule the engine evaluates on its own (a review
+// rule, a timer's time) that names a person fact: there is no nominator or
+// nominee asking there, so the facts are not gathered.
+func (b *builder) noPersonFacts(n ast.Node, x *expr, what string) {
+	if x == nil {
+		return
+	}
+	var names []string
+	for r := range x.refs {
+		if strings.HasPrefix(r, NominatorPrefix) || strings.HasPrefix(r, NomineePrefix) {
+			names = append(names, r)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	b.errAt(n, "%s uses %s, but the engine evaluates it on its own, where there is no nominator or nominee: person facts may be used only in start guards and action guards", what, strings.Join(names, ", "))
 }
 
 // compileAt compiles the expression held by node n, reporting problems at
 // their place in the file.
 func (b *builder) compileAt(n ast.Node, src string, want *cel.Type, what string) *expr {
 	x, issues := b.def.env.compile(src, want)
+	if x != nil {
+		for r := range x.refs {
+			b.def.refs[r] = true
+		}
+	}
 	line, col, exact := exprPos(n)
 	for _, is := range issues {
 		l, c := line, col
@@ -880,7 +945,9 @@ func (b *builder) review(st *State, e entry, what string) *Review {
 		if !ok {
 			return "", nil
 		}
-		return src, b.compileAt(re.value, src, cel.BoolType, what+" "+key)
+		x := b.compileAt(re.value, src, cel.BoolType, what+" "+key)
+		b.noPersonFacts(re.value, x, what+" "+key)
+		return src, x
 	}
 	outcome := func(key string) string {
 		oe, ok := m[key]
@@ -1036,6 +1103,7 @@ func (b *builder) timers(st *State, e entry, what string) {
 		if src, ok := b.text(m["at"], tw+" at"); ok {
 			t.At = src
 			t.at = b.compileAt(m["at"].value, src, cel.TimestampType, tw+" at")
+			b.noPersonFacts(m["at"].value, t.at, tw+" at")
 			if t.at != nil && t.at.refs["review_due"] && st.Review == nil {
 				b.errAt(m["at"].value, "%s uses review_due, but state %q holds no review", tw, st.Name)
 			}
