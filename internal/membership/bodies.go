@@ -8,9 +8,18 @@ import (
 	"github.com/igf/nomina/internal/workflow"
 )
 
+// rosterBodies are the bodies no workflow feeds, whose members are only
+// recorded and imported: the Working Group on Internet Governance (2004 to
+// 2005), whose alumni some MAG calls let nominate and be nominated
+// (workflow rules name them as nominator.terms.wgig and the like). An
+// import row without an end gets a term of one year.
+var rosterBodies = []Body{
+	{ID: "wgig", Title: "Working Group on Internet Governance (WGIG)", Terms: workflow.TermRules{Years: 1}},
+}
+
 // BodiesFrom returns the bodies the latest version of each loaded workflow
-// feeds, sorted by id, with the term rules and form choices the workflow
-// files give. Workflows without a body are skipped. Two workflows feeding
+// feeds, and the roster bodies no workflow feeds (the WGIG), sorted by id,
+// with the term rules and form choices the workflow files give. Workflows without a body are skipped. Two workflows feeding
 // one body must agree on its term rules: otherwise it returns an EINVALID
 // *nomination.Error naming both.
 func BodiesFrom(reg *workflow.Registry) ([]Body, error) {
@@ -36,6 +45,13 @@ func BodiesFrom(reg *workflow.Registry) ([]Body, error) {
 		b.Groups = mergeChoices(b.Groups, def, "stakeholder_group")
 		b.Regions = mergeChoices(b.Regions, def, "region")
 		b.Genders = mergeChoices(b.Genders, def, "gender")
+	}
+	for _, r := range rosterBodies {
+		if _, fed := byID[r.ID]; !fed {
+			b := r
+			byID[r.ID] = &b
+			ids = append(ids, r.ID)
+		}
 	}
 	slices.Sort(ids)
 	out := make([]Body, 0, len(ids))

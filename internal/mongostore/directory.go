@@ -31,7 +31,11 @@ func (d *Directory) User(ctx context.Context, id string) (nomination.Member, err
 	if err != nil {
 		return nomination.Member{}, err
 	}
-	return nomination.Member{UserID: u.ID, Name: u.Name, Email: u.Email, Organization: u.Organization}, nil
+	roles := make([]string, len(u.Roles))
+	for i, r := range u.Roles {
+		roles[i] = string(r)
+	}
+	return nomination.Member{UserID: u.ID, Name: u.Name, Email: u.Email, Organization: u.Organization, Roles: roles}, nil
 }
 
 // members returns the enabled users matching filter, each caught up with

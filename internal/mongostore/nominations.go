@@ -25,6 +25,7 @@ const (
 	colCallRevisions = "call_revisions" // _id: "<slug>@<version>"; the insert commits a change
 	colEvents        = "events"         // _id: "<nomination>/<seq>"; the insert is the commit point
 	colNominations   = "nominations"    // _id: nomination id; the projection, rewritten by _id
+	colQuotaSlots    = "quota_slots"    // _id: "<call>/<owner>/<n>"; the insert takes a nominator's place
 )
 
 func init() {
@@ -64,16 +65,22 @@ type callDoc struct {
 	UpdatedAt       time.Time `bson:"updated_at"`
 	CreatedBy       string    `bson:"created_by"`
 	Version         int       `bson:"version"`
+	// Settings that tighten the workflow; absent in calls stored before
+	// they existed, which read as 0 (none).
+	RequiredEndorsements int `bson:"required_endorsements,omitempty"`
+	NominatorQuota       int `bson:"nominator_quota,omitempty"`
 }
 
 func toCallDoc(c nomination.Call) callDoc {
-	return callDoc{c.Slug, c.Title, c.Workflow, c.WorkflowVersion, c.OpensAt, c.ClosesAt, c.TermStart, c.Seats, string(c.Targets), c.CreatedAt, c.UpdatedAt, c.CreatedBy, c.Version}
+	return callDoc{c.Slug, c.Title, c.Workflow, c.WorkflowVersion, c.OpensAt, c.ClosesAt, c.TermStart, c.Seats, string(c.Targets), c.CreatedAt, c.UpdatedAt, c.CreatedBy, c.Version,
+		c.RequiredEndorsements, c.NominatorQuota}
 }
 
 func fromCallDoc(d callDoc) nomination.Call {
 	c := nomination.Call{Slug: d.Slug, Title: d.Title, Workflow: d.Workflow, WorkflowVersion: d.WorkflowVersion,
 		OpensAt: d.OpensAt.UTC(), ClosesAt: d.ClosesAt.UTC(), TermStart: d.TermStart.UTC(), Seats: d.Seats,
-		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), CreatedBy: d.CreatedBy, Version: d.Version}
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), CreatedBy: d.CreatedBy, Version: d.Version,
+		RequiredEndorsements: d.RequiredEndorsements, NominatorQuota: d.NominatorQuota}
 	if d.Targets != "" {
 		c.Targets = json.RawMessage(d.Targets)
 	}

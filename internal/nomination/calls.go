@@ -3,12 +3,14 @@ package nomination
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/igf/nomina/internal/oneline"
+	"github.com/igf/nomina/internal/workflow"
 )
 
 // CallInput is what the secretariat sends to open or change a call. Nil
@@ -22,6 +24,10 @@ type CallInput struct {
 	TermStart *time.Time
 	Seats     *int
 	Targets   json.RawMessage
+	// RequiredEndorsements and NominatorQuota tighten the workflow: see
+	// Call.
+	RequiredEndorsements *int
+	NominatorQuota       *int
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$`)
@@ -70,7 +76,7 @@ func (s *Service) CreateCall(ctx context.Context, actor Actor, in CallInput) (Ca
 	}
 	now := s.now()
 	c.CreatedAt, c.UpdatedAt, c.Version = now, now, 1
-	if err := s.applyCallInput(&c, in); err != nil {
+	if err := s.applyCallInput(&c, in, def); err != nil {
 		return Call{}, err
 	}
 	if err := s.Store.CreateCall(ctx, c); err != nil {
@@ -82,7 +88,12 @@ func (s *Service) CreateCall(ctx context.Context, actor Actor, in CallInput) (Ca
 	return c, nil
 }
 
-func (s *Service) applyCallInput(c *Call, in CallInput) error {
+// MaxRequiredEndorsements bounds the endorsements a call may ask for.
+const MaxRequiredEndorsements = 20
+
+// applyCallInput sets in's values on c, checking each; def is the call's
+// workflow, whose quota a call may lower but not raise.
+func (s *Service) applyCallInput(c *Call, in CallInput, def *workflow.Definition) error {
 	var fields []FieldError
 	bad := func(f, m string) { fields = append(fields, FieldError{Field: f, Message: m}) }
 	if in.Title != nil {
@@ -112,6 +123,22 @@ func (s *Service) applyCallInput(c *Call, in CallInput) error {
 			bad("seats", "between 1 and 1000")
 		}
 		c.Seats = *in.Seats
+	}
+	if in.RequiredEndorsements != nil {
+		if *in.RequiredEndorsements < 0 || *in.RequiredEndorsements > MaxRequiredEndorsements {
+			bad("required_endorsements", fmt.Sprintf("between 0 (none) and %d", MaxRequiredEndorsements))
+		}
+		c.RequiredEndorsements = *in.RequiredEndorsements
+	}
+	if in.NominatorQuota != nil {
+		q := *in.NominatorQuota
+		switch {
+		case q < 0 || q > 1000:
+			bad("nominator_quota", "between 0 (the workflow's) and 1000")
+		case def != nil && def.Starting.Quota > 0 && q > def.Starting.Quota:
+			bad("nominator_quota", fmt.Sprintf("at most %d: the workflow allows each nominator %d nominations, and a call may only lower that", def.Starting.Quota, def.Starting.Quota))
+		}
+		c.NominatorQuota = q
 	}
 	if len(in.Targets) > 0 && string(in.Targets) != "null" {
 		if len(in.Targets) > 64<<10 {
@@ -156,7 +183,10 @@ func (s *Service) UpdateCall(ctx context.Context, actor Actor, slug string, in C
 		if in.Workflow != "" && in.Workflow != c.Workflow {
 			return Call{}, Invalid("workflow", "the workflow of a call cannot change")
 		}
-		if err := s.applyCallInput(&c, in); err != nil {
+		// New nominations follow the latest version: its quota bounds the
+		// call's.
+		def, _ := s.Workflows.Latest(c.Workflow)
+		if err := s.applyCallInput(&c, in, def); err != nil {
 			return Call{}, err
 		}
 		c.UpdatedAt = s.now()

@@ -43,7 +43,11 @@ func (s *Service) subject(ctx context.Context, n *Nomination, def *workflow.Defi
 		}
 		subj.Tally = t
 	}
-	env := workflow.Env{Now: s.now(), Call: workflow.Call{OpensAt: call.OpensAt, ClosesAt: call.ClosesAt, TermStart: call.TermStart}}
+	if subj.Nominator, subj.Nominee, err = s.personFacts(ctx, def, factsQuery{call: call, ownerID: n.OwnerID,
+		ownerEmail: n.Nominator.Email, nomineeEmail: n.Nominee.Email, self: n.SelfNominated, nomination: n.ID}); err != nil {
+		return subj, workflow.Env{}, err
+	}
+	env := workflow.Env{Now: s.now(), Call: call.ruleCall(def)}
 	return subj, env, nil
 }
 

@@ -3,6 +3,8 @@ package nomination
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/igf/nomina/internal/workflow"
 )
 
 // Actor is the person (or the system) behind a change.
@@ -61,12 +63,26 @@ type Call struct {
 	Seats           int
 	// Targets are the balance targets of the shortlist, as JSON validated
 	// by the configured TargetsValidator.
-	Targets   json.RawMessage
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	CreatedBy string
+	Targets json.RawMessage
+	// RequiredEndorsements is how many confirmed endorsements the call
+	// asks of a nomination (0: none); workflow rules see it as
+	// call.required_endorsements.
+	RequiredEndorsements int
+	// NominatorQuota lowers the workflow's limit on the nominations one
+	// nominator may hold in the call (0: the workflow's).
+	NominatorQuota int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	CreatedBy      string
 	// Version counts the call's committed revisions, from 1.
 	Version int
+}
+
+// ruleCall is the call as workflow rules see it, with the quota def and
+// the call together set.
+func (c Call) ruleCall(def *workflow.Definition) workflow.Call {
+	return workflow.Call{OpensAt: c.OpensAt, ClosesAt: c.ClosesAt, TermStart: c.TermStart, Seats: c.Seats,
+		RequiredEndorsements: c.RequiredEndorsements, NominatorQuota: def.Quota(c.NominatorQuota)}
 }
 
 // IsOpen reports whether nominations may be submitted at now.

@@ -2,10 +2,32 @@ package nomination
 
 import (
 	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/igf/nomina/internal/workflow"
 )
+
+// mustMAG parses the shipped MAG workflow.
+func mustMAG(tb testing.TB) *workflow.Definition {
+	tb.Helper()
+	src, err := os.ReadFile("../../workflows/mag.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	templates, _, err := workflow.LoadTemplates("../../workflows/templates")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	def, diags := workflow.Parse("mag.yaml", src, templates)
+	if def == nil {
+		tb.Fatalf("mag.yaml: %v", diags)
+	}
+	return def
+}
 
 func chain(t *testing.T, n int) []Event {
 	t.Helper()
@@ -127,37 +149,62 @@ func FuzzLinkVerify(f *testing.F) {
 	})
 }
 
-func TestRegions(t *testing.T) {
+func TestDerivedGroups(t *testing.T) {
 	cases := []struct {
-		nat, region string
-		bad         bool
+		nat, region, economic string
+		bad                   []string
 	}{
-		{"KE", "african", false},
-		{"ke", "", false},
-		{"FR", "african", true},
-		{"TR", "western_european_others", false},
-		{"US", "western_european_others", false},
-		{"PS", "asia_pacific", false},
-		{"XK", "eastern_european", false}, // not listed: the candidate chooses
+		{"KE", "african", "developing", nil},
+		{"ke", "", "", nil},
+		{"FR", "african", "developed", []string{"fields.region"}},
+		{"TR", "western_european_others", "developing", nil},
+		{"US", "western_european_others", "developed", nil},
+		{"PS", "asia_pacific", "developing", nil},
+		{"UA", "eastern_european", "transition", nil},
+		{"RS", "eastern_european", "developing", []string{"fields.economic_group"}},
+		{"DE", "african", "transition", []string{"fields.region", "fields.economic_group"}},
+		{"XK", "eastern_european", "transition", nil}, // not listed: the candidate chooses
 	}
 	for _, tc := range cases {
-		t.Run(tc.nat+"/"+tc.region, func(t *testing.T) {
+		t.Run(tc.nat+"/"+tc.region+"/"+tc.economic, func(t *testing.T) {
 			f := map[string]any{"nationality": tc.nat}
 			if tc.region != "" {
 				f["region"] = tc.region
 			}
-			if got := checkRegion(f); (got != nil) != tc.bad {
-				t.Fatalf("checkRegion = %v", got)
+			if tc.economic != "" {
+				f["economic_group"] = tc.economic
+			}
+			var got []string
+			for _, fe := range checkGroups(f) {
+				got = append(got, fe.Field)
+			}
+			if !slices.Equal(got, tc.bad) {
+				t.Fatalf("checkGroups refuses %v, want %v", got, tc.bad)
 			}
 		})
 	}
+	def := mustMAG(t)
 	f := map[string]any{"nationality": "BR"}
-	deriveRegion(f)
-	if f["region"] != "latin_american_caribbean" {
-		t.Fatalf("derived %v", f["region"])
+	deriveGroups(def, f)
+	if f["region"] != "latin_american_caribbean" || f["economic_group"] != "developing" {
+		t.Fatalf("derived %v", f)
+	}
+	f = map[string]any{"nationality": "KZ", "economic_group": "developed"}
+	deriveGroups(def, f)
+	if f["economic_group"] != "developed" || f["region"] != "asia_pacific" {
+		t.Fatalf("an answer was overwritten, or a missing one not derived: %v", f)
 	}
 	if _, ok := RegionOf("ZZ"); ok {
 		t.Fatal("an unknown code has a region")
+	}
+	if _, ok := EconomicGroupOf("ZZ"); ok {
+		t.Fatal("an unknown code has an economic group")
+	}
+	// Every nationality with a regional group has an economic group.
+	for iso := range regionOf {
+		if _, ok := EconomicGroupOf(iso); !ok {
+			t.Errorf("%s has a region but no economic group", iso)
+		}
 	}
 }
 

@@ -89,6 +89,25 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 			limit{key: "mail:to:" + MailboxKey(nominee.Email), rate: s.Limits.MailsPerRecipient, what: "messages to this nominee's address"},
 		)
 	}
+	fields := normaliseFields(in.Fields)
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	deriveGroups(def, fields)
+	env := workflow.Env{Now: s.now(), Call: call.ruleCall(def)}
+	// Who may start a nomination in this call: the workflow's start
+	// rules, over the nominator and the nominee.
+	if len(def.Starting.Guards) > 0 {
+		nominatorFacts, nomineeFacts, err := s.personFacts(ctx, def, factsQuery{call: call, ownerID: actor.UserID,
+			ownerEmail: actor.Email, ownerRoles: append([]string{}, actor.Roles...), nomineeEmail: nominee.Email, self: self})
+		if err != nil {
+			return nil, err
+		}
+		subj := workflow.Subject{State: def.Initial, Fields: fields, Consent: consent, Nominator: nominatorFacts, Nominee: nomineeFacts}
+		if failed := def.CheckStart(subj, env); len(failed) > 0 {
+			return nil, &Error{Code: EFORBIDDEN, Message: strings.Join(failed, " ")}
+		}
+	}
 	if err := s.take(ctx, limits...); err != nil {
 		return nil, err
 	}
@@ -96,20 +115,29 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 	if err != nil {
 		return nil, err
 	}
+	// Under a quota, the nomination first takes one of its nominator's
+	// places in the call; the insert of the place is what two racing
+	// nominations cannot both win.
+	slot := ""
+	if quota := def.Quota(call.NominatorQuota); quota > 0 {
+		if slot, err = s.takeSlot(ctx, slug, actor.UserID, id, quota, def.Starting.QuotaMessage); err != nil {
+			return nil, err
+		}
+	}
 	data := createdData{
 		Call: slug, Workflow: WorkflowRef{ID: def.ID, Version: def.Version, Hash: def.Hash},
 		Owner: actor.UserID, Nominator: nominator, Nominee: nominee, SelfNominated: self, Consent: consent,
-		Fields: normaliseFields(in.Fields),
+		Fields: fields,
 	}
-	if data.Fields == nil {
-		data.Fields = map[string]any{}
-	}
-	deriveRegion(data.Fields)
-	start := def.Start(workflow.Subject{Fields: data.Fields, Consent: consent}, workflow.Actor{ID: actor.UserID, Roles: actor.Roles, Owner: true},
-		workflow.Env{Now: s.now(), Call: workflow.Call{OpensAt: call.OpensAt, ClosesAt: call.ClosesAt, TermStart: call.TermStart}})
+	start := def.Start(workflow.Subject{Fields: data.Fields, Consent: consent}, workflow.Actor{ID: actor.UserID, Roles: actor.Roles, Owner: true}, env)
 	data.Timers, _ = timerEffects(start.Effects)
 	n, err := s.create(ctx, Event{NominationID: id, Actor: actor.UserID, Type: EvCreated, To: def.Initial, Data: mustJSON(data)})
 	if err != nil {
+		if slot != "" {
+			if ferr := s.Store.FreeSlot(context.WithoutCancel(ctx), slot); ferr != nil {
+				s.Logger.Warn("free the quota place of a nomination not created; it is freed when next needed", "slot", slot, "err", ferr)
+			}
+		}
 		return nil, err
 	}
 	return s.view(ctx, actor, n, def)
@@ -205,12 +233,21 @@ func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, vers
 			return Event{}, errNoChange
 		}
 		fd.Set = normaliseFields(fd.Set)
-		if _, had := n.Fields["region"]; !had {
-			if _, setting := fd.Set["region"]; !setting && fd.Set != nil {
-				probe := map[string]any{"nationality": merged["nationality"]}
-				deriveRegion(probe)
-				if r, ok := probe["region"]; ok {
-					fd.Set["region"] = r
+		if fd.Set != nil {
+			// Groups that follow the nationality are derived when neither
+			// answered before nor set now.
+			probe := map[string]any{"nationality": merged["nationality"]}
+			for _, g := range derivedGroups {
+				_, had := n.Fields[g.field]
+				_, setting := fd.Set[g.field]
+				if had || setting {
+					probe[g.field] = true // not to be derived
+				}
+			}
+			deriveGroups(d, probe)
+			for _, g := range derivedGroups {
+				if v, ok := probe[g.field].(string); ok {
+					fd.Set[g.field] = v
 				}
 			}
 		}
@@ -388,9 +425,7 @@ func (s *Service) checkFields(def *workflow.Definition, values map[string]any, c
 		}
 	}
 	if len(fields) == 0 {
-		if err := checkRegion(values); err != nil {
-			fields = append(fields, *err)
-		}
+		fields = append(fields, checkGroups(values)...)
 	}
 	if len(fields) == 0 {
 		return nil

@@ -4,6 +4,8 @@ import (
 	_ "embed"
 	"encoding/csv"
 	"strings"
+
+	"github.com/igf/nomina/internal/workflow"
 )
 
 // The five UN regional groups by ISO 3166-1 alpha-2 code: all member states
@@ -13,17 +15,32 @@ import (
 //go:embed un-regional-groups.csv
 var regionalGroupsCSV string
 
-var regionOf = func() map[string]string {
-	rows, err := csv.NewReader(strings.NewReader(regionalGroupsCSV)).ReadAll()
+// The three economic groups MAG calls balance (developed, developing,
+// transition) by ISO 3166-1 alpha-2 code, after the country classification
+// of the UN's World Economic Situation and Prospects; the same countries as
+// the regional groups. A nationality not listed has no group; the
+// candidate chooses one and the secretariat confirms it.
+//
+//go:embed economic-groups.csv
+var economicGroupsCSV string
+
+var (
+	regionOf        = readGroups("un-regional-groups.csv", regionalGroupsCSV)
+	economicGroupOf = readGroups("economic-groups.csv", economicGroupsCSV)
+)
+
+// readGroups reads an embedded table of ISO code and group.
+func readGroups(name, data string) map[string]string {
+	rows, err := csv.NewReader(strings.NewReader(data)).ReadAll()
 	if err != nil {
-		panic("embedded un-regional-groups.csv: " + err.Error())
+		panic("embedded " + name + ": " + err.Error())
 	}
 	m := make(map[string]string, len(rows))
 	for _, r := range rows[1:] {
 		m[r[0]] = r[1]
 	}
 	return m
-}()
+}
 
 // RegionOf returns the UN regional group of an ISO alpha-2 nationality, and
 // whether the code is listed.
@@ -32,27 +49,63 @@ func RegionOf(iso string) (string, bool) {
 	return r, ok
 }
 
-// deriveRegion fills region from nationality where the nationality is
-// listed and region is not answered.
-func deriveRegion(fields map[string]any) {
+// EconomicGroupOf returns the economic group (developed, developing,
+// transition) of an ISO alpha-2 nationality, and whether the code is
+// listed.
+func EconomicGroupOf(iso string) (string, bool) {
+	g, ok := economicGroupOf[strings.ToUpper(iso)]
+	return g, ok
+}
+
+// derivedGroups are the form answers that follow the nationality: each is
+// derived from a listed nationality when not answered, and an answer that
+// contradicts a listed nationality is refused.
+var derivedGroups = []struct {
+	field string
+	of    func(string) (string, bool)
+	// what names the group in messages.
+	what string
+}{
+	{"region", RegionOf, "group"},
+	{"economic_group", EconomicGroupOf, "economic group"},
+}
+
+// deriveGroups fills, for each derived group the form has, the answer the
+// nationality gives where the nationality is listed and the group is not
+// answered.
+func deriveGroups(def *workflow.Definition, fields map[string]any) {
 	nat, _ := fields["nationality"].(string)
-	if _, has := fields["region"]; has || nat == "" {
+	if nat == "" {
 		return
 	}
-	if r, ok := RegionOf(nat); ok {
-		fields["region"] = r
+	for _, g := range derivedGroups {
+		if _, has := fields[g.field]; has {
+			continue
+		}
+		if _, ok := def.Field(g.field); !ok {
+			continue
+		}
+		if v, ok := g.of(nat); ok {
+			fields[g.field] = v
+		}
 	}
 }
 
-// checkRegion refuses a region that contradicts a listed nationality.
-func checkRegion(fields map[string]any) *FieldError {
+// checkGroups refuses derived groups that contradict a listed nationality.
+func checkGroups(fields map[string]any) []FieldError {
 	nat, _ := fields["nationality"].(string)
-	region, _ := fields["region"].(string)
-	if nat == "" || region == "" {
+	if nat == "" {
 		return nil
 	}
-	if want, ok := RegionOf(nat); ok && want != region {
-		return &FieldError{Field: "fields.region", Message: "nationality " + strings.ToUpper(nat) + " belongs to the " + want + " group"}
+	var out []FieldError
+	for _, g := range derivedGroups {
+		v, _ := fields[g.field].(string)
+		if v == "" {
+			continue
+		}
+		if want, ok := g.of(nat); ok && want != v {
+			out = append(out, FieldError{Field: "fields." + g.field, Message: "nationality " + strings.ToUpper(nat) + " belongs to the " + want + " " + g.what})
+		}
 	}
-	return nil
+	return out
 }

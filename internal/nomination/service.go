@@ -28,6 +28,9 @@ type Config struct {
 	Workflows *workflow.Registry
 	// Terms is optional; without it consecutive_terms is 0.
 	Terms Terms
+	// Histories is optional; without it every person's record on the
+	// bodies is empty (rules that ask who served see nobody).
+	Histories Histories
 	// Timers keeps armed timers; nil arms none.
 	Timers TimerStore
 	// Members creates memberships on appointment; nil creates none.

@@ -41,6 +41,20 @@ type Store interface {
 	ScanNominations(ctx context.Context, f ListFilter) iter.Seq2[*Nomination, error]
 	// CountStates counts a call's nominations by state.
 	CountStates(ctx context.Context, call string) (map[string]int, error)
+
+	// TakeSlot inserts the quota slot id (see SlotID) for nominationID at
+	// at: the commit point of a nomination under a nominator quota.
+	// ECONFLICT means another nomination took the slot.
+	TakeSlot(ctx context.Context, id, nominationID string, at time.Time) error
+	// Slot returns the nomination that took slot id and when; ENOTFOUND
+	// when none did.
+	Slot(ctx context.Context, id string) (nominationID string, at time.Time, err error)
+	// FreeSlot records that slot id is free again; recording it twice
+	// changes nothing. Slots are never deleted: the next holder of the
+	// place takes the slot of the next generation.
+	FreeSlot(ctx context.Context, id string) error
+	// SlotFree reports whether slot id was freed.
+	SlotFree(ctx context.Context, id string) (bool, error)
 }
 
 // ListFilter selects nominations. Empty fields do not filter.
@@ -89,6 +103,8 @@ type Member struct {
 	Name         string
 	Email        string
 	Organization string
+	// Roles are the account's roles.
+	Roles []string
 }
 
 // Directory answers who people are, for mail audiences and conflicts.
