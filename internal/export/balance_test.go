@@ -216,6 +216,9 @@ func TestComputeBalanceCounts(t *testing.T) {
 		[]count{{"asia_pacific", 5}, {"western_european_others", 3}},
 		[]count{{"female", 4}, {"male", 3}, {"", 1}})
 	items[0].Fields["language"] = "fr"
+	for i, g := range []string{"developing", "developing", "developing", "developed", "transition"} {
+		items[i].Fields["economic_group"] = g
+	}
 	targets := Targets{
 		Choices: map[string][]string{"language": {"en", "fr", "es"}},
 		Labels:  map[string]string{"fr": "French", "language": "Working language"},
@@ -231,6 +234,7 @@ func TestComputeBalanceCounts(t *testing.T) {
 		"stakeholder_group": {{"government", "Government", 3, 0.3}, {"private_sector", "Private sector", 0, 0}, {"civil_society", "Civil society", 4, 0.4}, {"technical_community", "Technical community", 0, 0}, {"at_large", "At-large", 1, 0.1}},
 		"region":            {{"african", "African Group", 0, 0}, {"asia_pacific", "Asia-Pacific Group", 5, 0.5}, {"eastern_european", "Eastern European Group", 0, 0}, {"latin_american_caribbean", "Latin American and Caribbean Group (GRULAC)", 0, 0}, {"western_european_others", "Western European and Others Group (WEOG)", 3, 0.3}},
 		"gender":            {{"female", "Women", 4, 0.4}, {"male", "Men", 3, 0.3}, {"other", "Other gender", 0, 0}, {"undisclosed", "Gender undisclosed", 0, 0}, {"", "Not given", 1, 0.1}},
+		"economic_group":    {{"developed", "Developed countries", 1, 0.1}, {"developing", "Developing countries", 3, 0.3}, {"transition", "Economies in transition", 1, 0.1}, {"", "Not given", 3, 0.3}},
 		"language":          {{"en", "En", 0, 0}, {"fr", "French", 1, 0.1}, {"es", "Es", 0, 0}, {"", "Not given", 7, 0.7}},
 	}
 	var fields []string
@@ -244,11 +248,11 @@ func TestComputeBalanceCounts(t *testing.T) {
 			t.Errorf("%s:\n got %v\nwant %v", f.Field, got, want[f.Field])
 		}
 	}
-	if !slices.Equal(fields, []string{"stakeholder_group", "region", "gender", "language"}) {
+	if !slices.Equal(fields, []string{"stakeholder_group", "region", "economic_group", "gender", "language"}) {
 		t.Errorf("fields = %v", fields)
 	}
-	if r.Fields[3].Label != "Working language" {
-		t.Errorf("language label = %q", r.Fields[3].Label)
+	if r.Fields[4].Label != "Working language" {
+		t.Errorf("language label = %q", r.Fields[4].Label)
 	}
 	if got := messages(r.Broken); !slices.Equal(got, []string{
 		"The selection has 8 nominations for 10 seats: 2 seats unfilled.",

@@ -21,8 +21,8 @@ import (
 //
 // Choices lists a field's values in form order; it lets a rule without
 // "values" apply to all of them and lets reports show values nobody holds.
-// The IGF fields stakeholder_group, region and gender have their values
-// built in (the IGF vocabulary) and need no entry. Labels gives the words a report
+// The IGF fields stakeholder_group, region, economic_group and gender have
+// their values built in (the IGF vocabulary) and need no entry. Labels gives the words a report
 // uses for a value ("government" → "Government") or a field, keyed by
 // "field.value", by the bare value, or by the field; the IGF values have
 // built-in labels.
@@ -71,6 +71,15 @@ func MAGTargets(regionMinPercent float64) Targets {
 	}}
 }
 
+// WithEconomicGroups adds to t the MAG calls' ask for candidates "from
+// developed and developing countries as well as from countries with
+// economies in transition": each of the three economic groups at least
+// minPercent of the seats.
+func (t Targets) WithEconomicGroups(minPercent float64) Targets {
+	t.Rules = append(append([]Rule(nil), t.Rules...), Rule{Field: "economic_group", MinPercent: ptr(minPercent)})
+	return t
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // igfChoices are the built-in values of the IGF form fields.
@@ -80,15 +89,20 @@ var igfChoices = map[string][]string{
 	"stakeholder_group": {"government", "private_sector", "civil_society", "technical_community"},
 	"region":            {"african", "asia_pacific", "eastern_european", "latin_american_caribbean", "western_european_others"},
 	"gender":            {"female", "male", "other", "undisclosed"},
+	"economic_group":    {"developed", "developing", "transition"},
 }
 
 // reportFields are the fields every balance report shows.
-var reportFields = []string{"stakeholder_group", "region", "gender"}
+var reportFields = []string{"stakeholder_group", "region", "economic_group", "gender"}
 
 var igfLabels = map[string]string{
 	"stakeholder_group":        "Stakeholder group",
 	"region":                   "Region",
 	"gender":                   "Gender",
+	"economic_group":           "Economic group",
+	"developed":                "Developed countries",
+	"developing":               "Developing countries",
+	"transition":               "Economies in transition",
 	"government":               "Government",
 	"private_sector":           "Private sector",
 	"civil_society":            "Civil society",
