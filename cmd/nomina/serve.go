@@ -112,7 +112,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	}
 	noms := store.Nominations()
 	nominations := nomination.New(nomination.Config{
-		Terms: members, Members: members,
+		Terms: members, Members: members, Histories: members,
 		Store: noms, Files: noms, Outbox: queue, Directory: store.Directory(), Workflows: registry, Timers: store.Timers(),
 		Links: links, BaseURL: cfg.BaseURL, MaxUploadBytes: cfg.MaxUploadBytes,
 		ValidateTargets: export.ValidateTargets, Logger: log, Limiter: limiter, Limits: limitsFrom(cfg.Limits),

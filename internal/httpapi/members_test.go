@@ -34,9 +34,10 @@ func newMemberStack(t *testing.T, shortlists Shortlists) (*stack, *membership.Se
 		}
 		cfg.Terms = svc
 		cfg.Members = svc
+		cfg.Histories = svc
 	})
 	st.srv = New(Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Auth: st.auth,
-		Nominations: st.noms, Shortlists: shortlists, Members: svc, MaxUploadBytes: 1 << 20})
+		Nominations: st.noms, Shortlists: shortlists, Members: svc, Workflows: st.noms.Workflows, MaxUploadBytes: 1 << 20})
 	return st, svc
 }
 

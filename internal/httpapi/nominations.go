@@ -62,6 +62,9 @@ type callRequest struct {
 	TermStart *time.Time      `json:"term_start"`
 	Seats     *int            `json:"seats"`
 	Targets   json.RawMessage `json:"targets"`
+	// Settings that tighten the call's workflow.
+	RequiredEndorsements *int `json:"required_endorsements"`
+	NominatorQuota       *int `json:"nominator_quota"`
 }
 
 type callResponse struct {
@@ -74,11 +77,23 @@ type callResponse struct {
 	Seats     int             `json:"seats"`
 	Targets   json.RawMessage `json:"targets,omitempty"`
 	Open      bool            `json:"open"`
+	// RequiredEndorsements is what the call asks (0: none); NominatorQuota
+	// is the call's own quota (0: the workflow's) and EffectiveQuota the
+	// one that applies (0: none).
+	RequiredEndorsements int `json:"required_endorsements"`
+	NominatorQuota       int `json:"nominator_quota"`
+	EffectiveQuota       int `json:"effective_quota"`
 }
 
-func toCallResponse(c nomination.Call, now time.Time) callResponse {
+func (s *Server) toCallResponse(c nomination.Call, now time.Time) callResponse {
 	r := callResponse{Slug: c.Slug, Title: c.Title, Workflow: c.Workflow, OpensAt: c.OpensAt, ClosesAt: c.ClosesAt,
-		Seats: c.Seats, Targets: c.Targets, Open: c.IsOpen(now)}
+		Seats: c.Seats, Targets: c.Targets, Open: c.IsOpen(now),
+		RequiredEndorsements: c.RequiredEndorsements, NominatorQuota: c.NominatorQuota, EffectiveQuota: c.NominatorQuota}
+	if s.cfg.Workflows != nil {
+		if def, ok := s.cfg.Workflows.Latest(c.Workflow); ok {
+			r.EffectiveQuota = def.Quota(c.NominatorQuota)
+		}
+	}
 	if !c.TermStart.IsZero() {
 		t := c.TermStart
 		r.TermStart = &t
@@ -88,7 +103,8 @@ func toCallResponse(c nomination.Call, now time.Time) callResponse {
 
 func (r callRequest) toInput() nomination.CallInput {
 	return nomination.CallInput{Slug: r.Slug, Title: r.Title, Workflow: r.Workflow, OpensAt: r.OpensAt, ClosesAt: r.ClosesAt,
-		TermStart: r.TermStart, Seats: r.Seats, Targets: r.Targets}
+		TermStart: r.TermStart, Seats: r.Seats, Targets: r.Targets,
+		RequiredEndorsements: r.RequiredEndorsements, NominatorQuota: r.NominatorQuota}
 }
 
 func (s *Server) createCall(c *gin.Context) {
@@ -103,7 +119,7 @@ func (s *Server) createCall(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/calls/"+call.Slug)
-	c.JSON(http.StatusCreated, toCallResponse(call, time.Now()))
+	c.JSON(http.StatusCreated, s.toCallResponse(call, time.Now()))
 }
 
 func (s *Server) updateCall(c *gin.Context) {
@@ -121,7 +137,7 @@ func (s *Server) updateCall(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toCallResponse(call, time.Now()))
+	c.JSON(http.StatusOK, s.toCallResponse(call, time.Now()))
 }
 
 func optionalActor(c *gin.Context) *nomination.Actor {
@@ -138,7 +154,7 @@ func (s *Server) getCall(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toCallResponse(call, time.Now()))
+	c.JSON(http.StatusOK, s.toCallResponse(call, time.Now()))
 }
 
 func (s *Server) listCalls(c *gin.Context) {
@@ -149,7 +165,7 @@ func (s *Server) listCalls(c *gin.Context) {
 	}
 	out := make([]callResponse, 0, len(calls))
 	for _, call := range calls {
-		out = append(out, toCallResponse(call, time.Now()))
+		out = append(out, s.toCallResponse(call, time.Now()))
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
 }

@@ -39,7 +39,7 @@ func (s *Server) shortlistRoutes() {
 
 // choiceFilters are the form answers the secretariat may filter lists and
 // exports by.
-var choiceFilters = []string{"stakeholder_group", "region", "gender", "nationality"}
+var choiceFilters = []string{"stakeholder_group", "region", "economic_group", "gender", "nationality"}
 
 func shortlistQuery(c *gin.Context) (nomination.ShortlistQuery, error) {
 	q := nomination.ShortlistQuery{Query: c.Query("q"), FieldEquals: fieldFilters(c)}

@@ -61,6 +61,15 @@ type workflowResponse struct {
 	States      []stateResponse          `json:"states,omitempty"`
 	Actions     []workflowActionResponse `json:"actions,omitempty"`
 	Panels      []string                 `json:"panels,omitempty"`
+	// Start says who may start a nomination: the start rules' messages
+	// and the nominator quota.
+	Start *startResponse `json:"start,omitempty"`
+}
+
+type startResponse struct {
+	Rules        []string `json:"rules,omitempty"`
+	Quota        int      `json:"quota,omitempty"`
+	QuotaMessage string   `json:"quota_message,omitempty"`
 }
 
 func toWorkflowResponse(d *workflow.Definition, full bool) workflowResponse {
@@ -83,6 +92,12 @@ func toWorkflowResponse(d *workflow.Definition, full bool) workflowResponse {
 	}
 	for _, a := range d.Actions {
 		r.Actions = append(r.Actions, workflowActionResponse{a.Name, a.Label, a.From, a.To, a.Roles, a.Inputs})
+	}
+	if st := d.Starting; len(st.Guards) > 0 || st.Quota > 0 {
+		r.Start = &startResponse{Quota: st.Quota, QuotaMessage: st.QuotaMessage}
+		for _, g := range st.Guards {
+			r.Start.Rules = append(r.Start.Rules, g.Message)
+		}
 	}
 	return r
 }

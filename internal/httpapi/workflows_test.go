@@ -13,8 +13,18 @@ func TestWorkflowRoutes(t *testing.T) {
 	}
 	rec := do(t, s.Handler(), "GET", "/api/v1/workflows", "")
 	mustStatus(t, rec, 200, &list)
-	if len(list.Items) != 2 || list.Items[0].ID != "leadership-panel" || list.Items[1].ID != "mag" {
-		t.Fatalf("workflows: %+v", list.Items)
+	var ids []string
+	for _, it := range list.Items {
+		ids = append(ids, it.ID)
+	}
+	if strings.Join(ids, " ") != "leadership-panel mag mag-alumni mag-chair" {
+		t.Fatalf("workflows: %v", ids)
+	}
+	var alumni workflowResponse
+	mustStatus(t, do(t, s.Handler(), "GET", "/api/v1/workflows/mag-alumni", ""), 200, &alumni)
+	if alumni.Start == nil || alumni.Start.Quota != 2 || len(alumni.Start.Rules) != 2 ||
+		alumni.Start.QuotaMessage != "Each nominator may put forward at most two candidates in this call." {
+		t.Fatalf("mag-alumni start: %+v", alumni.Start)
 	}
 	var mag workflowResponse
 	mustStatus(t, do(t, s.Handler(), "GET", "/api/v1/workflows/mag", ""), 200, &mag)
