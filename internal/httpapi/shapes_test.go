@@ -184,12 +184,12 @@ func TestShapeMAG(t *testing.T) {
 		email, group, nationality, gender string
 	}
 	people := []who{
-		{"kamau@example.org", "civil_society", "KE", "male"},          // developing
-		{"lea@example.org", "private_sector", "DE", "female"},         // developed
-		{"olena@example.org", "technical_community", "UA", "female"},  // transition
-		{"joao@example.org", "government", "BR", "male"},              // developing
-		{"hans@example.org", "technical_community", "AT", "male"},     // developed
-		{"ines@example.org", "civil_society", "PR", "female"},         // not classified: she chooses
+		{"kamau@example.org", "civil_society", "KE", "male"},         // developing
+		{"lea@example.org", "private_sector", "DE", "female"},        // developed
+		{"olena@example.org", "technical_community", "UA", "female"}, // transition
+		{"joao@example.org", "government", "BR", "male"},             // developing
+		{"hans@example.org", "technical_community", "AT", "male"},    // developed
+		{"ines@example.org", "civil_society", "PR", "female"},        // not classified: she chooses
 		{"nobody@example.org", "civil_society", "KE", "undisclosed"},
 	}
 	ids := map[string]string{}
