@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -42,22 +43,23 @@ func TestWorkflowArchiveKeepsOldVersions(t *testing.T) {
 	if err := syncWorkflowArchive(ctx, archive, workflow.NewRegistry(v1), templates, log); err != nil {
 		t.Fatal(err)
 	}
-	// The file is changed to version 2 and the service restarts.
-	v2, diags := workflow.Parse("mag.yaml", bytes.Replace(src, []byte("\nversion: 1\n"), []byte("\nversion: 2\n"), 1), templates)
-	if v2 == nil || v2.Version != 2 {
-		t.Fatalf("version 2: %v", diags)
+	// The file is changed to the next version and the service restarts.
+	old := fmt.Sprintf("\nversion: %d\n", v1.Version)
+	v2, diags := workflow.Parse("mag.yaml", bytes.Replace(src, []byte(old), []byte(fmt.Sprintf("\nversion: %d\n", v1.Version+1)), 1), templates)
+	if v2 == nil || v2.Version != v1.Version+1 {
+		t.Fatalf("version %d: %v", v1.Version+1, diags)
 	}
 	reg := workflow.NewRegistry(v2)
-	if _, ok := reg.Get("mag", 1, v1.Hash); ok {
-		t.Fatal("the new registry holds version 1 before the sync")
+	if _, ok := reg.Get("mag", v1.Version, v1.Hash); ok {
+		t.Fatal("the new registry holds the old version before the sync")
 	}
 	if err := syncWorkflowArchive(ctx, archive, reg, templates, log); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := reg.Get("mag", 1, v1.Hash); !ok {
-		t.Fatal("version 1 was not restored from the archive")
+	if _, ok := reg.Get("mag", v1.Version, v1.Hash); !ok {
+		t.Fatal("the old version was not restored from the archive")
 	}
-	if latest, _ := reg.Latest("mag"); latest.Version != 2 {
+	if latest, _ := reg.Latest("mag"); latest.Version != v1.Version+1 {
 		t.Fatalf("latest is version %d", latest.Version)
 	}
 }
