@@ -25,6 +25,17 @@ func TestHistory(t *testing.T) {
 	f.mustYears(t, "mag", "amina@example.org", "technical_community", 2019, 2020)
 	f.mustYears(t, "mag", "carla@example.org", "private_sector", 2025, 2026, 2027)
 
+	// A WGIG member whose change is committed but whose projection was
+	// never written (a writer stopped between the two): read from the
+	// ledger.
+	id := membership.MemberID("wgig", "eve@example.org")
+	if err := f.store.AppendChange(ctx, membership.Change{MemberID: id, Seq: 1, At: day(2026, 1, 1), Actor: "sec-1", Type: membership.ChangeImported, Body: "wgig",
+		Profile: &membership.ProfileChange{Profile: membership.Profile{Email: "eve@example.org", Name: "Eve", SeatKind: membership.SeatStakeholder, StakeholderGroup: "technical_community"}, AsOf: day(2004, 11, 11)},
+		Term: &membership.Term{ID: membership.TermID(id, day(2004, 11, 11)), MemberID: id, Body: "wgig", Email: "eve@example.org", Start: day(2004, 11, 11), End: day(2005, 6, 18),
+			Source: membership.SourceImport, SeatKind: membership.SeatStakeholder, StakeholderGroup: "technical_community"}}); err != nil {
+		t.Fatal(err)
+	}
+
 	now := day(2026, 11, 2)
 	tests := []struct {
 		email  string
@@ -41,6 +52,8 @@ func TestHistory(t *testing.T) {
 		{"carla@example.org", workflow.Bodies, workflow.PersonFacts{StakeholderGroup: "private_sector", Bodies: map[string]workflow.BodyFacts{
 			"mag": {Terms: 2, Member: true, Group: "private_sector"}}}},
 		{"dan@example.org", workflow.Bodies, workflow.PersonFacts{}},
+		{"eve@example.org", workflow.Bodies, workflow.PersonFacts{StakeholderGroup: "technical_community", Bodies: map[string]workflow.BodyFacts{
+			"wgig": {Terms: 1, Group: "technical_community"}}}},
 		{"carla@example.org", []string{"nosuchbody"}, workflow.PersonFacts{}},
 	}
 	for _, tt := range tests {
