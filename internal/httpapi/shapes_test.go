@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/export"
+	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/workflow"
 )
 
 // The shipped workflows, each walked through its real rules: the router,
@@ -447,4 +451,44 @@ func TestQuotaUnderConcurrency(t *testing.T) {
 	if len(page.Items) != 4 {
 		t.Fatalf("%d nominations stored, want 4", len(page.Items))
 	}
+}
+
+// TestNominationsFact: a guard over nominator.nominations counts the
+// nominator's other nominations in the call as stored, withdrawn ones
+// left out. No shipped workflow needs it (their quotas are start rules),
+// so the test adds one that does, made from the MAG's.
+func TestNominationsFact(t *testing.T) {
+	src, err := os.ReadFile("../../workflows/mag.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "\nid: mag\n", "\nid: mag-one-each\n", 1)
+	text = strings.Replace(text, "      - rule: complete\n        message: Answer every required question", "      - rule: nominator.nominations == 0\n        message: Submit one nomination in this call; withdraw the others first.\n      - rule: complete\n        message: Answer every required question", 1)
+	templates, _, err := workflow.LoadTemplates("../../workflows/templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, diags := workflow.Parse("mag-one-each.yaml", []byte(text), templates)
+	if def == nil {
+		t.Fatalf("parse: %v", diags)
+	}
+	reg := workflow.NewRegistry(append(mustWorkflows(t).All(), def)...)
+	st := newStack(t, func(_ *stack, cfg *nomination.Config) { cfg.Workflows = reg })
+	st.srv = New(Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Auth: st.auth,
+		Nominations: st.noms, Workflows: reg, MaxUploadBytes: 1 << 20})
+	sec := st.secretariat("sec@example.org")
+	st.openCall(sec, "one-each", "mag-one-each", nil)
+	ana := st.candidate("ana@example.org")
+	first := st.mustDraft(ana, "one-each", magFields("civil_society"))
+	second := st.nominate(ana, "one-each", "Bo", "bo@example.org", magFields("civil_society"))
+	if second == nil {
+		t.Fatal("second draft refused")
+	}
+	st.mustCV(ana, first.ID)
+	p := mustProblem(t, st.call("POST", "/api/v1/nominations/"+first.ID+"/actions/submit", ana, nil), http.StatusUnprocessableEntity)
+	if p.Detail != "Submit one nomination in this call; withdraw the others first." {
+		t.Fatalf("submit with another nomination: %q", p.Detail)
+	}
+	st.mustAct(ana, second.ID, "withdraw", http.StatusOK, nil)
+	st.mustAct(ana, first.ID, "submit", http.StatusOK, nil)
 }
