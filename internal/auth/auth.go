@@ -39,6 +39,9 @@ type User struct {
 	Roles        []Role
 	Panels       []string
 	Organization string
+	// Language is the language the user prefers for pages and mail, one
+	// of Languages, or empty for no preference.
+	Language string
 	// PasswordHash is the PHC-style argon2id string, or empty for an account
 	// whose owner has not set a password yet.
 	PasswordHash string
@@ -72,6 +75,8 @@ type Principal struct {
 	Organization string
 	// EmailConfirmed says the caller's address is confirmed.
 	EmailConfirmed bool
+	// Language is the user's preferred language (see User.Language).
+	Language string
 	// SessionID names the refresh family the access token belongs to.
 	SessionID string
 }
@@ -105,6 +110,7 @@ type UserChanges struct {
 	PasswordHash     *string
 	ValidAfter       *time.Time
 	EmailConfirmedAt *time.Time
+	Language         *string
 	UpdatedAt        time.Time
 }
 

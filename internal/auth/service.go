@@ -481,6 +481,26 @@ func (s *Service) provision(ctx context.Context, in NewUser, operator bool, how 
 // account, ETOOMANY with RetryAfter when throttled, EINVALID for an address
 // that cannot be one.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (*TokenPair, error) {
+	u, err := s.checkLogin(ctx, email, password, clientIP)
+	if err != nil {
+		return nil, err
+	}
+	family, err := s.newID("s-")
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	pair, err := s.issue(ctx, u, family, issueTime(now, u), now)
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "login succeeded", "user_id", u.ID, "client_ip", clientIP, "session", family)
+	return pair, nil
+}
+
+// checkLogin checks email and password under the login throttle and
+// returns the account they open. Errors as Login.
+func (s *Service) checkLogin(ctx context.Context, email, password, clientIP string) (*User, error) {
 	_, key, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -534,17 +554,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	if NeedsRehash(u.PasswordHash, s.cfg.Hash) {
 		s.rehash(ctx, u, password)
 	}
-	family, err := s.newID("s-")
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	pair, err := s.issue(ctx, u, family, issueTime(now, u), now)
-	if err != nil {
-		return nil, err
-	}
-	s.log.InfoContext(ctx, "login succeeded", "user_id", u.ID, "client_ip", clientIP, "session", family)
-	return pair, nil
+	return u, nil
 }
 
 // rehash stores a hash made with the current parameters; failing to is
@@ -697,7 +707,8 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*Princi
 	}
 	return &Principal{
 		UserID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Panels: u.Panels,
-		Organization: u.Organization, EmailConfirmed: u.EmailConfirmed(), SessionID: c.SessionID,
+		Organization: u.Organization, EmailConfirmed: u.EmailConfirmed(), Language: u.Language,
+		SessionID: c.SessionID,
 	}, nil
 }
 

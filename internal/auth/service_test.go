@@ -1057,3 +1057,29 @@ func TestConfirmEmail(t *testing.T) {
 		t.Fatal("an expired link confirmed the address")
 	}
 }
+
+// Changing the password checks the current one under the sign-in
+// throttle: wrong ones count as failed sign-ins of the account from that
+// client address, so guessing there waits like guessing at the sign-in,
+// while the owner at another address is not locked out.
+func TestChangePasswordThrottledLikeLogin(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.mustRegister(t, "ana@example.org")
+	ana := &auth.Principal{UserID: u.ID}
+	const newPassword = "copper meadow lantern"
+	f.secret(newPassword)
+	for range 5 {
+		_, err := f.svc.ChangePassword(ctx, ana, "not the password", newPassword, "192.0.2.7")
+		mustCode(t, err, nomination.EINVALID)
+	}
+	_, err := f.svc.ChangePassword(ctx, ana, password, newPassword, "192.0.2.7")
+	mustCode(t, err, nomination.ETOOMANY)
+	_, err = f.svc.Login(ctx, "ana@example.org", password, "192.0.2.7")
+	mustCode(t, err, nomination.ETOOMANY)
+	if _, err := f.svc.ChangePassword(ctx, ana, password, newPassword, "198.51.100.4"); err != nil {
+		t.Fatalf("the owner at another address: %v", err)
+	}
+	f.clock.Advance(time.Second)
+	f.mustLogin(t, f.svc, "ana@example.org", newPassword)
+}

@@ -66,6 +66,7 @@ type userDoc struct {
 	Roles        []string  `bson:"roles"`
 	Panels       []string  `bson:"panels"`
 	Organization string    `bson:"organization"`
+	Language     string    `bson:"language,omitempty"`
 	PasswordHash string    `bson:"password_hash"`
 	Disabled     bool      `bson:"disabled"`
 	ValidAfter   time.Time `bson:"valid_after"`
@@ -92,7 +93,7 @@ func toUserDoc(u *auth.User) userDoc {
 	d := userDoc{Version: 1,
 		EmailKey: u.EmailKey, ID: u.ID, Email: u.Email, Name: u.Name,
 		Roles: make([]string, 0, len(u.Roles)), Panels: append([]string{}, u.Panels...),
-		Organization: u.Organization, PasswordHash: u.PasswordHash, Disabled: u.Disabled,
+		Organization: u.Organization, Language: u.Language, PasswordHash: u.PasswordHash, Disabled: u.Disabled,
 		ValidAfter: u.ValidAfter.UTC(), EmailConfirmedAt: u.EmailConfirmedAt.UTC(),
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
 	}
@@ -106,7 +107,7 @@ func fromUserDoc(d *userDoc) *auth.User {
 	u := &auth.User{
 		ID: d.ID, Email: d.Email, EmailKey: d.EmailKey, Name: d.Name,
 		Roles: make([]auth.Role, 0, len(d.Roles)), Panels: append([]string{}, d.Panels...),
-		Organization: d.Organization, PasswordHash: d.PasswordHash, Disabled: d.Disabled,
+		Organization: d.Organization, Language: d.Language, PasswordHash: d.PasswordHash, Disabled: d.Disabled,
 		ValidAfter: d.ValidAfter.UTC(), EmailConfirmedAt: d.EmailConfirmedAt.UTC(),
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
@@ -264,6 +265,9 @@ func apply(d userDoc, ch auth.UserChanges) userDoc {
 	}
 	if ch.EmailConfirmedAt != nil {
 		d.EmailConfirmedAt = ch.EmailConfirmedAt.UTC()
+	}
+	if ch.Language != nil {
+		d.Language = *ch.Language
 	}
 	return d
 }
