@@ -12,6 +12,7 @@ import (
 // to make sure of it (deny by default).
 type Access struct {
 	public bool
+	page   bool
 	roles  []string // any of these; empty with public=false means any signed-in user
 }
 
@@ -29,6 +30,8 @@ func Roles(roles ...string) Access { return Access{roles: roles} }
 // String describes the declaration, for the route table test.
 func (a Access) String() string {
 	switch {
+	case a.page:
+		return "page"
 	case a.public:
 		return "public"
 	case len(a.roles) == 0:
@@ -56,7 +59,7 @@ func (s *Server) Routes() []gin.RouteInfo { return s.engine.Routes() }
 
 func (s *Server) authorize(acc Access) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if acc.public {
+		if acc.public || acc.page {
 			c.Next()
 			return
 		}
@@ -102,7 +105,7 @@ func CallerOf(c *gin.Context) *Caller {
 // routes, so a client learns its session has ended.
 func (s *Server) authenticate(c *gin.Context) {
 	h := c.GetHeader("Authorization")
-	if h == "" {
+	if h == "" || s.isPageRoute(c) {
 		c.Next()
 		return
 	}

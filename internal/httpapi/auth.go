@@ -17,6 +17,7 @@ func (s *Server) accountRoutes() {
 	s.Handle(http.MethodPost, v1+"/auth/login", Public, s.authLogin)
 	s.Handle(http.MethodPost, v1+"/auth/refresh", Public, s.authRefresh)
 	s.Handle(http.MethodPost, v1+"/auth/logout", Authenticated, s.authLogout)
+	s.Handle(http.MethodPost, v1+"/auth/password", Authenticated, s.authChangePassword)
 	s.Handle(http.MethodPost, v1+"/auth/password-reset", Public, s.authRequestReset)
 	s.Handle(http.MethodPost, v1+"/auth/password-reset/:token", Public, s.authResetPassword)
 	s.Handle(http.MethodPost, v1+"/auth/confirm-email", Public, s.authConfirmEmail)
@@ -243,4 +244,35 @@ func (s *Server) getMe(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toUserResponse(u))
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	Password        string `json:"password"`
+}
+
+// authChangePassword replaces the caller's password, which ends every
+// session and token family of the account, and answers with a new token
+// pair so the caller carries on.
+func (s *Server) authChangePassword(c *gin.Context) {
+	svc, ok := s.accounts(c)
+	if !ok {
+		return
+	}
+	var req changePasswordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	u, err := svc.ChangePassword(c.Request.Context(), principalOf(CallerOf(c)), req.CurrentPassword, req.Password, c.ClientIP())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	pair, err := svc.NewTokenPair(c.Request.Context(), u)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	writeTokens(c, pair)
 }

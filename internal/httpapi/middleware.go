@@ -152,6 +152,10 @@ func (s *Server) cors(c *gin.Context) {
 // limitBody bounds every request body; upload routes raise the bound to
 // the upload limit. Reading past it fails with *http.MaxBytesError.
 func (s *Server) limitBody(c *gin.Context) {
+	if s.isPageRoute(c) {
+		c.Next() // pages bound their bodies and answer with a page
+		return
+	}
 	limit := s.cfg.MaxBodyBytes
 	if strings.HasSuffix(c.Request.URL.Path, "/attachments") && c.Request.Method == http.MethodPost {
 		limit = s.cfg.MaxUploadBytes + 64<<10 // room for the multipart framing

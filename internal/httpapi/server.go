@@ -93,6 +93,8 @@ type Server struct {
 	engine  *gin.Engine
 	metrics *httpMetrics
 	access  map[string]Access // "METHOD /path" -> who may call it
+	// pageNotFound answers unmatched paths outside the API (see Pages).
+	pageNotFound http.Handler
 	// extensions register further routes; see Register.
 }
 
@@ -125,7 +127,7 @@ func New(cfg Config, parts ...func(*Server)) *Server {
 		_ = e.SetTrustedProxies(nil)
 	}
 	e.Use(s.requestID, s.accessLog, s.recoverPanics, s.securityHeaders, s.cors, s.limitBody, s.authenticate)
-	e.NoRoute(func(c *gin.Context) { s.problem(c, http.StatusNotFound, "not found", "no such resource", nil) })
+	e.NoRoute(s.notFound)
 	e.NoMethod(func(c *gin.Context) {
 		s.problem(c, http.StatusMethodNotAllowed, "method not allowed", "this resource does not accept "+c.Request.Method, nil)
 	})
