@@ -92,7 +92,9 @@ func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string
 
 // EndorsementLink is what an endorser sees on opening the mailed link.
 type EndorsementLink struct {
-	NomineeName string
+	// NominatorName is who asks for the endorsement.
+	NominatorName string
+	NomineeName   string
 	CallTitle   string
 	Endorsement Endorsement
 }
@@ -111,7 +113,7 @@ func (s *Service) OpenEndorsement(ctx context.Context, token string) (Endorsemen
 	for _, e := range n.Endorsements {
 		if e.ID == c.Ref {
 			call, _ := s.Store.GetCall(ctx, n.CallSlug)
-			return EndorsementLink{NomineeName: n.Nominee.Name, CallTitle: call.Title, Endorsement: e}, nil
+			return EndorsementLink{NominatorName: n.Nominator.Name, NomineeName: n.Nominee.Name, CallTitle: call.Title, Endorsement: e}, nil
 		}
 	}
 	return EndorsementLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
@@ -144,6 +146,9 @@ func (s *Service) ConfirmEndorsement(ctx context.Context, token, statement strin
 			}
 			if e.Status == "confirmed" {
 				return Event{}, Errorf(ECONFLICT, "this endorsement was confirmed already")
+			}
+			if e.Status == "declined" {
+				return Event{}, Errorf(ECONFLICT, "this endorsement request was declined")
 			}
 			out = e
 			return Event{Actor: "endorser:" + e.ID, Type: EvEndorsementConfirmed, Data: mustJSON(endorsementConfirmedData{ID: e.ID, Statement: statement})}, nil

@@ -152,6 +152,16 @@ func Apply(n *Nomination, e Event) error {
 				n.Endorsements[i].ConfirmedAt = e.At
 			}
 		}
+	case EvEndorsementDeclined:
+		var d endorsementConfirmedData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		for i := range n.Endorsements {
+			if n.Endorsements[i].ID == d.ID {
+				n.Endorsements[i].Status = "declined"
+			}
+		}
 	case EvConsent:
 		var d consentData
 		if err := json.Unmarshal(e.Data, &d); err != nil {

@@ -111,7 +111,7 @@ type Endorsement struct {
 	Name         string    `json:"name"`
 	Email        string    `json:"email"`
 	Organization string    `json:"organization"`
-	Status       string    `json:"status"` // requested, confirmed
+	Status       string    `json:"status"` // requested, confirmed, declined
 	Statement    string    `json:"statement,omitempty"`
 	RequestedAt  time.Time `json:"requested_at"`
 	ConfirmedAt  time.Time `json:"confirmed_at,omitzero"`
@@ -236,6 +236,7 @@ const (
 	EvAttachmentAdded      = "attachment_added"
 	EvEndorsementRequested = "endorsement_requested"
 	EvEndorsementConfirmed = "endorsement_confirmed"
+	EvEndorsementDeclined  = "endorsement_declined"
 	EvConsent              = "consent"
 	EvVote                 = "vote"
 	EvConflict             = "conflict_declared"
