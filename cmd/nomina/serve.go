@@ -26,6 +26,7 @@ import (
 	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/web"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -106,6 +107,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	if err != nil {
 		return err
 	}
+	sessions := accounts.Sessions(store.WebSessions(), auth.SessionConfig{})
 	members, err := membership.New(membership.Config{Store: store.Members(), Workflows: registry, Logger: log})
 	if err != nil {
 		return err
@@ -156,7 +158,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	mailCfg := mail.Config{SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, BaseURL: cfg.BaseURL, InsecurePlaintext: cfg.SMTPInsecure, Workers: cfg.MailWorkers}
 	host, _ := os.Hostname()
 	background.Go(func() { nominations.RunTimers(bgCtx, host+"/"+strconv.Itoa(os.Getpid()), 15*time.Second) })
-	background.Go(func() { purgeExpired(bgCtx, log, accounts, limiter) })
+	background.Go(func() { purgeExpired(bgCtx, log, accounts, sessions, limiter) })
 	if cfg.MailWorkers > 0 {
 		background.Go(func() {
 			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed, Links: links}, mail.SenderOptions{}); err != nil {
@@ -167,6 +169,14 @@ func serve(ctx context.Context, e env, configPath string) error {
 		mail.DeliveryDisabled(mail.Config{}, log)
 	}
 
+	pages, err := web.New(web.Config{
+		Accounts: accounts, Sessions: sessions, Nominations: nominations, Workflows: registry,
+		BaseURL: cfg.BaseURL, Logger: log, MaxFormBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUploadBytes,
+		ClientIP: httpapi.ClientIP,
+	})
+	if err != nil {
+		return err
+	}
 	srv := httpapi.New(httpapi.Config{
 		Logger:         log,
 		Registry:       reg,
@@ -192,7 +202,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 			}
 			return nil
 		},
-	}, e.extraRoutes...)
+	}, append([]func(*httpapi.Server){mountPages(pages)}, e.extraRoutes...)...)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -326,10 +336,10 @@ func loadWorkflows(dir string, e env) (*workflow.Registry, error) {
 	return reg, nil
 }
 
-// purgeExpired removes spent sessions, used links, old login attempts and
-// the counts of ended limit windows hourly: the store has no expiring
-// indexes to do it.
-func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service, limits *mongostore.Limits) {
+// purgeExpired removes spent sessions (API and web), used links, old login
+// attempts and the counts of ended limit windows hourly: the store has no
+// expiring indexes to do it.
+func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service, sessions *auth.Sessions, limits *mongostore.Limits) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -337,6 +347,11 @@ func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service,
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if n, err := sessions.PurgeExpired(ctx); err != nil {
+			log.Warn("purge expired web sessions", "err", err)
+		} else if n > 0 {
+			log.Info("purged expired web sessions", "records", n)
 		}
 		if n, err := accounts.PurgeExpired(ctx); err != nil {
 			log.Warn("purge expired sessions", "err", err)
@@ -365,4 +380,13 @@ func serveMetrics(cfg config.Config, h http.Handler, log *slog.Logger) (func(), 
 	go func() { _ = ms.Serve(ln) }()
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	return func() { _ = ms.Close() }, nil
+}
+
+// mountPages mounts the web pages on the router beside the API.
+func mountPages(pages *web.Handler) func(*httpapi.Server) {
+	var routes []httpapi.PageRoute
+	for _, r := range pages.Routes() {
+		routes = append(routes, httpapi.PageRoute{Method: r.Method, Path: r.Path})
+	}
+	return httpapi.Pages(routes, pages, pages.NotFound())
 }

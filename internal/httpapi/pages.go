@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strings"
@@ -32,7 +33,12 @@ func ginPath(p string) string { return muxParam.ReplaceAllString(p, ":$1") }
 // /api/ with a page instead of a problem document.
 func Pages(routes []PageRoute, h http.Handler, notFound http.Handler) func(*Server) {
 	return func(s *Server) {
-		serve := gin.WrapH(h)
+		serve := func(c *gin.Context) {
+			// The page sees the client address the router trusts
+			// (forwarding headers only from trusted proxies).
+			r := c.Request.WithContext(context.WithValue(c.Request.Context(), clientIPKey{}, c.ClientIP()))
+			h.ServeHTTP(c.Writer, r)
+		}
 		for _, r := range routes {
 			s.Handle(r.Method, ginPath(r.Path), Page, serve)
 		}
@@ -54,4 +60,14 @@ func (s *Server) notFound(c *gin.Context) {
 		return
 	}
 	s.problem(c, http.StatusNotFound, "not found", "no such resource", nil)
+}
+
+type clientIPKey struct{}
+
+// ClientIP returns the client address of a page request as the router
+// judged it, honouring forwarding headers from trusted proxies only; ""
+// outside a mounted page.
+func ClientIP(r *http.Request) string {
+	ip, _ := r.Context().Value(clientIPKey{}).(string)
+	return ip
 }

@@ -95,8 +95,8 @@ type EndorsementLink struct {
 	// NominatorName is who asks for the endorsement.
 	NominatorName string
 	NomineeName   string
-	CallTitle   string
-	Endorsement Endorsement
+	CallTitle     string
+	Endorsement   Endorsement
 }
 
 // OpenEndorsement returns what the endorsement link refers to. Errors:

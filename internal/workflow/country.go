@@ -27,3 +27,7 @@ func IsCountryCode(s string) bool {
 	}
 	return strings.Contains(countryCodes, s+" ")
 }
+
+// CountryCodes returns every officially assigned ISO 3166-1 alpha-2 code,
+// in alphabetical order.
+func CountryCodes() []string { return strings.Fields(countryCodes) }

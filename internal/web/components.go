@@ -1,0 +1,232 @@
+package web
+
+import "strings"
+
+// The view structs below are the parameters of the components in
+// templates/components.tmpl, one struct per component, in the manner of
+// GOV.UK Frontend's macros. Text fields hold words already translated;
+// L is there for the words the component adds itself ("There is a
+// problem", "Error:", "(optional)", "Change").
+
+// Page is what the layout needs from every page; page data structs embed
+// it.
+type Page struct {
+	L *Localizer
+	// Title is the page's own title; the layout adds "Error: " when Errors
+	// is set, and the service name.
+	Title string
+	// User is the signed-in person, or nil.
+	User *UserView
+	// Errors, when set, shows the error summary at the top of the page.
+	Errors *ErrorSummary
+	// Banner, when set, shows a notification banner.
+	Banner *Banner
+	// Back, when set, shows a back link above the content.
+	Back *Link
+	// HTMX loads htmx for the page's live parts.
+	HTMX bool
+	// Nav names the current item of the header's navigation.
+	Nav string
+	// Wide lets the content use the full width (tables).
+	Wide bool
+}
+
+// UserView is the signed-in person as the header shows them.
+type UserView struct {
+	Name     string
+	Reviewer bool
+}
+
+// ErrorSummary lists a failed form's problems, each a link to its field.
+type ErrorSummary struct {
+	L     *Localizer
+	Items []ErrorItem
+}
+
+// ErrorItem is one problem: Href is "#" + the field's id.
+type ErrorItem struct {
+	Href, Text string
+}
+
+// Input is a labelled one-line input. Type defaults to text; Width is ""
+// (full), "5", "10", "20" or "30" characters.
+type Input struct {
+	L                       *Localizer
+	ID, Name, Type, Value   string
+	Label, Hint, Error      string
+	Optional, Heading       bool
+	Autocomplete, InputMode string
+	Width                   string
+	NoSpellcheck            bool
+	Prefix, Suffix          string
+}
+
+// DescribedBy lists the ids of the hint and error that describe the input.
+func (i Input) DescribedBy() string { return describedBy(i.ID, i.Hint, i.Error, "") }
+
+// Textarea is a labelled multi-line input. With MaxLen it shows a
+// character count as plain text (CountMessage), which htmx keeps up to
+// date as the reader types when CountURL is set.
+type Textarea struct {
+	L                  *Localizer
+	ID, Name, Value    string
+	Label, Hint, Error string
+	Optional, Heading  bool
+	Rows               int
+	MaxLen             int
+	CountMessage       string
+	CountURL           string
+}
+
+// DescribedBy lists the ids of the hint, count and error.
+func (t Textarea) DescribedBy() string {
+	info := ""
+	if t.CountMessage != "" {
+		info = t.ID + "-info"
+	}
+	return describedBy(t.ID, t.Hint, t.Error, info)
+}
+
+// Choice is one radio button or checkbox.
+type Choice struct {
+	ID, Value, Label, Hint string
+	Checked                bool
+}
+
+// Radios is a fieldset of radio buttons; the first one's id is the
+// fieldset's Name, so an error summary links to it.
+type Radios struct {
+	L                         *Localizer
+	Name, Legend, Hint, Error string
+	Optional, Inline, Heading bool
+	Items                     []Choice
+}
+
+// DescribedBy lists the ids of the hint and error of the fieldset.
+func (r Radios) DescribedBy() string { return describedBy(r.Name, r.Hint, r.Error, "") }
+
+// Checkboxes is a fieldset of checkboxes (one for a yes/no answer).
+type Checkboxes struct {
+	L                         *Localizer
+	Name, Legend, Hint, Error string
+	Optional                  bool
+	Items                     []Choice
+}
+
+// DescribedBy lists the ids of the hint and error of the fieldset.
+func (c Checkboxes) DescribedBy() string { return describedBy(c.Name, c.Hint, c.Error, "") }
+
+// Option is one option of a select.
+type Option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// Select is a labelled drop-down list.
+type Select struct {
+	L                  *Localizer
+	ID, Name           string
+	Label, Hint, Error string
+	Optional           bool
+	Autocomplete       string
+	Options            []Option
+}
+
+// DescribedBy lists the ids of the hint and error.
+func (s Select) DescribedBy() string { return describedBy(s.ID, s.Hint, s.Error, "") }
+
+// FileUpload is a labelled file input.
+type FileUpload struct {
+	L                  *Localizer
+	ID, Name           string
+	Label, Hint, Error string
+	Accept             string
+}
+
+// DescribedBy lists the ids of the hint and error.
+func (f FileUpload) DescribedBy() string { return describedBy(f.ID, f.Hint, f.Error, "") }
+
+// TaskList is the list of things to do, each with its status.
+type TaskList struct {
+	Items []Task
+}
+
+// Task is one item of a task list; without Href it is not yet possible
+// (its Hint says why).
+type Task struct {
+	ID, Title, Href, Hint string
+	Status                Tag
+}
+
+// SummaryList shows answers, each with a Change link (check your answers).
+type SummaryList struct {
+	L    *Localizer
+	Rows []SummaryRow
+}
+
+// SummaryRow is one answer: Value holds its lines; Href, when set, is its
+// Change link, and Change names what it changes for screen readers.
+type SummaryRow struct {
+	ID, Key     string
+	Value       []string
+	Href        string
+	Change      string
+	ChangeLabel string
+}
+
+// Banner is a notification banner; Success makes it green and focuses it
+// (a role of alert); otherwise it is for information.
+type Banner struct {
+	Title, Heading, Body string
+	Success              bool
+}
+
+// Button is a form's submit button, or a link that looks like one when
+// Href is set. Name and Value are sent with the form when given.
+type Button struct {
+	Text, Name, Value, Href string
+	Secondary, Warning      bool
+}
+
+// Panel is the confirmation panel of a finished journey.
+type Panel struct {
+	Title, Body, Reference string
+}
+
+// Tag is a short status label; Colour is "" (blue), "grey", "green",
+// "yellow", "red" or "purple".
+type Tag struct {
+	Text, Colour string
+}
+
+// Pagination links to the previous and next pages of a list.
+type Pagination struct {
+	L          *Localizer
+	Prev, Next string
+}
+
+// Timeline is the history of a nomination, newest last.
+type Timeline struct {
+	L     *Localizer
+	Items []TimelineItem
+}
+
+// TimelineItem is one event as the reader may see it: When is shown,
+// Datetime is its machine-readable form.
+type TimelineItem struct {
+	Title, When, Datetime, By, Body string
+}
+
+func describedBy(id, hint, err, extra string) string {
+	var ids []string
+	if hint != "" {
+		ids = append(ids, id+"-hint")
+	}
+	if extra != "" {
+		ids = append(ids, extra)
+	}
+	if err != "" {
+		ids = append(ids, id+"-error")
+	}
+	return strings.Join(ids, " ")
+}
