@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+const motivation = "I have worked on internet governance in East Africa for ten years, building the national IGF, " +
+	"training young people and bringing local voices to the global forum. On the MAG I would help the programme reflect " +
+	"the priorities of communities that are still coming online."
+
+// cvFile writes the small test PDF to a file the browser can upload.
+func cvFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ana-cv.pdf")
+	if err := os.WriteFile(p, minimalPDF, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The whole journey as a newcomer makes it, with a look at every page in
+// its normal and error states: sign up, start a nomination, fill in the
+// details, upload the CV, ask an endorser (who confirms from the mail's
+// link), check the answers, submit, see the confirmation and the status.
+func TestBrowserJourney(t *testing.T) {
+	start := time.Now()
+	mp := sharedMailpit(t)
+	a := newApp(t, appOptions{mailpit: mp})
+	a.call("mag-2027", "MAG 2027 renewal", "mag")
+	b := newTab(t, a, false)
+
+	b.visit("/")
+	b.mustSee("MAG 2027 renewal", "Start a nomination")
+	b.audit("home")
+	b.click(`a[href="/signup"]`)
+	b.mustPath("/signup")
+	b.audit("signup")
+	b.click(`main form button[type=submit]`)
+	b.mustSee("There is a problem", "Enter your full name")
+	b.audit("signup-error")
+	b.typeInto("#name", "Ana Wanjiru")
+	b.typeInto("#email", "ana.journey@example.org")
+	b.typeInto("#password", "a long and private passphrase 7")
+	b.click(`main form button[type=submit]`)
+	b.mustPath("/nominations")
+	b.mustSee("You have not started a nomination yet")
+	b.audit("nominations-empty")
+
+	b.visit("/calls/mag-2027")
+	b.audit("call")
+	b.click(`#start ~ form button[type=submit]`)
+	b.mustPath("/nominations/n")
+	id := strings.TrimPrefix(b.path(), "/nominations/")
+	b.mustSee("Your nomination", "About the candidate", "Not started", "Cannot start yet")
+	b.audit("task-list")
+
+	b.click(`a[href$="/details"]`)
+	b.audit("details")
+	b.typeInto("#motivation", "Too short.")
+	b.click(`button[value=continue]`)
+	b.mustSee("There is a problem", "Motivation must be at least 200 characters")
+	b.audit("details-error")
+	b.do(chromedp.Clear(chromedp.CSS("#motivation")))
+	b.typeInto("#motivation", motivation)
+	b.tap(`label[for="stakeholder_group-3"]`)
+	b.tap(`label[for="gender"]`)
+	b.do(chromedp.SetValue(chromedp.CSS("#nationality"), "KE"))
+	b.typeInto("#organization", "Kenya ICT Action Network")
+	b.tap(`label[for="declaration"]`)
+	b.click(`button[value=continue]`)
+	b.mustPath("/nominations/" + id)
+	b.mustSee("Your answers have been saved")
+	b.audit("task-list-details-done")
+
+	b.click(`a[href$="/cv"]`)
+	b.audit("cv")
+	b.click(`main form button[type=submit]`)
+	b.mustSee("Select a file to upload")
+	b.audit("cv-error")
+	b.do(chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{cvFile(t)}))
+	b.click(`main form button[type=submit]`)
+	b.mustSee("The file has been uploaded")
+	b.visit("/nominations/" + id + "/cv")
+	b.mustSee("ana-cv.pdf")
+	b.audit("cv-uploaded")
+
+	b.visit("/nominations/" + id + "/endorsements")
+	b.audit("endorsements")
+	b.click(`main form button[type=submit]`)
+	b.mustSee("There is a problem", "Enter the full name of the person you ask")
+	b.audit("endorsements-error")
+	b.typeInto("#name", "Eve Endorser")
+	b.typeInto("#email", "eve.journey@example.org")
+	b.typeInto("#organization", "Civil Society Network")
+	b.click(`main form button[type=submit]`)
+	b.mustSee("We have emailed Eve Endorser", "waiting for a reply")
+	b.audit("endorsements-asked")
+
+	// The endorser, on another computer, follows the link in the mail.
+	link := mp.link(t, "eve.journey@example.org", "endorsement", a.URL+"/")
+	e := newTab(t, a, true)
+	e.visit(pageOf(link))
+	e.mustSee("Do you endorse the nomination of Ana Wanjiru?", "Ana Wanjiru has nominated Ana Wanjiru")
+	e.audit("endorse")
+	e.click(`button:not([name=decline])`)
+	e.mustSee("Enter your statement of support")
+	e.audit("endorse-error")
+	e.typeInto("#statement", "Ana has led our network for years; she has my full support.")
+	e.click(`button:not([name=decline])`)
+	e.mustSee("Thank you for your endorsement")
+	e.audit("endorse-done")
+
+	b.visit("/nominations/" + id)
+	b.mustSee("1 endorsement")
+	b.click(`a[href$="/check"]`)
+	b.mustSee("Check your answers before submitting", "Kenya ICT Action Network", "Kenya", "ana-cv.pdf", "Eve Endorser")
+	b.audit("check")
+	b.click(`form[action$="/submit"] button`)
+	b.mustPath("/nominations/" + id + "/submitted")
+	b.mustSee("Nomination submitted", id, "What happens next")
+	b.audit("submitted")
+	b.click(`a[href="/nominations/` + id + `"]`)
+	b.mustSee("Submitted", "History", "Nomination started", "Status: Submitted")
+	b.audit("status")
+	b.click(`a[href$="/check"]`)
+	b.mustSee("Your answers")
+	b.audit("answers-submitted")
+	b.visit("/nominations/" + id + "/withdraw")
+	b.audit("withdraw")
+	b.visit("/nominations")
+	b.mustSee("Ana Wanjiru", "Submitted")
+	b.audit("nominations")
+	if got := mp.link(t, "ana.journey@example.org", "", a.URL); got == "" {
+		t.Fatal("no receipt")
+	}
+
+	b.visit("/account")
+	b.audit("account")
+	b.click(`main form:last-of-type button[type=submit]`)
+	b.mustSee("Enter your current password")
+	b.audit("account-error")
+
+	// Signed out: sign-in, forgotten password and a mailed reset link.
+	s := newTab(t, a, true)
+	s.visit("/signin")
+	s.audit("signin")
+	s.click(`main form button[type=submit]`)
+	s.mustSee("Enter an email address")
+	s.audit("signin-error")
+	s.visit("/forgot-password")
+	s.audit("forgot-password")
+	s.typeInto("#email", "ana.journey@example.org")
+	s.click(`main form button[type=submit]`)
+	s.mustSee("Check your email")
+	s.audit("forgot-password-sent")
+	reset := mp.link(t, "ana.journey@example.org", "reset", a.URL+"/")
+	s.visit(reset)
+	s.audit("reset-password")
+	s.typeInto("#password", "password")
+	s.click(`main form button[type=submit]`)
+	s.mustSee("There is a problem")
+	s.audit("reset-password-error")
+	s.visit("/no-such-page")
+	s.audit("not-found")
+	s.visit("/endorse/forged-link")
+	s.mustSee("This link is not valid")
+	s.audit("link-invalid")
+	s.visit("/nominations/" + id)
+	s.mustPath("/signin?next=")
+	t.Logf("journey: %d page states checked at 1280 and 390 px in %s; screenshots in %s", *b.audited+*e.audited+*s.audited, time.Since(start).Round(time.Millisecond), b.shots)
+	_ = kb.Tab
+}
