@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -308,4 +309,21 @@ func (tb *tab) enter() {
 func (tb *tab) tap(sel string) {
 	tb.t.Helper()
 	tb.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+// pressEnterKey sends Enter as a key down and up with no character event:
+// chromedp's character event would reach whatever has the focus after the
+// key down (a field the link moved it to) and submit its form.
+func (tb *tab) pressEnterKey() {
+	tb.t.Helper()
+	tb.do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+				Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
