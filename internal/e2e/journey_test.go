@@ -177,3 +177,46 @@ func TestBrowserJourney(t *testing.T) {
 	t.Logf("journey: %d page states checked at 1280 and 390 px in %s; screenshots in %s", *b.audited+*e.audited+*s.audited, time.Since(start).Round(time.Millisecond), b.shots)
 	_ = kb.Tab
 }
+
+// A nomination of someone else: the nominee accepts from the mail's link,
+// the nominator sees it, and later withdraws the nomination after
+// confirming.
+func TestBrowserThirdPartyNomination(t *testing.T) {
+	mp := sharedMailpit(t)
+	a := newApp(t, appOptions{mailpit: mp})
+	a.call("lp-2027", "Leadership Panel 2027", "leadership-panel")
+	a.user("nora.nominator@example.org", "Nora Nominator")
+	b := newTab(t, a, false)
+	b.visit("/signin?next=/calls/lp-2027")
+	b.typeInto("#email", "nora.nominator@example.org")
+	b.typeInto("#password", testPassword)
+	b.click(`main form button[type=submit]`)
+	b.mustPath("/calls/lp-2027")
+	b.tap(`label[for="nominee-2"]`)
+	b.click(`#start ~ form button[type=submit]`)
+	b.mustSee("There is a problem", "Enter the full name of the person you nominate")
+	b.audit("call-start-error")
+	b.typeInto("#nominee_name", "Tomás Rivera")
+	b.typeInto("#nominee_email", "tomas.nominee@example.org")
+	b.click(`#start ~ form button[type=submit]`)
+	b.mustPath("/nominations/n")
+	id := strings.TrimPrefix(b.path(), "/nominations/")
+	b.mustSee("Your nomination of Tomás Rivera", "Acceptance by Tomás Rivera", "Waiting for a reply")
+	b.audit("task-list-third-party")
+
+	n := newTab(t, a, true)
+	n.visit(pageOf(mp.link(t, "tomas.nominee@example.org", "nominated", a.URL+"/")))
+	n.mustSee("Tomás Rivera, you have been nominated", "Nora Nominator has nominated you")
+	n.audit("consent")
+	n.click(`button[value=accept]`)
+	n.mustSee("You have accepted the nomination")
+	n.audit("consent-done")
+
+	b.visit("/nominations/" + id)
+	b.mustSee("Accepted")
+	b.click(`a[href$="/withdraw"]`)
+	b.mustSee("Are you sure you want to withdraw the nomination?")
+	b.click(`main form button[type=submit]`)
+	b.mustSee("The nomination has been withdrawn", "Withdrawn")
+	b.audit("withdrawn")
+}
