@@ -24,7 +24,7 @@ type browser struct {
 
 func (a *app) browser() *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: a.t, base: a.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &browser{t: a.t, base: a.URL, c: &http.Client{Jar: jar, Transport: &http.Transport{DisableCompression: true}, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }
