@@ -1,0 +1,134 @@
+package web
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/goccy/go-yaml"
+)
+
+func TestLocalPath(t *testing.T) {
+	cases := map[string]string{
+		"/nominations":                  "/nominations",
+		"/calls/mag?x=1":                "/calls/mag?x=1",
+		"":                              "",
+		"//evil.example":                "",
+		"/\\evil.example":               "",
+		"https://evil.example":          "",
+		"javascript:alert(1)":           "",
+		"/%2F%2Fevil.example":           "",
+		"/%5Cevil.example":              "",
+		"/%252F%252Fevil":               "",
+		"%2F%2Fevil":                    "",
+		"/\tevil":                       "",
+		"/a\nb":                         "",
+		"/\x00":                         "",
+		"http:/evil.example":            "",
+		"/" + strings.Repeat("a", 3000): "",
+	}
+	for in, want := range cases {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzLocalPath: whatever comes in, what comes out stays on this site.
+func FuzzLocalPath(f *testing.F) {
+	for _, s := range []string{"/a", "//b", "/\\c", "/%2f%2fd", "http://e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := localPath(s)
+		if out == "" {
+			return
+		}
+		if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || strings.ContainsAny(out, "\\") {
+			t.Fatalf("localPath(%q) = %q leaves the site", s, out)
+		}
+	})
+}
+
+var (
+	actionPattern = regexp.MustCompile(`(?s)\{\{.*?\}\}`)
+	tagPattern    = regexp.MustCompile(`(?s)<[^>]*>`)
+	idPattern     = regexp.MustCompile(`\bt \$?[.A-Za-z]*L "([A-Za-z_]+)"`)
+)
+
+// Templates hold message ids, never words: once the template actions and
+// the tags are taken out, no letter is left.
+func TestTemplatesHoldNoWords(t *testing.T) {
+	files, _ := fs.Glob(templateFiles, "templates/*.tmpl")
+	for _, f := range files {
+		b, _ := templateFiles.ReadFile(f)
+		text := tagPattern.ReplaceAllString(actionPattern.ReplaceAllString(string(b), ""), "")
+		for _, r := range text {
+			if unicode.IsLetter(r) {
+				t.Errorf("%s: words outside the catalog: %q", f, strings.Join(strings.Fields(text), " "))
+				break
+			}
+		}
+	}
+}
+
+// Every message id a template or page names is in the English catalog.
+func TestCatalogHasEveryMessage(t *testing.T) {
+	raw, err := localeFiles.ReadFile("locales/active.en.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var catalog map[string]any
+	if err := yaml.Unmarshal(raw, &catalog); err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	files, _ := fs.Glob(templateFiles, "templates/*.tmpl")
+	for _, f := range files {
+		b, _ := templateFiles.ReadFile(f)
+		for _, m := range idPattern.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = true
+		}
+	}
+	goFiles, _ := filepath.Glob("*.go")
+	goID := regexp.MustCompile(`(?:L\.(?:T|N)|rq\.tag)\("([A-Za-z_]+)"()|\.fail\(http\.Status[A-Za-z]+, "([A-Za-z_]+)", "([A-Za-z_]+)"`)
+	for _, f := range goFiles {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, _ := os.ReadFile(f)
+		for _, m := range goID.FindAllStringSubmatch(string(b), -1) {
+			for _, id := range m[1:] {
+				if id != "" {
+					used[id] = true
+				}
+			}
+		}
+	}
+	if len(used) < 50 {
+		t.Fatalf("found only %d message ids in the templates", len(used))
+	}
+	for id := range used {
+		if _, ok := catalog[id]; !ok {
+			t.Errorf("message %s is used but not in the catalog", id)
+		}
+	}
+	c, err := newCatalog(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	L := c.localizer("", "fr-CH, de;q=0.8")
+	if L.Lang != "en" || L.Dir != "ltr" {
+		t.Fatalf("fallback language %s %s", L.Lang, L.Dir)
+	}
+	if got := L.N("CountRemaining", 1); got != "You have 1 character remaining" {
+		t.Fatalf("plural one: %q", got)
+	}
+	if got := L.N("CountRemaining", 3); got != "You have 3 characters remaining" {
+		t.Fatalf("plural other: %q", got)
+	}
+}
