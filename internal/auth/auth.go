@@ -189,6 +189,9 @@ type Store interface {
 	// record keyed by its hash, kept until the token expires: ECONFLICT
 	// means it had been used before.
 	ConsumeLinkToken(ctx context.Context, hash string, at, expires time.Time) error
+	// LinkTokenUsed reports whether the token with that hash has been
+	// used (a record ConsumeLinkToken inserted is there).
+	LinkTokenUsed(ctx context.Context, hash string) (bool, error)
 
 	// AddAttempt records one attempt.
 	AddAttempt(ctx context.Context, a Attempt) error

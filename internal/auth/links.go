@@ -282,3 +282,67 @@ func (s *Service) RequestEmailConfirmation(ctx context.Context, actor *Principal
 	}
 	return s.sendConfirmation(ctx, u)
 }
+
+// LinkStatus says what a mailed account link is good for now.
+type LinkStatus int
+
+const (
+	// LinkUsable: the link does what it was mailed for.
+	LinkUsable LinkStatus = iota
+	// LinkUnknown: not a link Nomina made for a usable account: forged or
+	// mangled, another kind of link, an account that is gone or disabled,
+	// or one whose address has changed since.
+	LinkUnknown
+	// LinkSpent: a link Nomina made that no longer works: expired, used,
+	// or (a password link) made before the account's last password change.
+	LinkSpent
+)
+
+// LinkCheck is what CheckLink found.
+type LinkCheck struct {
+	Status LinkStatus
+	// Email is the address the link was mailed to, and EmailConfirmed
+	// whether it is confirmed; both are set for a usable link only.
+	Email          string
+	EmailConfirmed bool
+}
+
+// CheckLink tells, without using it or changing anything, what the account
+// link token of purpose (PurposePasswordReset, PurposeSetPassword or
+// PurposeConfirmEmail) is good for now: so a page shows a used or expired
+// link as such before anyone types a password. ResetPassword and
+// ConfirmEmail check again when they act. Errors are the store's only.
+func (s *Service) CheckLink(ctx context.Context, token, purpose string) (LinkCheck, error) {
+	unknown := LinkCheck{Status: LinkUnknown}
+	c, err := s.cfg.Links.Inspect(token, purpose)
+	if err != nil || c.Ref == "" {
+		return unknown, nil
+	}
+	u, err := s.store.UserByID(ctx, c.Ref)
+	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
+		return unknown, nil
+	}
+	if err != nil {
+		return LinkCheck{}, fmt.Errorf("check link: %w", err)
+	}
+	if u.Disabled || c.Address != addressTag(u.EmailKey) {
+		return unknown, nil
+	}
+	spent := LinkCheck{Status: LinkSpent}
+	if s.now().Unix() >= c.Expires {
+		return spent, nil
+	}
+	if purpose != PurposeConfirmEmail {
+		if time.Unix(c.Issued, 0).Before(u.ValidAfter) {
+			return spent, nil
+		}
+		used, err := s.store.LinkTokenUsed(ctx, HashToken(token))
+		if err != nil {
+			return LinkCheck{}, fmt.Errorf("check link: %w", err)
+		}
+		if used {
+			return spent, nil
+		}
+	}
+	return LinkCheck{Status: LinkUsable, Email: u.Email, EmailConfirmed: u.EmailConfirmed()}, nil
+}

@@ -1083,3 +1083,74 @@ func TestChangePasswordThrottledLikeLogin(t *testing.T) {
 	f.clock.Advance(time.Second)
 	f.mustLogin(t, f.svc, "ana@example.org", newPassword)
 }
+
+// CheckLink reads what a mailed link is good for without using it: a page
+// shows a used or expired link as such (410) and one Nomina never made as
+// unknown (404) before anyone types a password.
+func TestCheckLink(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustRegister(t, "ana@example.org")
+	check := func(t *testing.T, tok, purpose string, want auth.LinkStatus) auth.LinkCheck {
+		t.Helper()
+		c, err := f.svc.CheckLink(ctx, tok, purpose)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != want {
+			t.Fatalf("status %d, want %d", c.Status, want)
+		}
+		return c
+	}
+	confirm := f.resetLink(t, "confirm_email", "ana@example.org")
+	if c := check(t, confirm, auth.PurposeConfirmEmail, auth.LinkUsable); c.Email != "ana@example.org" || c.EmailConfirmed {
+		t.Fatalf("usable confirmation link: %+v", c)
+	}
+	if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	first := f.resetLink(t, "password_reset", "ana@example.org")
+	f.clock.Advance(2 * time.Second)
+	if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	second := f.resetLink(t, "password_reset", "ana@example.org")
+	check(t, first, auth.PurposePasswordReset, auth.LinkUsable)
+	// Checking twice uses nothing up.
+	check(t, second, auth.PurposePasswordReset, auth.LinkUsable)
+	check(t, second, auth.PurposePasswordReset, auth.LinkUsable)
+	t.Run("another kind of link is unknown", func(t *testing.T) {
+		check(t, second, auth.PurposeConfirmEmail, auth.LinkUnknown)
+		check(t, confirm, auth.PurposePasswordReset, auth.LinkUnknown)
+	})
+	t.Run("forged is unknown", func(t *testing.T) {
+		for _, tok := range []string{"", "nonsense", second + "x",
+			links.Sign(nomination.LinkClaims{Kind: auth.PurposePasswordReset, Ref: "u-nobody", Expires: f.clock.Now().Add(time.Hour).Unix()}),
+			nomination.NewLinkSigner([]byte("another secret, not the service's")).Sign(nomination.LinkClaims{Kind: auth.PurposePasswordReset, Expires: f.clock.Now().Add(time.Hour).Unix()}),
+		} {
+			check(t, tok, auth.PurposePasswordReset, auth.LinkUnknown)
+		}
+	})
+	if err := f.svc.ResetPassword(ctx, second, "copper meadow lantern"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("used is spent", func(t *testing.T) { check(t, second, auth.PurposePasswordReset, auth.LinkSpent) })
+	t.Run("made before the password changed is spent", func(t *testing.T) { check(t, first, auth.PurposePasswordReset, auth.LinkSpent) })
+	t.Run("the reset confirmed the address", func(t *testing.T) {
+		if c := check(t, confirm, auth.PurposeConfirmEmail, auth.LinkUsable); !c.EmailConfirmed {
+			t.Fatalf("confirmation link after the reset: %+v", c)
+		}
+	})
+	t.Run("expired is spent", func(t *testing.T) {
+		f.clock.Advance(2 * time.Second)
+		if err := f.svc.RequestPasswordReset(ctx, "ana@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		third := f.resetLink(t, "password_reset", "ana@example.org")
+		check(t, third, auth.PurposePasswordReset, auth.LinkUsable)
+		f.clock.Advance(auth.DefaultResetTTL)
+		check(t, third, auth.PurposePasswordReset, auth.LinkSpent)
+		f.clock.Advance(auth.DefaultConfirmTTL)
+		check(t, confirm, auth.PurposeConfirmEmail, auth.LinkSpent)
+	})
+}

@@ -400,6 +400,11 @@ func (s *Users) ConsumeLinkToken(ctx context.Context, hash string, at, expires t
 	return translate("use link token", err)
 }
 
+// LinkTokenUsed reports whether the use record of the token is there.
+func (s *Users) LinkTokenUsed(ctx context.Context, hash string) (bool, error) {
+	return s.exists(ctx, colLinkUsed, hash, "check link token")
+}
+
 // AddAttempt records one attempt.
 func (s *Users) AddAttempt(ctx context.Context, a auth.Attempt) error {
 	_, err := s.db.Collection(colAttempts).InsertOne(ctx, bson.D{

@@ -263,8 +263,14 @@ func TestSpendRefreshTokenOnce(t *testing.T) {
 func TestConsumeLinkToken(t *testing.T) {
 	s := storetest.NewStore(t).Users()
 	ctx := context.Background()
+	if used, err := s.LinkTokenUsed(ctx, "l1"); err != nil || used {
+		t.Fatalf("a fresh link reads as used: %v %v", used, err)
+	}
 	if err := s.ConsumeLinkToken(ctx, "l1", t0, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
+	}
+	if used, err := s.LinkTokenUsed(ctx, "l1"); err != nil || !used {
+		t.Fatalf("a used link reads as unused: %v %v", used, err)
 	}
 	wantCode(t, s.ConsumeLinkToken(ctx, "l1", t0, t0.Add(time.Hour)), nomination.ECONFLICT)
 	if err := s.ConsumeLinkToken(ctx, "l2", t0, t0.Add(time.Hour)); err != nil {

@@ -84,21 +84,35 @@ func (s *LinkSigner) mac(p string) string {
 // Verify checks token's signature, kind and expiry at now. Any failure is
 // ENOTFOUND, so a forged or stale link reveals nothing.
 func (s *LinkSigner) Verify(token, kind string, now time.Time) (LinkClaims, error) {
-	bad := Errorf(ENOTFOUND, "this link is not valid or has expired")
-	if len(token) > maxLinkToken {
-		return LinkClaims{}, bad
-	}
-	p, sig, ok := strings.Cut(token, ".")
-	if !ok || subtle.ConstantTimeCompare([]byte(sig), []byte(s.mac(p))) != 1 {
-		return LinkClaims{}, bad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil {
-		return LinkClaims{}, bad
-	}
-	var c LinkClaims
-	if err := json.Unmarshal(raw, &c); err != nil || c.Kind != kind || now.Unix() >= c.Expires {
-		return LinkClaims{}, bad
+	c, err := s.Inspect(token, kind)
+	if err != nil || now.Unix() >= c.Expires {
+		return LinkClaims{}, errBadLinkToken
 	}
 	return c, nil
 }
+
+// Inspect checks token's signature and kind, not its expiry, and returns
+// its claims: for a page that tells a link which expired (a link Nomina
+// made) from one that was never valid. It acts on nothing; use Verify
+// before acting. Any failure is ENOTFOUND.
+func (s *LinkSigner) Inspect(token, kind string) (LinkClaims, error) {
+	if len(token) > maxLinkToken {
+		return LinkClaims{}, errBadLinkToken
+	}
+	p, sig, ok := strings.Cut(token, ".")
+	if !ok || subtle.ConstantTimeCompare([]byte(sig), []byte(s.mac(p))) != 1 {
+		return LinkClaims{}, errBadLinkToken
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return LinkClaims{}, errBadLinkToken
+	}
+	var c LinkClaims
+	if err := json.Unmarshal(raw, &c); err != nil || c.Kind != kind {
+		return LinkClaims{}, errBadLinkToken
+	}
+	return c, nil
+}
+
+// errBadLinkToken is the one answer to a link token that is not accepted.
+var errBadLinkToken = Errorf(ENOTFOUND, "this link is not valid or has expired")

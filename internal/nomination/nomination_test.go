@@ -134,6 +134,30 @@ func TestLinkSigner(t *testing.T) {
 	}
 }
 
+// Inspect reads a link this signer made whatever its age, and nothing
+// else; Verify adds the expiry.
+func TestLinkSignerInspect(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	s := NewLinkSigner([]byte(strings.Repeat("k", 32)))
+	expired := s.Sign(LinkClaims{Kind: "confirm_email", Ref: "u1", Expires: now.Add(-time.Hour).Unix()})
+	if _, err := s.Verify(expired, "confirm_email", now); ErrorCode(err) != ENOTFOUND {
+		t.Fatalf("Verify accepted an expired link: %v", err)
+	}
+	if c, err := s.Inspect(expired, "confirm_email"); err != nil || c.Ref != "u1" {
+		t.Fatalf("Inspect refused an expired link it made: %+v %v", c, err)
+	}
+	for name, tok := range map[string]string{
+		"other kind": s.Sign(LinkClaims{Kind: "password_reset", Ref: "u1", Expires: now.Unix()}),
+		"other key":  NewLinkSigner([]byte(strings.Repeat("z", 32))).Sign(LinkClaims{Kind: "confirm_email", Ref: "u1", Expires: now.Unix()}),
+		"tampered":   expired[:len(expired)-2] + "xx",
+		"empty":      "",
+	} {
+		if _, err := s.Inspect(tok, "confirm_email"); ErrorCode(err) != ENOTFOUND {
+			t.Errorf("%s: Inspect = %v, want ENOTFOUND", name, err)
+		}
+	}
+}
+
 func FuzzLinkVerify(f *testing.F) {
 	s := NewLinkSigner([]byte(strings.Repeat("k", 32)))
 	f.Add(s.Sign(LinkClaims{Kind: "endorse", NominationID: "n", Ref: "e", Expires: 1 << 40}))
