@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/igf/nomina/internal/mail"
+	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -44,7 +45,7 @@ func newMailCmd(e env) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			msg, err := tpls.Preview(args[1])
+			msg, err := tpls.Preview(args[1], previewLinks(def, args[1]))
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -90,4 +91,44 @@ func templatesOf(def *workflow.Definition) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// previewToken stands for the signed token of a sealed link in a preview.
+const previewToken = "SAMPLE-TOKEN"
+
+// previewLinks returns the paths the links of template lead to, as in a
+// real message of def: the pages of the nomination for the template's
+// audience, and the consent and endorsement pages of the sealed links.
+func previewLinks(def *workflow.Definition, template string) map[string]string {
+	links := nomination.PageLinks("n-sample", audienceOf(def, template))
+	links["consent"] = nomination.ConsentPagePath + previewToken
+	links["endorse"] = nomination.EndorsePagePath + previewToken
+	return links
+}
+
+// audienceOf returns who def sends template to (the first audience
+// found), as the nomination service addresses it.
+func audienceOf(def *workflow.Definition, template string) string {
+	switch template {
+	case "nominee_consent":
+		return workflow.AudienceNominee
+	case "endorsement_request":
+		return workflow.AudienceEndorser
+	}
+	var notes []workflow.Notify
+	for _, st := range def.States {
+		notes = append(notes, st.OnEnter...)
+		for _, t := range st.Timers {
+			notes = append(notes, workflow.Notify{Audience: t.Audience, Template: t.Template})
+		}
+	}
+	for _, a := range def.Actions {
+		notes = append(notes, a.Notify...)
+	}
+	for _, n := range notes {
+		if n.Template == template {
+			return n.Audience
+		}
+	}
+	return ""
 }

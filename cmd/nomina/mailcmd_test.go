@@ -16,6 +16,12 @@ func TestMailPreview(t *testing.T) {
 		want string
 	}{
 		{"review request", []string{"mail", "preview", "mag", "review_request", "--dir", "../../workflows"}, 0, "Subject: "},
+		// The links lead to the pages the real message leads to.
+		{"reviewer's page", []string{"mail", "preview", "mag", "review_request", "--dir", "../../workflows"}, 0, "https://nomina.example.org/review/n-sample"},
+		{"secretariat's page", []string{"mail", "preview", "mag", "new_submission", "--dir", "../../workflows"}, 0, "https://nomina.example.org/secretariat/nominations/n-sample"},
+		{"candidate's page", []string{"mail", "preview", "mag", "nomination_submitted", "--dir", "../../workflows"}, 0, "https://nomina.example.org/nominations/n-sample"},
+		{"consent page", []string{"mail", "preview", "mag", "nominee_consent", "--dir", "../../workflows"}, 0, "https://nomina.example.org/consent/SAMPLE-TOKEN"},
+		{"endorsement page", []string{"mail", "preview", "mag", "endorsement_request", "--dir", "../../workflows"}, 0, "https://nomina.example.org/endorse/SAMPLE-TOKEN"},
 		{"with html", []string{"mail", "preview", "leadership-panel", "nomination_submitted", "--dir", "../../workflows", "--html"}, 0, "--- HTML ---"},
 		{"unknown template", []string{"mail", "preview", "mag", "nope", "--dir", "../../workflows"}, 2, "sends no template"},
 		{"unknown workflow", []string{"mail", "preview", "nope", "review_request", "--dir", "../../workflows"}, 2, "no workflow"},

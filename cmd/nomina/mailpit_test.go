@@ -252,7 +252,8 @@ func TestMailEndToEndWithMailpit(t *testing.T) {
 	// never as a link.
 	ana.must("POST", "/api/v1/nominations/"+n.ID+"/endorsements", map[string]any{"name": "Eve at www.evil.example", "email": "eve@example.org", "organization": "CS Network"}, 201, nil)
 	msg := mp.waitFor(t, "eve@example.org", "")
-	link := regexp.MustCompile(`http://\S+/api/v1/endorsements/\S+`).FindString(mp.text(t, msg.ID))
+	// The mail leads to the endorser's page; the API takes the same token.
+	link := regexp.MustCompile(`http://\S+/endorse/\S+`).FindString(mp.text(t, msg.ID))
 	if link == "" {
 		t.Fatalf("no endorsement link in:\n%s", mp.text(t, msg.ID))
 	}
@@ -260,7 +261,7 @@ func TestMailEndToEndWithMailpit(t *testing.T) {
 		t.Fatalf("the endorser's name reached the mail as a link:\n%s", text)
 	}
 	endorser := client{t: t, base: ""}
-	endorser.must("POST", link, map[string]any{"statement": "Ana has my full support."}, 200, nil)
+	endorser.must("POST", strings.Replace(link, "/endorse/", "/api/v1/endorsements/", 1), map[string]any{"statement": "Ana has my full support."}, 200, nil)
 
 	ana.must("POST", "/api/v1/nominations/"+n.ID+"/actions/submit", nil, 200, &n)
 	sec.must("POST", "/api/v1/nominations/"+n.ID+"/actions/admit", nil, 200, &n)
@@ -274,12 +275,12 @@ func TestMailEndToEndWithMailpit(t *testing.T) {
 	for _, who := range []string{"cs1@example.org", "cs2@example.org"} {
 		m := mp.waitFor(t, who, "review")
 		text := mp.text(t, m.ID)
-		link := regexp.MustCompile(`http://\S+/api/v1/nominations/` + n.ID).FindString(text)
-		if link == "" {
+		// The mail leads to the reviewer's page of the nomination.
+		if link := regexp.MustCompile(`http://\S+/review/` + n.ID).FindString(text); link == "" {
 			t.Fatalf("no review link for %s in:\n%s", who, text)
 		}
 		rev := anon.login(who, pw)
-		rev.must("GET", strings.TrimPrefix(link, "http://"+addr), nil, 200, nil)
+		rev.must("GET", "/api/v1/nominations/"+n.ID, nil, 200, nil)
 	}
 	// The reviewer of another panel is never asked: once every message
 	// about the nomination has gone out, none went to them.

@@ -104,9 +104,9 @@ func TestBrowserJourney(t *testing.T) {
 	b.audit("endorsements-asked")
 
 	// The endorser, on another computer, follows the link in the mail.
-	link := mp.link(t, "eve.journey@example.org", "endorsement", a.URL+"/")
+	link := mp.link(t, "eve.journey@example.org", "endorsement", a.URL+"/endorse/")
 	e := newTab(t, a, true)
-	e.visit(pageOf(link))
+	e.visit(link)
 	e.mustSee("Do you endorse the nomination of Ana Wanjiru?", "Ana Wanjiru has nominated Ana Wanjiru")
 	e.audit("endorse")
 	e.click(`button:not([name=decline])`)
@@ -137,7 +137,7 @@ func TestBrowserJourney(t *testing.T) {
 	b.visit("/nominations")
 	b.mustSee("Ana Wanjiru", "Submitted")
 	b.audit("nominations")
-	if got := mp.link(t, "ana.journey@example.org", "", a.URL); got == "" {
+	if got := mp.link(t, "ana.journey@example.org", "receiv", a.URL+"/nominations/"+id); got == "" {
 		t.Fatal("no receipt")
 	}
 
@@ -160,7 +160,7 @@ func TestBrowserJourney(t *testing.T) {
 	s.click(`main form button[type=submit]`)
 	s.mustSee("Check your email")
 	s.audit("forgot-password-sent")
-	reset := mp.link(t, "ana.journey@example.org", "reset", a.URL+"/")
+	reset := mp.link(t, "ana.journey@example.org", "reset", a.URL+"/reset-password/")
 	s.visit(reset)
 	s.audit("reset-password")
 	s.typeInto("#password", "password")
@@ -205,7 +205,7 @@ func TestBrowserThirdPartyNomination(t *testing.T) {
 	b.audit("task-list-third-party")
 
 	n := newTab(t, a, true)
-	n.visit(pageOf(mp.link(t, "tomas.nominee@example.org", "nominated", a.URL+"/")))
+	n.visit(mp.link(t, "tomas.nominee@example.org", "nominated", a.URL+"/consent/"))
 	n.mustSee("Tomás Rivera, you have been nominated", "Nora Nominator has nominated you")
 	n.audit("consent")
 	n.click(`button[value=accept]`)

@@ -79,7 +79,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	b.mustSee("We have emailed Ama Endorser")
 
 	e := newTab(t, a, true)
-	e.visit(pageOf(mp.link(t, "ama.keys@example.org", "endorsement", a.URL+"/")))
+	e.visit(mp.link(t, "ama.keys@example.org", "endorsement", a.URL+"/endorse/"))
 	e.tabTo("#statement")
 	e.press("Kofi has my support.")
 	e.tabTo(`button:not([name=decline])`)

@@ -151,15 +151,3 @@ func (m *mailpit) link(t testing.TB, addr, word, prefix string) string {
 		time.Sleep(150 * time.Millisecond)
 	}
 }
-
-// pageOf returns the page a mailed link is for. The nomination links of
-// the mail still name the API's paths (/api/v1/endorsements/{token},
-// /api/v1/consent/{token}); their pages take the same token.
-func pageOf(link string) string {
-	for api, page := range map[string]string{"/api/v1/endorsements/": "/endorse/", "/api/v1/consent/": "/consent/"} {
-		if i := strings.Index(link, api); i >= 0 {
-			return link[:i] + page + link[i+len(api):]
-		}
-	}
-	return link
-}

@@ -198,8 +198,8 @@ func TestStoreHoldsNoWorkingMailedLink(t *testing.T) {
 		t.Fatal("the address was confirmed by a stored string")
 	}
 	// The control: the links as the mail worker makes them work.
-	mustStatus(t, st.call("GET", st.mailedLink(n.ID, "nominee_consent", "nia@example.org", "consent"), anonymous, nil), http.StatusOK, nil)
-	mustStatus(t, st.call("GET", st.mailedLink(n.ID, "endorsement_request", "eve@example.org", "endorse"), anonymous, nil), http.StatusOK, nil)
+	mustStatus(t, st.call("GET", st.apiLink(n.ID, "nominee_consent", "nia@example.org", "consent"), anonymous, nil), http.StatusOK, nil)
+	mustStatus(t, st.call("GET", st.apiLink(n.ID, "endorsement_request", "eve@example.org", "endorse"), anonymous, nil), http.StatusOK, nil)
 	st.confirmAddress(reg)
 	for _, c := range []struct{ template, to string }{{"password_reset", "ana@example.org"}, {"set_password", "rev@example.org"}} {
 		link := st.mailedLink("", c.template, c.to, "reset")
@@ -220,7 +220,7 @@ func TestNomineeIsExcludedFromTheirOwnReview(t *testing.T) {
 	nominator := st.candidate("nora@example.org")
 	var n nominationBody
 	mustStatus(t, st.thirdParty(nominator, "mag-2027", "Rita Reviewer", "rita@example.org"), http.StatusCreated, &n)
-	mustStatus(t, st.call("POST", st.mailedLink(n.ID, "nominee_consent", "rita@example.org", "consent"), anonymous, map[string]string{"decision": "accept"}), http.StatusOK, nil)
+	mustStatus(t, st.call("POST", st.apiLink(n.ID, "nominee_consent", "rita@example.org", "consent"), anonymous, map[string]string{"decision": "accept"}), http.StatusOK, nil)
 	mustStatus(t, st.upload(nominator, n.ID, "cv", "cv.pdf", minimalPDF), http.StatusCreated, nil)
 	st.mustEndorse(nominator, n.ID)
 	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/actions/submit", nominator, nil), http.StatusOK, nil)
@@ -715,7 +715,7 @@ func TestConsentRefusedOnAnEndedNomination(t *testing.T) {
 	ana := st.candidate("ana@example.org")
 	var n nominationBody
 	mustStatus(t, st.thirdParty(ana, "mag-2027", "Nia Nominee", "nia@example.org"), http.StatusCreated, &n)
-	link := st.mailedLink(n.ID, "nominee_consent", "nia@example.org", "consent")
+	link := st.apiLink(n.ID, "nominee_consent", "nia@example.org", "consent")
 	mustStatus(t, st.call("POST", "/api/v1/nominations/"+n.ID+"/actions/withdraw", ana, nil), http.StatusOK, nil)
 	p := mustProblem(t, st.call("POST", link, anonymous, map[string]string{"decision": "accept"}), http.StatusConflict)
 	if !strings.Contains(p.Detail, "ended") {

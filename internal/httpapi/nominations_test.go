@@ -112,10 +112,11 @@ func (st *stack) mustEndorse(who account, id string) {
 	var en nomination.Endorsement
 	mustStatus(st.tb, st.call("POST", "/api/v1/nominations/"+id+"/endorsements", who,
 		map[string]any{"name": "Eve Endorser", "email": "eve@example.org", "organization": "Civil Society Network"}), http.StatusCreated, &en)
-	link := st.mailedLink(id, "endorsement_request", "eve@example.org", "endorse")
-	if !strings.HasPrefix(link, "/api/v1/endorsements/") {
+	// The mail leads to the endorser's page; the API takes its token.
+	if link := st.mailedLink(id, "endorsement_request", "eve@example.org", "endorse"); !strings.HasPrefix(link, "/endorse/") {
 		st.tb.Fatalf("endorsement link = %q", link)
 	}
+	link := st.apiLink(id, "endorsement_request", "eve@example.org", "endorse")
 	mustStatus(st.tb, st.call("GET", link, anonymous, nil), http.StatusOK, nil)
 	mustStatus(st.tb, st.call("POST", link, anonymous, map[string]any{"statement": "I support this candidate."}), http.StatusOK, nil)
 	// The link is single-use.
@@ -141,6 +142,21 @@ func (st *stack) mailedLink(id, template, to, name string) string {
 		}
 	}
 	st.tb.Fatalf("no %s mail to %s about %s", template, to, id)
+	return ""
+}
+
+// apiLink is the API's path for the token of a mailed consent or
+// endorsement link, whose page (/consent/{token}, /endorse/{token}) the
+// mail leads to.
+func (st *stack) apiLink(id, template, to, name string) string {
+	st.tb.Helper()
+	link := st.mailedLink(id, template, to, name)
+	for page, api := range map[string]string{"/consent/": "/api/v1/consent/", "/endorse/": "/api/v1/endorsements/"} {
+		if _, tok, ok := strings.Cut(link, page); ok {
+			return api + tok
+		}
+	}
+	st.tb.Fatalf("the %s link %q leads to no consent or endorsement page", name, link)
 	return ""
 }
 

@@ -346,7 +346,7 @@ func TestShapeMAGChair(t *testing.T) {
 	mustStatus(t, st.call("PATCH", "/api/v1/nominations/"+n.ID, maria, map[string]any{"fields": map[string]any{"nominating_group": "civil_society"}}, "If-Match", "*"), http.StatusOK, nil)
 	st.mustAct(maria, n.ID, "submit", http.StatusOK, nil)
 	// The nominee accepts; screening leads to the secretariat, no panel.
-	mustStatus(t, st.call("POST", st.mailedLink(n.ID, "nominee_consent", "tomas@example.org", "consent"), anonymous, map[string]string{"decision": "accept"}), http.StatusOK, nil)
+	mustStatus(t, st.call("POST", st.apiLink(n.ID, "nominee_consent", "tomas@example.org", "consent"), anonymous, map[string]string{"decision": "accept"}), http.StatusOK, nil)
 	st.mustAct(sec, n.ID, "admit", http.StatusOK, nil)
 	var got nominationBody
 	mustStatus(t, st.call("GET", "/api/v1/nominations/"+n.ID, sec, nil), http.StatusOK, &got)

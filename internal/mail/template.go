@@ -243,13 +243,22 @@ const PreviewBaseURL = "https://nomina.example.org"
 
 // Preview renders the named template with sample data: a sample recipient,
 // nomination and call, and a sample value for every link, form field and
-// extra value the template uses. It returns the errors of Render.
-func (t *Templates) Preview(name string) (Message, error) {
+// extra value the template uses. links gives the paths of links by name
+// (the pages the real message leads to, as PreviewBaseURL + path); a link
+// the template uses and links lacks gets a sample. It returns the errors
+// of Render.
+func (t *Templates) Preview(name string, links map[string]string) (Message, error) {
 	tpl, ok := t.byName[name]
 	if !ok {
 		return Message{}, nomination.Errorf(nomination.ENOTFOUND, "no mail template %q", name)
 	}
-	return t.Render(name, sampleData(tpl.refs))
+	d := sampleData(tpl.refs)
+	for k := range d.Links {
+		if p, ok := links[k]; ok {
+			d.Links[k] = PreviewBaseURL + p
+		}
+	}
+	return t.Render(name, d)
 }
 
 func sampleData(r refs) Data {

@@ -204,7 +204,7 @@ func TestPreviewFillsWhatTheTemplateUses(t *testing.T) {
 	ts := mustTemplates(t)
 	for _, name := range ts.Names() {
 		t.Run(name, func(t *testing.T) {
-			m, err := ts.Preview(name)
+			m, err := ts.Preview(name, nil)
 			if err != nil {
 				t.Fatalf("preview: %v", err)
 			}
@@ -216,7 +216,7 @@ func TestPreviewFillsWhatTheTemplateUses(t *testing.T) {
 			}
 		})
 	}
-	m, err := ts.Preview("reminder")
+	m, err := ts.Preview("reminder", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,15 @@ func TestPreviewFillsWhatTheTemplateUses(t *testing.T) {
 			t.Errorf("preview lacks %q:\n%s\n%s", want, m.Subject, m.Text)
 		}
 	}
-	if _, err := ts.Preview("nope"); nomination.ErrorCode(err) != nomination.ENOTFOUND {
+	// Links given by path lead to those pages; the others keep a sample.
+	m, err = ts.Preview("reminder", map[string]string{"review": "/review/n-sample", "unused": "/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Text, mail.PreviewBaseURL+"/review/n-sample") || strings.Contains(m.Text, "/sample/review") || strings.Contains(m.Text, "/x") {
+		t.Errorf("preview with links:\n%s", m.Text)
+	}
+	if _, err := ts.Preview("nope", nil); nomination.ErrorCode(err) != nomination.ENOTFOUND {
 		t.Fatalf("preview of unknown template: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package nomination
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -115,7 +116,6 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 		audience, template string
 	}
 	var notes []note
-	links := map[string]string{"nomination": "/api/v1/nominations/" + n.ID}
 	// Links that carry a secret are kept sealed: the mail worker signs
 	// them when it sends the message.
 	sealed := map[string]SealedLink{}
@@ -141,7 +141,7 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 			return err
 		}
 		if !n.SelfNominated {
-			sealed["consent"] = SealedLink{Path: "/api/v1/consent/", Claims: LinkClaims{Kind: "consent", NominationID: n.ID, Expires: ev.At.Add(s.LinkTTL).Unix()}}
+			sealed["consent"] = SealedLink{Path: ConsentPagePath, Claims: LinkClaims{Kind: "consent", NominationID: n.ID, Expires: ev.At.Add(s.LinkTTL).Unix()}}
 			notes = append(notes, note{workflow.AudienceNominee, "nominee_consent"})
 		}
 	case EvEndorsementRequested:
@@ -149,12 +149,12 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 		if err := jsonUnmarshal(ev.Data, &en); err != nil {
 			return err
 		}
-		sealed["endorse"] = SealedLink{Path: "/api/v1/endorsements/", Claims: LinkClaims{Kind: "endorse", NominationID: n.ID, Ref: en.ID, Expires: ev.At.Add(s.LinkTTL).Unix()}}
+		sealed["endorse"] = SealedLink{Path: EndorsePagePath, Claims: LinkClaims{Kind: "endorse", NominationID: n.ID, Ref: en.ID, Expires: ev.At.Add(s.LinkTTL).Unix()}}
 		c, err := getCall()
 		if err != nil {
 			return err
 		}
-		return s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, links, sealed)
+		return s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, sealed)
 	case EvAction, EvOverride, EvVote, EvConflict:
 		d, ok := transitionOf(ev)
 		if !ok || (ev.Type != EvAction && ev.Type != EvOverride && ev.To == "") {
@@ -175,7 +175,6 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 		for _, nt := range d.Notify {
 			notes = append(notes, note{nt.Audience, nt.Template})
 		}
-		links["review"] = links["nomination"]
 		if err := s.armTimers(ctx, n, ev.Seq, d.Timers); err != nil {
 			return err
 		}
@@ -199,7 +198,7 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 			if err != nil {
 				return err
 			}
-			if err := s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, nt.template, nt.audience, m, links, sealed); err != nil {
+			if err := s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, nt.template, nt.audience, m, sealed); err != nil {
 				return err
 			}
 		}
@@ -207,10 +206,35 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 	return nil
 }
 
+// Pages the sealed links of nomination mail lead to (NOMINA_BASE_URL +
+// path + token): the nominee's consent and an endorser's answer.
+const (
+	ConsentPagePath = "/consent/"
+	EndorsePagePath = "/endorse/"
+)
+
+// PageLinks returns the links of a message about the nomination id to a
+// recipient in audience, as paths of the pages where that recipient
+// follows it: "nomination" and "review" lead reviewers to their review
+// page, the secretariat to its page of the nomination, and everyone else
+// to the owner's page of it (which asks whoever is not its owner to sign
+// in as the owner).
+func PageLinks(id, audience string) map[string]string {
+	p := url.PathEscape(id)
+	page := "/nominations/" + p
+	switch audience {
+	case workflow.AudiencePanel, workflow.AudiencePendingReviewers:
+		page = "/review/" + p
+	case workflow.AudienceSecretariat:
+		page = "/secretariat/nominations/" + p
+	}
+	return map[string]string{"nomination": page, "review": page}
+}
+
 // enqueueFor enqueues one message about n, in call, caused by source (an
-// event or a timer); ev, when given, supplies the action's comment and
-// reason.
-func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.Definition, call Call, source string, ev *Event, template, audience string, to Member, links map[string]string, sealed map[string]SealedLink) error {
+// event or a timer), with the page links for its audience and the sealed
+// links given; ev, when given, supplies the action's comment and reason.
+func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.Definition, call Call, source string, ev *Event, template, audience string, to Member, sealed map[string]SealedLink) error {
 	key := to.UserID
 	if key == "" {
 		key = strings.ToLower(to.Email)
@@ -222,7 +246,7 @@ func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.D
 		Name:            to.Name,
 		NominationID:    n.ID,
 		CallSlug:        n.CallSlug,
-		Links:           links,
+		Links:           PageLinks(n.ID, audience),
 		NominationState: n.State,
 		NomineeName:     n.Nominee.Name,
 		CallTitle:       call.Title,

@@ -158,6 +158,27 @@ func TestLinkSignerInspect(t *testing.T) {
 	}
 }
 
+// Every message about a nomination links to the page its recipient
+// follows it on.
+func TestPageLinks(t *testing.T) {
+	for _, tc := range []struct{ audience, want string }{
+		{"candidate", "/nominations/n1"},
+		{"nominator", "/nominations/n1"},
+		{"nominee", "/nominations/n1"},
+		{"panel", "/review/n1"},
+		{"pending_reviewers", "/review/n1"},
+		{"secretariat", "/secretariat/nominations/n1"},
+	} {
+		got := PageLinks("n1", tc.audience)
+		if got["nomination"] != tc.want || got["review"] != tc.want {
+			t.Errorf("%s: %v, want %s", tc.audience, got, tc.want)
+		}
+	}
+	if got := PageLinks("n/../x", "candidate")["nomination"]; got != "/nominations/n%2F..%2Fx" {
+		t.Errorf("an id is escaped in its path: %s", got)
+	}
+}
+
 func FuzzLinkVerify(f *testing.F) {
 	s := NewLinkSigner([]byte(strings.Repeat("k", 32)))
 	f.Add(s.Sign(LinkClaims{Kind: "endorse", NominationID: "n", Ref: "e", Expires: 1 << 40}))

@@ -130,9 +130,8 @@ func (s *Service) fireTimer(ctx context.Context, t Timer) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			links := map[string]string{"nomination": "/api/v1/nominations/" + n.ID, "review": "/api/v1/nominations/" + n.ID}
 			for _, m := range to {
-				if err := s.enqueueFor(ctx, n, def, call, t.ID, nil, e.Template, e.Audience, m, links, nil); err != nil {
+				if err := s.enqueueFor(ctx, n, def, call, t.ID, nil, e.Template, e.Audience, m, nil); err != nil {
 					return "", err
 				}
 			}
