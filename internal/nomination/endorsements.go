@@ -44,8 +44,8 @@ func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string
 		if n.OwnerID != actor.UserID {
 			return Event{}, Errorf(EFORBIDDEN, "only the nomination's owner asks for endorsements")
 		}
-		if !actor.EmailConfirmed {
-			return Event{}, errUnconfirmed
+		if err := MayMailOthers(actor); err != nil {
+			return Event{}, err
 		}
 		def, err := s.definition(n)
 		if err != nil {
@@ -97,6 +97,9 @@ type EndorsementLink struct {
 	NomineeName   string
 	CallTitle     string
 	Endorsement   Endorsement
+	// Ended says the nomination has ended (withdrawn, decided): the
+	// request can no longer be answered.
+	Ended bool
 }
 
 // OpenEndorsement returns what the endorsement link refers to. Errors:
@@ -113,7 +116,8 @@ func (s *Service) OpenEndorsement(ctx context.Context, token string) (Endorsemen
 	for _, e := range n.Endorsements {
 		if e.ID == c.Ref {
 			call, _ := s.Store.GetCall(ctx, n.CallSlug)
-			return EndorsementLink{NominatorName: n.Nominator.Name, NomineeName: n.Nominee.Name, CallTitle: call.Title, Endorsement: e}, nil
+			return EndorsementLink{NominatorName: n.Nominator.Name, NomineeName: n.Nominee.Name, CallTitle: call.Title, Endorsement: e,
+				Ended: s.ended(n)}, nil
 		}
 	}
 	return EndorsementLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
@@ -168,6 +172,9 @@ type ConsentLink struct {
 	NominatorName string
 	CallTitle     string
 	Consent       string
+	// Ended says the nomination has ended (withdrawn, decided): it can
+	// no longer be accepted or declined.
+	Ended bool
 }
 
 // OpenConsent returns what the consent link refers to. Errors: ENOTFOUND.
@@ -181,7 +188,19 @@ func (s *Service) OpenConsent(ctx context.Context, token string) (ConsentLink, e
 		return ConsentLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
 	}
 	call, _ := s.Store.GetCall(ctx, n.CallSlug)
-	return ConsentLink{NomineeName: n.Nominee.Name, NominatorName: n.Nominator.Name, CallTitle: call.Title, Consent: n.Consent}, nil
+	return ConsentLink{NomineeName: n.Nominee.Name, NominatorName: n.Nominator.Name, CallTitle: call.Title, Consent: n.Consent,
+		Ended: s.ended(n)}, nil
+}
+
+// ended reports whether n is in a final state of its workflow (or one the
+// loaded workflow does not know).
+func (s *Service) ended(n *Nomination) bool {
+	def, err := s.definition(n)
+	if err != nil {
+		return true
+	}
+	st, ok := def.State(n.State)
+	return !ok || st.Final
 }
 
 // AnswerConsent records the nominee's accept or decline. Errors: ENOTFOUND

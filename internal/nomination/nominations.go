@@ -34,9 +34,22 @@ type View struct {
 	Role string
 }
 
-// errUnconfirmed refuses what would mail someone else on behalf of an
-// account whose address is not confirmed.
-var errUnconfirmed = Errorf(EFORBIDDEN, "confirm your email address first: Nomina mails other people on your behalf only after you have followed the confirmation link it sent to your address (you can ask for a new link)")
+// ErrUnconfirmed refuses (EFORBIDDEN) what would mail someone else on
+// behalf of an account whose address is not confirmed. It is returned as
+// is, so callers may tell it apart with errors.Is and say why in their own
+// words.
+var ErrUnconfirmed = Errorf(EFORBIDDEN, "confirm your email address first: Nomina mails other people on your behalf only after you have followed the confirmation link it sent to your address (you can ask for a new link)")
+
+// MayMailOthers returns ErrUnconfirmed when Nomina may not mail other
+// people (a nominee, an endorser) on actor's behalf yet, and nil when it
+// may: the rule Create and RequestEndorsement apply, for a page that says
+// so before the form is filled in.
+func MayMailOthers(actor Actor) error {
+	if !actor.EmailConfirmed {
+		return ErrUnconfirmed
+	}
+	return nil
+}
 
 // Create opens a draft nomination in an open call. Errors: ENOTFOUND for a
 // call the caller cannot see, ECONFLICT when the call is not open,
@@ -80,8 +93,8 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 	if !self {
 		// Nominating someone else mails them: the account must have shown
 		// that it is who its address says, and the mail is bounded.
-		if !actor.EmailConfirmed {
-			return nil, errUnconfirmed
+		if err := MayMailOthers(actor); err != nil {
+			return nil, err
 		}
 		limits = append(limits,
 			limit{key: "consent:account:" + actor.UserID, rate: s.Limits.ConsentRequestsPerAccount, what: "nominations of other people"},
