@@ -346,3 +346,7 @@ func (s *Service) CheckLink(ctx context.Context, token, purpose string) (LinkChe
 	}
 	return LinkCheck{Status: LinkUsable, Email: u.Email, EmailConfirmed: u.EmailConfirmed()}, nil
 }
+
+// ConfirmLinkTTL is how long a mailed confirmation link works, for the
+// pages that tell its reader.
+func (s *Service) ConfirmLinkTTL() time.Duration { return s.cfg.ConfirmTTL }

@@ -78,6 +78,8 @@ type app struct {
 	web      *web.Handler
 	api      *httpapi.Server
 	logs     *syncBuffer
+	// links signs mailed links as the mail worker does when it sends.
+	links *nomination.LinkSigner
 }
 
 type appOptions struct {
@@ -116,6 +118,7 @@ func newApp(t testing.TB, opts appOptions) *app {
 	linkKey := make([]byte, 32)
 	_, _ = rand.Read(linkKey)
 	links := nomination.NewLinkSigner(linkKey)
+	a.links = links
 	// Wired as cmd/nomina wires them: the limits counted in the store.
 	a.auth, err = auth.NewService(a.store.Users(), queue, keys, auth.Config{
 		BaseURL: base, Logger: log, Hash: auth.HashParams{Time: 1, Memory: 8 * 1024, Threads: 1},
@@ -202,6 +205,56 @@ func (a *app) user(email, name string, roles ...auth.Role) *auth.User {
 		a.t.Fatalf("user %s: %v", email, err)
 	}
 	return u
+}
+
+// mailedLink returns the path of link name in the newest queued mail of
+// template to address, signed as the mail worker signs it when it sends
+// the message (the queue keeps secret links sealed).
+func (a *app) mailedLink(template, to, name string) string {
+	a.t.Helper()
+	jobs, err := a.store.MailQueue().MailLog(context.Background(), "", "", 1000)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	for _, r := range jobs { // newest first
+		j := r.Job
+		if j.Template == template && strings.EqualFold(j.To, to) {
+			if l := a.links.Unseal(j).Links[name]; l != "" {
+				return l
+			}
+			a.t.Fatalf("the %s mail to %s has no %s link", template, to, name)
+		}
+	}
+	a.t.Fatalf("no %s mail to %s", template, to)
+	return ""
+}
+
+// mails counts the queued mails of template to address.
+func (a *app) mails(template, to string) int {
+	a.t.Helper()
+	jobs, err := a.store.MailQueue().MailLog(context.Background(), "", "", 1000)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	n := 0
+	for _, j := range jobs {
+		if j.Job.Template == template && strings.EqualFold(j.Job.To, to) {
+			n++
+		}
+	}
+	return n
+}
+
+// expired returns token (a link this service signed, of kind) signed
+// again with an expiry in the past: the same link, too late.
+func (a *app) expired(token, kind string) string {
+	a.t.Helper()
+	c, err := a.links.Inspect(token, kind)
+	if err != nil {
+		a.t.Fatalf("inspect %s link: %v", kind, err)
+	}
+	c.Expires = time.Now().Add(-time.Minute).Unix()
+	return a.links.Sign(c)
 }
 
 // call opens a call of workflow wf, open from an hour ago for a month.

@@ -29,12 +29,25 @@ type Page struct {
 	Nav string
 	// Wide lets the content use the full width (tables).
 	Wide bool
+	// AddressNotice, when set, asks the signed-in person to confirm their
+	// address (see ConfirmNotice and request.addressNotice).
+	AddressNotice *ConfirmNotice
 }
 
 // UserView is the signed-in person as the header shows them.
 type UserView struct {
 	Name     string
 	Reviewer bool
+}
+
+// ConfirmNotice asks a signed-in person whose address is not confirmed to
+// follow the link mailed to Email: Why says what waits on it, and Button
+// posts to /account/confirm-email for a new link, coming back to Next.
+type ConfirmNotice struct {
+	L          *Localizer
+	Email, Why string
+	Next       string
+	Button     Button
 }
 
 // ErrorSummary lists a failed form's problems, each a link to its field.

@@ -24,6 +24,7 @@ func (h *Handler) register() {
 	h.private("POST /calls/{slug}/nominations", h.startNomination)
 	h.handle("GET /signup", h.signUp)
 	h.handle("POST /signup", h.signUp)
+	h.handle("GET /signup/check-email", h.signUpSent)
 	h.handle("GET /signin", h.signIn)
 	h.handle("POST /signin", h.signIn)
 	h.handle("POST /signout", h.signOut)
@@ -33,8 +34,12 @@ func (h *Handler) register() {
 	h.handle("POST /reset-password/{token}", h.newPassword)
 	h.handle("GET /set-password/{token}", h.newPassword)
 	h.handle("POST /set-password/{token}", h.newPassword)
+	h.handle("GET /confirm-email/{token}", h.confirmEmail)
+	h.handle("POST /confirm-email/{token}", h.confirmEmail)
 	h.private("GET /account", h.account)
 	h.private("POST /account", h.account)
+	h.private("GET /account/confirm-email", h.confirmationStatus)
+	h.private("POST /account/confirm-email", h.resendConfirmation)
 	h.handle("POST /character-count", h.characterCount)
 	h.nominationRoutes()
 	h.linkRoutes()
@@ -43,10 +48,27 @@ func (h *Handler) register() {
 // page returns the layout data of a page titled title.
 func (rq *request) page(title string) Page {
 	p := Page{L: rq.L, Title: title}
-	if rq.user != nil {
-		p.User = &UserView{Name: rq.user.Name, Reviewer: rq.user.HasRole(auth.RoleReviewer)}
+	if u := rq.user; u != nil {
+		p.User = &UserView{Name: u.Name, Reviewer: u.HasRole(auth.RoleReviewer)}
 	}
 	return p
+}
+
+// addressNotice returns the notice that asks a signed-in person whose
+// address is not confirmed to confirm it, saying why (a message id: what
+// waits on it here), or nil. Pages where it matters show it: the list of
+// nominations, a draft's task list, the call, endorsements, the account.
+func (rq *request) addressNotice(why string) *ConfirmNotice {
+	u := rq.user
+	if u == nil || u.EmailConfirmed {
+		return nil
+	}
+	next := rq.r.URL.Path
+	if rq.r.Method == http.MethodGet {
+		next = rq.r.URL.RequestURI()
+	}
+	return &ConfirmNotice{L: rq.L, Email: u.Email, Why: rq.L.T(why), Next: localPath(next),
+		Button: Button{Text: rq.L.T("ConfirmSendAgain"), Secondary: true}}
 }
 
 // when writes a time for the reader, in UTC.
@@ -151,6 +173,9 @@ func (h *Handler) renderCall(rq *request, status int, fe *formErrors, who, name,
 		{ID: "nominee", Value: "self", Label: L.T("CallWhoSelf"), Checked: who == "self"},
 		{ID: "nominee-2", Value: "someone_else", Label: L.T("CallWhoOther"), Checked: who == "someone_else"},
 	}}
+	if d.AddressNotice = rq.addressNotice("ConfirmWhyNominate"); d.AddressNotice != nil {
+		d.Who.Items[1].Hint = L.T("UnconfirmedNominateHint")
+	}
 	d.NomineeName = Input{L: L, ID: "nominee_name", Name: "nominee_name", Label: L.T("CallNomineeName"), Value: name, Error: fe.get("nominee_name"), Autocomplete: "off", NoSpellcheck: true}
 	d.NomineeEmail = Input{L: L, ID: "nominee_email", Name: "nominee_email", Type: "email", Label: L.T("CallNomineeEmail"), Value: email, Error: fe.get("nominee_email"), Autocomplete: "off", NoSpellcheck: true}
 	d.Submit = Button{Text: L.T("CallStartButton")}
@@ -186,10 +211,17 @@ func (h *Handler) signUp(rq *request) {
 		err := h.cfg.Accounts.Register(rq.ctx, auth.Registration{Name: name, Email: email, Password: rq.r.PostForm.Get("password"), ClientIP: rq.clientIP()})
 		if err == nil {
 			// The same answer for a new and a taken address: the mail
-			// tells the owner which.
-			rq.render(http.StatusOK, "message", messagePage{Page: rq.page(L.T("ForgotSentTitle")), Heading: L.T("ForgotSentTitle"),
-				Body:  []string{L.T("ForgotSentSpam")},
-				Links: []Link{{Href: d.SignInHref, Text: L.T("NavSignIn")}}})
+			// tells the owner of the address which it was.
+			rq.rememberSignUp(email)
+			to := "/signup/check-email"
+			if next != "" {
+				to += "?next=" + url.QueryEscape(next)
+			}
+			rq.redirect(to)
+			return
+		}
+		if nomination.ErrorCode(err) == nomination.ETOOMANY {
+			rq.tooMany(err, "SignUpTooManyBody")
 			return
 		}
 		if !fe.addDomain(err,
@@ -264,7 +296,7 @@ func (h *Handler) signIn(rq *request) {
 			case nomination.EUNAUTHORIZED:
 				fe.add("email", L.T("SignInWrong"))
 			case nomination.ETOOMANY:
-				rq.failWith(err)
+				rq.tooMany(err, "SignInTooManyBody", Link{Href: "/forgot-password", Text: L.T("SignInForgot")})
 				return
 			case nomination.EINVALID:
 				fe.add("email", L.T("InvalidEmail"))
@@ -338,6 +370,14 @@ func (h *Handler) newPassword(rq *request) {
 	if setting {
 		title = L.T("SetTitle")
 	}
+	purpose := auth.PurposePasswordReset
+	if setting {
+		purpose = auth.PurposeSetPassword
+	}
+	// A link that cannot work says so before anyone types a password.
+	if !h.usableLink(rq, token, purpose) {
+		return
+	}
 	fe := newFormErrors(L)
 	if rq.r.Method == http.MethodPost {
 		if !rq.parseForm() {
@@ -349,6 +389,7 @@ func (h *Handler) newPassword(rq *request) {
 			return
 		}
 		if isBadLink(err) {
+			// Used meanwhile (another tab), or expired since the check.
 			rq.goneLink()
 			return
 		}
@@ -386,9 +427,27 @@ func isBadLink(err error) bool {
 	return de != nil && len(de.Fields) > 0 && de.Fields[0].Field == "token"
 }
 
-// goneLink answers a mailed link that was used or has expired.
+// goneLink answers a mailed password link that was used or has expired.
 func (rq *request) goneLink() {
 	rq.fail(http.StatusGone, "LinkGoneTitle", "LinkGoneBody", Link{Href: "/forgot-password", Text: rq.L.T("LinkGoneAgain")})
+}
+
+// usableLink checks a mailed password link without using it and answers
+// for one that cannot work: 404 for a link Nomina did not make, 410 for one
+// used, expired or outdated. It reports whether the page may go on.
+func (h *Handler) usableLink(rq *request, token, purpose string) bool {
+	c, err := h.cfg.Accounts.CheckLink(rq.ctx, token, purpose)
+	switch {
+	case err != nil:
+		rq.failWith(err)
+	case c.Status == auth.LinkUnknown:
+		rq.fail(http.StatusNotFound, "LinkInvalidTitle", "PasswordLinkInvalidBody", Link{Href: "/forgot-password", Text: rq.L.T("LinkGoneAgain")})
+	case c.Status == auth.LinkSpent:
+		rq.goneLink()
+	default:
+		return true
+	}
+	return false
 }
 
 func (h *Handler) account(rq *request) {
@@ -421,7 +480,7 @@ func (h *Handler) account(rq *request) {
 				return
 			}
 			if nomination.ErrorCode(err) == nomination.ETOOMANY {
-				rq.failWith(err)
+				rq.tooMany(err, "SignInTooManyBody", Link{Href: "/account", Text: L.T("NavAccount")})
 				return
 			}
 			if !passwordErrs.addDomain(err,
@@ -458,6 +517,7 @@ func (h *Handler) account(rq *request) {
 	}{Page: rq.page(L.T("AccountTitle"))}
 	d.Nav = "account"
 	d.Banner = banner
+	d.AddressNotice = rq.addressNotice("ConfirmWhy")
 	all := &formErrors{L: L, byField: map[string]string{}}
 	all.items = append(append(all.items, profileErrs.items...), passwordErrs.items...)
 	d.Errors = all.summary()

@@ -25,6 +25,12 @@ func (rq *request) linkAnswered() {
 	rq.fail(http.StatusGone, "LinkAnsweredTitle", "LinkAnsweredBody")
 }
 
+// linkEnded answers a link to a nomination that has ended (withdrawn or
+// decided) before it was answered: nothing is left to do.
+func (rq *request) linkEnded() {
+	rq.fail(http.StatusGone, "LinkEndedTitle", "LinkEndedBody")
+}
+
 func (h *Handler) endorse(rq *request) {
 	L := rq.L
 	token := rq.r.PathValue("token")
@@ -35,6 +41,10 @@ func (h *Handler) endorse(rq *request) {
 			return
 		}
 		rq.failWith(err)
+		return
+	}
+	if link.Ended && link.Endorsement.Status == "requested" {
+		rq.linkEnded()
 		return
 	}
 	var statement string
@@ -59,6 +69,11 @@ func (h *Handler) endorse(rq *request) {
 			rq.redirect(rq.r.URL.Path)
 			return
 		case nomination.ErrorCode(err) == nomination.ECONFLICT:
+			// Answered meanwhile, or the nomination ended meanwhile.
+			if l, err := h.cfg.Nominations.OpenEndorsement(rq.ctx, token); err == nil && l.Ended && l.Endorsement.Status == "requested" {
+				rq.linkEnded()
+				return
+			}
 			rq.linkAnswered()
 			return
 		case nomination.ErrorCode(err) == nomination.ENOTFOUND:
@@ -117,6 +132,10 @@ func (h *Handler) consent(rq *request) {
 		rq.failWith(err)
 		return
 	}
+	if link.Ended && link.Consent == "pending" {
+		rq.linkEnded()
+		return
+	}
 	fe := newFormErrors(L)
 	if rq.r.Method == http.MethodPost {
 		if !rq.parseForm() {
@@ -134,6 +153,10 @@ func (h *Handler) consent(rq *request) {
 			rq.redirect(rq.r.URL.Path)
 			return
 		case nomination.ECONFLICT:
+			if l, err := h.cfg.Nominations.OpenConsent(rq.ctx, token); err == nil && l.Ended && l.Consent == "pending" {
+				rq.linkEnded()
+				return
+			}
 			rq.linkAnswered()
 			return
 		case nomination.ENOTFOUND:

@@ -163,6 +163,7 @@ func (h *Handler) myNominations(rq *request) {
 	if rq.r.URL.Query().Get("saved") == "1" {
 		d.Banner = &Banner{Title: L.T("BannerSuccess"), Heading: L.T("DetailsSavedLater"), Success: true}
 	}
+	d.AddressNotice = rq.addressNotice("ConfirmWhy")
 	rq.render(http.StatusOK, "nominations", d)
 }
 
@@ -193,6 +194,12 @@ func (h *Handler) startNomination(rq *request) {
 		v, err := h.cfg.Nominations.Create(rq.ctx, rq.actor(), rq.r.PathValue("slug"), in)
 		if err == nil {
 			rq.redirect("/nominations/" + url.PathEscape(v.Nomination.ID))
+			return
+		}
+		if errors.Is(err, nomination.ErrUnconfirmed) {
+			// Why, in words, at the choice that needs it.
+			fe.add("nominee", L.T("UnconfirmedNominate"))
+			h.renderCall(rq, http.StatusForbidden, fe, who, name, email)
 			return
 		}
 		if !fe.addDomain(err,
@@ -277,6 +284,7 @@ func (h *Handler) nominationPage(rq *request) {
 	}
 	if o.editable() {
 		d.Draft = true
+		d.AddressNotice = rq.addressNotice("ConfirmWhyEndorse")
 		if n.LastComment != "" && slices.Contains(n.Visited, "submitted") {
 			d.Returned = L.T("NominationReturned", "Comment", n.LastComment)
 		}

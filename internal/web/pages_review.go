@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,15 +44,19 @@ func (h *Handler) endorsements(rq *request) {
 	L := rq.L
 	var name, email, org string
 	fe := newFormErrors(L)
+	status := http.StatusOK
 	if rq.r.Method == http.MethodPost {
 		if !rq.parseForm() {
 			return
 		}
 		name, email, org = rq.form("name"), rq.form("email"), rq.form("organization")
-		if name == "" {
+		// Without a confirmed address the domain refuses whatever the
+		// answers; that is the problem to show.
+		mayAsk := nomination.MayMailOthers(rq.actor()) == nil
+		if mayAsk && name == "" {
 			fe.add("name", L.T("RequiredEndorserName"))
 		}
-		if email == "" {
+		if mayAsk && email == "" {
 			fe.add("email", L.T("RequiredEmail"))
 		}
 		if !fe.any() {
@@ -60,7 +65,10 @@ func (h *Handler) endorsements(rq *request) {
 				rq.redirect(o.base + "/endorsements?asked=" + url.QueryEscape(en.ID))
 				return
 			}
-			if !fe.addDomain(err,
+			if errors.Is(err, nomination.ErrUnconfirmed) {
+				fe.items = append(fe.items, ErrorItem{Href: "#nm-confirm-title", Text: L.T("UnconfirmedEndorse")})
+				status = http.StatusForbidden
+			} else if !fe.addDomain(err,
 				field{"name", "name", L.T("LabelEndorserName"), "RequiredEndorserName"},
 				field{"email", "email", L.T("LabelEmail"), "RequiredEmail"},
 				field{"organization", "organization", L.T("LabelOrganization"), ""}) {
@@ -72,12 +80,18 @@ func (h *Handler) endorsements(rq *request) {
 	d := struct {
 		Page
 		Caption, Action, BackHref, Poll string
-		CanAsk                          bool
+		CanAsk, Unconfirmed             bool
 		List                            SummaryList
 		Name, Email, Organization       Input
 		Submit                          Button
 	}{Page: rq.page(L.T("EndorsementsTitle")), Caption: rq.caption(o), Action: o.base + "/endorsements", BackHref: o.base, CanAsk: !o.final()}
 	d.Back = &Link{Href: o.base, Text: L.T("Back")}
+	if err := nomination.MayMailOthers(rq.actor()); err != nil && d.CanAsk {
+		// Asking mails the endorser: the page says why it cannot yet,
+		// instead of a form that would be refused.
+		d.CanAsk, d.Unconfirmed = false, true
+		d.AddressNotice = rq.addressNotice("ConfirmWhyEndorse")
+	}
 	d.Errors = fe.summary()
 	d.List = rq.endorsementRows(o.n)
 	for _, e := range o.n.Endorsements {
@@ -92,8 +106,7 @@ func (h *Handler) endorsements(rq *request) {
 	d.Email = Input{L: L, ID: "email", Name: "email", Type: "email", Label: L.T("LabelEmail"), Value: email, Error: fe.get("email"), Autocomplete: "off", NoSpellcheck: true}
 	d.Organization = Input{L: L, ID: "organization", Name: "organization", Label: L.T("LabelOrganization"), Value: org, Error: fe.get("organization"), Optional: true, Autocomplete: "off"}
 	d.Submit = Button{Text: L.T("EndorsementsAskButton")}
-	status := http.StatusOK
-	if fe.any() {
+	if fe.any() && status == http.StatusOK {
 		status = http.StatusUnprocessableEntity
 	}
 	rq.render(status, "endorsements", d)

@@ -59,11 +59,22 @@ type Config struct {
 	Now      func() time.Time
 }
 
-// Route is one route of the pages, in net/http.ServeMux pattern syntax.
+// Route is one route of the pages, in net/http.ServeMux pattern syntax,
+// with who may use it.
 type Route struct {
 	Method string
 	Path   string
+	// Access is AccessPublic or AccessSignedIn.
+	Access string
 }
+
+// Who may use a page: anyone, or a signed-in person (anyone else is sent
+// to the sign-in page). What a signed-in person sees on it is the
+// domain's answer for them.
+const (
+	AccessPublic   = "public"
+	AccessSignedIn = "signed-in"
+)
 
 // Handler serves the pages.
 type Handler struct {
@@ -132,11 +143,13 @@ func (h *Handler) NotFound() http.Handler {
 	})
 }
 
-// handle registers a page: pattern is "METHOD /path".
-func (h *Handler) handle(pattern string, fn func(*request)) {
+// handle registers a page anyone may use: pattern is "METHOD /path".
+func (h *Handler) handle(pattern string, fn func(*request)) { h.route(pattern, AccessPublic, fn) }
+
+func (h *Handler) route(pattern, access string, fn func(*request)) {
 	method, p, _ := strings.Cut(pattern, " ")
 	// "/{$}" is ServeMux's "exactly /"; the route table says "/".
-	h.routes = append(h.routes, Route{Method: method, Path: strings.TrimSuffix(p, "{$}")})
+	h.routes = append(h.routes, Route{Method: method, Path: strings.TrimSuffix(p, "{$}"), Access: access})
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		rq := h.newRequest(w, r)
 		defer rq.recover()
@@ -147,7 +160,7 @@ func (h *Handler) handle(pattern string, fn func(*request)) {
 // private registers a page for signed-in users: anyone else is sent to
 // the sign-in page and brought back afterwards.
 func (h *Handler) private(pattern string, fn func(*request)) {
-	h.handle(pattern, func(rq *request) {
+	h.route(pattern, AccessSignedIn, func(rq *request) {
 		if rq.user == nil {
 			if rq.r.Method == http.MethodGet {
 				rq.redirect("/signin?next=" + url.QueryEscape(rq.r.URL.RequestURI()))
@@ -305,6 +318,41 @@ func (rq *request) fail(status int, title, body string, links ...Link) {
 	rq.render(status, "message", p)
 }
 
+// tooMany answers a request over a limit (429): what happened (body, a
+// message id), how long to wait, with Retry-After, and where to go.
+func (rq *request) tooMany(err error, body string, links ...Link) {
+	L := rq.L
+	secs := 0
+	var de *nomination.Error
+	if errors.As(err, &de) {
+		secs = de.RetryAfter
+	}
+	secs = max(secs, 1)
+	rq.w.Header().Set("Retry-After", strconv.Itoa(secs))
+	p := messagePage{Page: rq.page(L.T("ErrorTooManyTitle")), Heading: L.T("ErrorTooManyTitle"),
+		Body: []string{L.T(body), L.T("ErrorTooManyWait", "Wait", waitWords(L, secs))}, Links: links}
+	if rq.user != nil {
+		p.Links = append(p.Links, Link{Href: "/nominations", Text: L.T("NavNominations")})
+	}
+	p.Links = append(p.Links, Link{Href: "/", Text: L.T("GoHome")})
+	rq.render(http.StatusTooManyRequests, "message", p)
+}
+
+// waitWords says a wait of secs seconds in words, rounded up to the unit
+// a person would use.
+func waitWords(L *Localizer, secs int) string {
+	switch {
+	case secs < 60:
+		return L.N("WaitSeconds", secs)
+	case secs < 3600:
+		return L.N("WaitMinutes", (secs+59)/60)
+	case secs < 48*3600:
+		return L.N("WaitHours", (secs+3599)/3600)
+	default:
+		return L.N("WaitDays", (secs+86399)/86400)
+	}
+}
+
 func (rq *request) notFound() {
 	rq.fail(http.StatusNotFound, "ErrorNotFoundTitle", "ErrorNotFoundBody")
 }
@@ -330,10 +378,7 @@ func (rq *request) failWith(err error) {
 		}
 		rq.render(http.StatusConflict, "message", p)
 	case nomination.ETOOMANY:
-		if de != nil && de.RetryAfter > 0 {
-			rq.w.Header().Set("Retry-After", strconv.Itoa(de.RetryAfter))
-		}
-		rq.fail(http.StatusTooManyRequests, "ErrorTooManyTitle", "ErrorTooManyBody")
+		rq.tooMany(err, "ErrorTooManyBody")
 	case nomination.ETOOLARGE:
 		rq.fail(http.StatusRequestEntityTooLarge, "ErrorTooLargeTitle", "ErrorTooLargeBody")
 	case nomination.EUNAVAILABLE:

@@ -95,7 +95,7 @@ func TestCatalogHasEveryMessage(t *testing.T) {
 		}
 	}
 	goFiles, _ := filepath.Glob("*.go")
-	goID := regexp.MustCompile(`(?:L\.(?:T|N)|rq\.tag)\("([A-Za-z_]+)"()|\.fail\(http\.Status[A-Za-z]+, "([A-Za-z_]+)", "([A-Za-z_]+)"`)
+	goID := regexp.MustCompile(`(?:L\.(?:T|N)|rq\.tag)\("([A-Za-z_]+)"()|\.fail\(http\.Status[A-Za-z]+, "([A-Za-z_]+)", "([A-Za-z_]+)"|\.tooMany\(err, "([A-Za-z_]+)"`)
 	for _, f := range goFiles {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -130,5 +130,22 @@ func TestCatalogHasEveryMessage(t *testing.T) {
 	}
 	if got := L.N("CountRemaining", 3); got != "You have 3 characters remaining" {
 		t.Fatalf("plural other: %q", got)
+	}
+}
+
+// A wait is said in the unit a person would use, rounded up.
+func TestWaitWords(t *testing.T) {
+	c, err := newCatalog(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	L := c.localizer("", "en")
+	for secs, want := range map[int]string{
+		1: "1 second", 59: "59 seconds", 60: "1 minute", 61: "2 minutes", 900: "15 minutes",
+		3600: "1 hour", 3601: "2 hours", 47 * 3600: "47 hours", 48 * 3600: "2 days", 7 * 86400: "7 days",
+	} {
+		if got := waitWords(L, secs); got != want {
+			t.Errorf("waitWords(%d) = %q, want %q", secs, got, want)
+		}
 	}
 }
