@@ -386,7 +386,7 @@ func serveMetrics(cfg config.Config, h http.Handler, log *slog.Logger) (func(), 
 func mountPages(pages *web.Handler) func(*httpapi.Server) {
 	var routes []httpapi.PageRoute
 	for _, r := range pages.Routes() {
-		routes = append(routes, httpapi.PageRoute{Method: r.Method, Path: r.Path})
+		routes = append(routes, httpapi.PageRoute{Method: r.Method, Path: r.Path, Access: r.Access})
 	}
 	return httpapi.Pages(routes, pages, pages.NotFound())
 }

@@ -141,7 +141,7 @@ func newApp(t testing.TB, opts appOptions) *app {
 	}
 	var routes []httpapi.PageRoute
 	for _, r := range a.web.Routes() {
-		routes = append(routes, httpapi.PageRoute{Method: r.Method, Path: r.Path})
+		routes = append(routes, httpapi.PageRoute{Method: r.Method, Path: r.Path, Access: r.Access})
 	}
 	a.api = httpapi.New(httpapi.Config{
 		Logger: log, Authenticate: httpapi.AuthenticateWith(a.auth), Auth: a.auth, Nominations: a.noms,

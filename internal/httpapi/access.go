@@ -13,7 +13,9 @@ import (
 type Access struct {
 	public bool
 	page   bool
-	roles  []string // any of these; empty with public=false means any signed-in user
+	// pageWho says who may use a page (see PageAccess).
+	pageWho string
+	roles   []string // any of these; empty with public=false means any signed-in user
 }
 
 // Public routes need no credentials.
@@ -31,7 +33,7 @@ func Roles(roles ...string) Access { return Access{roles: roles} }
 func (a Access) String() string {
 	switch {
 	case a.page:
-		return "page"
+		return "page:" + a.pageWho
 	case a.public:
 		return "public"
 	case len(a.roles) == 0:

@@ -9,17 +9,20 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// Page is the access declaration of a web page: the page handler checks
-// the browser's session itself (and answers with a sign-in page, not a
-// problem document), bounds its own request bodies and sets its own
+// PageAccess returns the access declaration of a web page that who may
+// use ("public", "signed-in", as the pages declare it): the page handler
+// checks the browser's session itself (and answers with the sign-in page,
+// not a problem document), bounds its own request bodies and sets its own
 // headers, so the API's bearer-token check and body limit stand aside.
-var Page = Access{page: true}
+// The route table names it "page:" + who.
+func PageAccess(who string) Access { return Access{page: true, pageWho: who} }
 
 // PageRoute is one route of the web pages, in net/http.ServeMux pattern
-// syntax ("/nominations/{id}").
+// syntax ("/nominations/{id}"), with who may use it.
 type PageRoute struct {
 	Method string
 	Path   string
+	Access string
 }
 
 var muxParam = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -40,7 +43,7 @@ func Pages(routes []PageRoute, h http.Handler, notFound http.Handler) func(*Serv
 			h.ServeHTTP(c.Writer, r)
 		}
 		for _, r := range routes {
-			s.Handle(r.Method, ginPath(r.Path), Page, serve)
+			s.Handle(r.Method, ginPath(r.Path), PageAccess(r.Access), serve)
 		}
 		s.pageNotFound = notFound
 	}

@@ -216,6 +216,9 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	routed := map[string]bool{}
 	for _, r := range s.Routes() {
+		if a, _ := s.AccessOf(r.Method, r.Path); strings.HasPrefix(a.String(), "page:") {
+			continue // the web pages are no part of the API
+		}
 		routed[r.Method+" "+ginParam.ReplaceAllString(r.Path, "{$1}")] = true
 	}
 	var missing, extra []string
