@@ -35,6 +35,9 @@ const axeRun = `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wc
 const cspProbe = `window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`
 
 var (
+	// cleanedDirs are the screenshot folders emptied in this run.
+	cleanedDirs sync.Map
+
 	chromeOnce sync.Once
 	chromeCtx  context.Context
 	chromeErr  error
@@ -88,6 +91,13 @@ func screenshotDir(t *testing.T) string {
 		dir = filepath.Join(os.TempDir(), "nomina-screenshots")
 	}
 	dir = filepath.Join(dir, t.Name())
+	// A fresh folder (once per test: its tabs share it), so no screenshot
+	// of an earlier run passes for this one's.
+	if _, done := cleanedDirs.LoadOrStore(dir, true); !done {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +29,10 @@ func cvFile(t *testing.T) string {
 
 // The whole journey as a newcomer makes it, with a look at every page in
 // its normal and error states: sign up, start a nomination, fill in the
-// details, upload the CV, ask an endorser (who confirms from the mail's
-// link), check the answers, submit, see the confirmation and the status.
+// details, upload the CV, confirm the address from the mail (nominating
+// someone else and asking for endorsements wait for it, and say so), ask
+// an endorser (who confirms from the mail's link), check the answers,
+// submit, see the confirmation and the status.
 func TestBrowserJourney(t *testing.T) {
 	start := time.Now()
 	mp := sharedMailpit(t)
@@ -49,12 +53,29 @@ func TestBrowserJourney(t *testing.T) {
 	b.typeInto("#email", "ana.journey@example.org")
 	b.typeInto("#password", "a long and private passphrase 7")
 	b.click(`main form button[type=submit]`)
+	b.mustPath("/signup/check-email")
+	b.mustSee("Check your email", "ana.journey@example.org", "What happens next", "If the email does not arrive")
+	b.audit("signup-sent")
+
+	// Signing in needs no confirmation; the notice says what waits on it.
+	b.click(`main a.nm-button[href^="/signin"]`)
+	b.typeInto("#email", "ana.journey@example.org")
+	b.typeInto("#password", "a long and private passphrase 7")
+	b.click(`main form button[type=submit]`)
 	b.mustPath("/nominations")
-	b.mustSee("You have not started a nomination yet")
-	b.audit("nominations-empty")
+	b.mustSee("You have not started a nomination yet", "Confirm your email address", "Send the link again")
+	b.audit("nominations-unconfirmed")
 
 	b.visit("/calls/mag-2027")
+	b.mustSee("First confirm your email address")
 	b.audit("call")
+	b.tap(`label[for="nominee-2"]`)
+	b.typeInto("#nominee_name", "Tomás Rivera")
+	b.typeInto("#nominee_email", "tomas.journey@example.org")
+	b.click(`#start ~ form button[type=submit]`)
+	b.mustSee("There is a problem", "Confirm your email address before you nominate someone else")
+	b.audit("call-start-unconfirmed")
+	b.tap(`label[for="nominee"]`)
 	b.click(`#start ~ form button[type=submit]`)
 	b.mustPath("/nominations/n")
 	id := strings.TrimPrefix(b.path(), "/nominations/")
@@ -90,6 +111,28 @@ func TestBrowserJourney(t *testing.T) {
 	b.visit("/nominations/" + id + "/cv")
 	b.mustSee("ana-cv.pdf")
 	b.audit("cv-uploaded")
+
+	b.visit("/nominations/" + id + "/endorsements")
+	b.mustSee("You can ask for endorsements once you have confirmed your email address")
+	b.audit("endorsements-unconfirmed")
+	b.click(`form[action="/account/confirm-email"] button`)
+	b.mustPath("/account/confirm-email?sent=1")
+	b.mustSee("We have sent a new link to ana.journey@example.org", "If the email does not arrive")
+	b.audit("confirm-email-sent")
+
+	// The link in the mail: a page with a button; the button confirms.
+	confirm := mp.link(t, "ana.journey@example.org", "confirm your email", a.URL+"/confirm-email/")
+	b.visit(confirm)
+	b.mustSee("Confirm that this is your email address", "ana.journey@example.org")
+	b.audit("confirm-email")
+	b.click(`main form button[type=submit]`)
+	b.mustSee("Email address confirmed")
+	b.audit("confirm-email-done")
+	b.click(`main a.nm-button`)
+	b.mustPath("/nominations")
+	if strings.Contains(eval[string](b, "document.body.innerText"), "Send the link again") {
+		t.Fatal("the notice stays after the address is confirmed")
+	}
 
 	b.visit("/nominations/" + id + "/endorsements")
 	b.audit("endorsements")
@@ -167,6 +210,33 @@ func TestBrowserJourney(t *testing.T) {
 	s.click(`main form button[type=submit]`)
 	s.mustSee("There is a problem")
 	s.audit("reset-password-error")
+	s.typeInto("#password", "a new and longer private passphrase 8")
+	s.click(`main form button[type=submit]`)
+	s.mustSee("Your password has been changed")
+	s.visit(reset)
+	s.mustSee("This link has expired or has been used", "Ask for a new link")
+	s.audit("reset-password-gone")
+	s.visit("/confirm-email/forged")
+	s.mustSee("This link is not valid")
+	s.audit("confirm-email-invalid")
+	s.visit("/confirm-email/" + a.expired(strings.TrimPrefix(confirm, a.URL+"/confirm-email/"), "confirm_email"))
+	s.mustSee("This link has expired", "Get a new link")
+	s.audit("confirm-email-expired")
+	// Sign-in paused after failures on the account from many addresses
+	// and one here: a page that says how long to wait.
+	a.user("zoe.journey@example.org", "Zoe")
+	for i := range 10 {
+		mustStatus(t, a.fromAddress(fmt.Sprintf("127.0.0.%d", i+2)).post("/signin", url.Values{"email": {"zoe.journey@example.org"}, "password": {"not her password"}}), 422)
+	}
+	s.visit("/signin")
+	s.typeInto("#email", "zoe.journey@example.org")
+	s.typeInto("#password", "not her password either")
+	s.click(`main form button[type=submit]`)
+	s.mustSee("There is a problem")
+	s.typeInto("#password", "nor this one")
+	s.click(`main form button[type=submit]`)
+	s.mustSee("Too many attempts", "You can try again in ", "I have forgotten my password")
+	s.audit("too-many")
 	s.visit("/no-such-page")
 	s.audit("not-found")
 	s.visit("/endorse/forged-link")
@@ -212,6 +282,22 @@ func TestBrowserThirdPartyNomination(t *testing.T) {
 	n.mustSee("You have accepted the nomination")
 	n.audit("consent-done")
 
+	// Two people asked to endorse: one declines; the other's link is
+	// answered after the nomination has been withdrawn.
+	b.visit("/nominations/" + id + "/endorsements")
+	for _, p := range [][2]string{{"Eve Endorser", "eve.third@example.org"}, {"Fay Endorser", "fay.third@example.org"}} {
+		b.typeInto("#name", p[0])
+		b.typeInto("#email", p[1])
+		b.click(`main form button[type=submit]`)
+		b.mustSee("We have emailed " + p[0])
+	}
+	e := newTab(t, a, true)
+	e.visit(mp.link(t, "eve.third@example.org", "endorsement", a.URL+"/endorse/"))
+	e.click(`button[name=decline]`)
+	e.mustSee("You declined to endorse the nomination")
+	e.audit("endorse-declined")
+	fay := mp.link(t, "fay.third@example.org", "endorsement", a.URL+"/endorse/")
+
 	b.visit("/nominations/" + id)
 	b.mustSee("Accepted")
 	b.click(`a[href$="/withdraw"]`)
@@ -219,4 +305,7 @@ func TestBrowserThirdPartyNomination(t *testing.T) {
 	b.click(`main form button[type=submit]`)
 	b.mustSee("The nomination has been withdrawn", "Withdrawn")
 	b.audit("withdrawn")
+	e.visit(fay)
+	e.mustSee("This nomination has ended")
+	e.audit("link-ended")
 }

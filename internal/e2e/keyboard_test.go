@@ -31,6 +31,20 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	b.press("another long private passphrase 9")
 	b.tabTo(`main form button[type=submit]`)
 	b.enter()
+	b.mustPath("/signup/check-email")
+	// The link in the mail: its page's button, then sign in.
+	b.visit(mp.link(t, "kofi.keys@example.org", "confirm your email", a.URL+"/confirm-email/"))
+	b.tabTo(`main form button[type=submit]`)
+	b.enter()
+	b.mustSee("Email address confirmed")
+	b.tabTo(`main a.nm-button`)
+	b.enter()
+	b.mustPath("/signin")
+	b.tabTo("#email")
+	b.press("kofi.keys@example.org")
+	b.press(kb.Tab)
+	b.press("another long private passphrase 9")
+	b.enter() // in the password field: submits the form
 	b.mustPath("/nominations")
 
 	b.visit("/calls/mag-2027")

@@ -131,7 +131,7 @@ func (m *mailpit) text(t testing.TB, id string) string {
 // the first link in its text that starts with prefix.
 func (m *mailpit) link(t testing.TB, addr, word, prefix string) string {
 	t.Helper()
-	re := regexp.MustCompile(regexp.QuoteMeta(prefix) + `\S+`)
+	re := regexp.MustCompile(regexp.QuoteMeta(prefix) + `\S*`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		for _, msg := range m.messages(t) {
