@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/nomination"
@@ -394,4 +395,49 @@ func TestCandidateWhoIsAlsoAReviewerSeesBoth(t *testing.T) {
 	if p := b.get("/nominations"); !strings.Contains(p.Body, theirs) || strings.Contains(p.Body, `href="/review"`) {
 		t.Fatal("the candidate does not see her nomination, or sees the review link")
 	}
+}
+
+// A call whose workflow limits who takes part says so on its page, in the
+// workflow's words, and a start its rules refuse comes back (403) with
+// the rule at the choice; a call that asks for endorsements says how many,
+// and the task list counts them instead of calling them optional.
+func TestCallRulesAndRequiredEndorsements(t *testing.T) {
+	a := newApp(t, appOptions{})
+	a.call("alumni-2027", "MAG alumni call 2027", "mag-alumni")
+	ctx := context.Background()
+	now := time.Now().UTC()
+	opens, closes, term, two, seats, title := now.Add(-time.Hour), now.Add(30*24*time.Hour), now.AddDate(1, 0, 0), 2, 40, "MAG 2027 with endorsements"
+	if _, err := a.noms.CreateCall(ctx, nomination.Actor{UserID: "sec", Roles: []string{"secretariat"}}, nomination.CallInput{
+		Slug: "mag-endorsed", Title: &title, Workflow: "mag", OpensAt: &opens, ClosesAt: &closes, TermStart: &term, Seats: &seats, RequiredEndorsements: &two}); err != nil {
+		t.Fatal(err)
+	}
+	a.user("ana@example.org", "Ana Candidate")
+	b := a.browser()
+	b.signIn("ana@example.org")
+
+	p := b.get("/calls/alumni-2027")
+	mustStatus(t, p, 200)
+	mustContain(t, p, "In this call:", "Only current and past members of the MAG and former members of the WGIG may nominate in this call.",
+		"Each nominator may put forward at most two candidates in this call.")
+	p = b.post("/calls/alumni-2027/nominations", url.Values{"nominee": {"self"}})
+	mustStatus(t, p, http.StatusForbidden)
+	mustContain(t, p, "<title>Error: ", `<a href="#nominee">Only current and past members of the MAG`)
+	if l, _ := a.noms.List(ctx, actorOf(mustUser(t, a, "ana@example.org")), nomination.ListQuery{Limit: 10}); len(l.Items) != 0 {
+		t.Fatalf("a refused start stored %d nominations", len(l.Items))
+	}
+
+	p = b.get("/calls/mag-endorsed")
+	mustContain(t, p, "A nomination needs 2 confirmed endorsements.", "Anyone may nominate")
+	id := b.startNomination("mag-endorsed", nil)
+	p = b.get("/nominations/" + id)
+	mustContain(t, p, "This call asks for 2 confirmed endorsements")
+	if strings.Contains(p.Body, ">Optional<") {
+		t.Fatal("required endorsements shown as optional")
+	}
+	mustRedirect(t, b.post("/nominations/"+id+"/endorsements", url.Values{"name": {"Eve Endorser"}, "email": {"eve@example.org"}}), "/nominations/"+id)
+	tok := strings.TrimPrefix(a.mailedLink("endorsement_request", "eve@example.org", "endorse"), "/endorse/")
+	if _, err := a.noms.ConfirmEndorsement(ctx, tok, "Ana has my support."); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, b.get("/nominations/"+id), "1 of 2 endorsed")
 }

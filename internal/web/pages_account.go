@@ -118,9 +118,12 @@ func (h *Handler) home(rq *request) {
 
 type callPageData struct {
 	Page
-	Call           struct{ Title, Description string }
-	Facts          SummaryList
-	Groups, Steps  []string
+	Call          struct{ Title, Description string }
+	Facts         SummaryList
+	Groups, Steps []string
+	// Rules say who may take part when the call's workflow limits it
+	// (its start rules and quota), in the workflow's words.
+	Rules          []string
 	Open           bool
 	Action         string
 	Who            Radios
@@ -162,6 +165,18 @@ func (h *Handler) renderCall(rq *request, status int, fe *formErrors, who, name,
 				d.Groups = append(d.Groups, choiceLabel(f, v))
 			}
 		}
+		for _, g := range def.Starting.Guards {
+			d.Rules = append(d.Rules, g.Message)
+		}
+		switch q := def.Quota(c.NominatorQuota); {
+		case q > 0 && q == def.Starting.Quota && def.Starting.QuotaMessage != "":
+			d.Rules = append(d.Rules, def.Starting.QuotaMessage)
+		case q > 0: // the call's own, lower quota
+			d.Rules = append(d.Rules, L.N("CallQuota", q))
+		}
+	}
+	if c.RequiredEndorsements > 0 {
+		d.Facts.Rows = append(d.Facts.Rows, SummaryRow{Key: L.T("CallEndorsements"), Value: []string{L.N("CallEndorsementsValue", c.RequiredEndorsements)}})
 	}
 	for _, id := range []string{"CallStep1", "CallStep2", "CallStep3", "CallStep4", "CallStep5"} {
 		d.Steps = append(d.Steps, L.T(id, "Closes", rq.when(c.ClosesAt)))

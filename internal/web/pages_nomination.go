@@ -196,9 +196,16 @@ func (h *Handler) startNomination(rq *request) {
 			rq.redirect("/nominations/" + url.PathEscape(v.Nomination.ID))
 			return
 		}
-		if errors.Is(err, nomination.ErrUnconfirmed) {
+		var de *nomination.Error
+		switch {
+		case errors.Is(err, nomination.ErrUnconfirmed):
 			// Why, in words, at the choice that needs it.
 			fe.add("nominee", L.T("UnconfirmedNominate"))
+			h.renderCall(rq, http.StatusForbidden, fe, who, name, email)
+			return
+		case errors.As(err, &de) && de.Code == nomination.EFORBIDDEN && de.Message != "":
+			// The call's start rules or quota, in the workflow's words.
+			fe.add("nominee", de.Message)
 			h.renderCall(rq, http.StatusForbidden, fe, who, name, email)
 			return
 		}
@@ -361,11 +368,23 @@ func (h *Handler) tasks(rq *request, o *owned) TaskList {
 		}
 	}
 	et := Task{ID: "task-endorsements", Title: L.T("TaskEndorsements"), Href: o.base + "/endorsements", Status: rq.tag("TaskOptional", "grey"), Hint: L.T("TaskEndorsementsHint")}
+	need := o.call.RequiredEndorsements
 	switch {
+	case need > 0 && confirmed >= need:
+		et.Status = Tag{Text: L.N("TaskEndorsed", confirmed), Colour: "green"}
+	case need > 0:
+		// The call asks for them: not optional, and counted.
+		et.Status = Tag{Text: L.T("TaskEndorsedOf", "Done", confirmed, "All", need), Colour: ""}
+		if confirmed == 0 && waiting == 0 {
+			et.Status = rq.tag("TaskNotStarted", "grey")
+		}
 	case confirmed > 0:
 		et.Status = Tag{Text: L.N("TaskEndorsed", confirmed), Colour: "green"}
 	case waiting > 0:
 		et.Status = Tag{Text: L.N("TaskWaitingReplies", waiting), Colour: ""}
+	}
+	if need > 0 {
+		et.Hint = L.N("TaskEndorsementsRequiredHint", need)
 	}
 	tl.Items = append(tl.Items, et)
 	if !n.SelfNominated {

@@ -381,6 +381,13 @@ func (rq *request) failWith(err error) {
 		rq.tooMany(err, "ErrorTooManyBody")
 	case nomination.ETOOLARGE:
 		rq.fail(http.StatusRequestEntityTooLarge, "ErrorTooLargeTitle", "ErrorTooLargeBody")
+	case nomination.EBADREQUEST, nomination.EINVALID:
+		// A problem the page does not show at a field: the form itself
+		// was not what the page sends.
+		rq.h.log.Warn("page request refused", "method", rq.r.Method, "path", routeOf(rq.r), "err", err)
+		rq.fail(http.StatusBadRequest, "ErrorBadRequestTitle", "ErrorBadRequestBody")
+	case nomination.EPRECONDITION:
+		rq.fail(http.StatusConflict, "ErrorConflictTitle", "ErrorChangedBody")
 	case nomination.EUNAVAILABLE:
 		rq.h.log.Warn("dependency unavailable", "path", routeOf(rq.r), "err", err)
 		rq.fail(http.StatusServiceUnavailable, "ErrorUnavailableTitle", "ErrorUnavailableBody")
