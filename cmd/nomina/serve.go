@@ -172,7 +172,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	pages, err := web.New(web.Config{
 		Accounts: accounts, Sessions: sessions, Nominations: nominations, Workflows: registry,
 		BaseURL: cfg.BaseURL, Logger: log, MaxFormBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUploadBytes,
-		ClientIP: httpapi.ClientIP,
+		ClientIP: httpapi.ClientIP, Members: members, Mail: queue,
 	})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/igf/nomina/internal/export"
 	"github.com/igf/nomina/internal/httpapi"
 	"github.com/igf/nomina/internal/mail"
+	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/mongostore/storetest"
 	"github.com/igf/nomina/internal/nomination"
@@ -75,6 +76,7 @@ type app struct {
 	auth     *auth.Service
 	sessions *auth.Sessions
 	noms     *nomination.Service
+	members  *membership.Service
 	web      *web.Handler
 	api      *httpapi.Server
 	logs     *syncBuffer
@@ -128,14 +130,20 @@ func newApp(t testing.TB, opts appOptions) *app {
 		t.Fatal(err)
 	}
 	a.sessions = a.auth.Sessions(a.store.WebSessions(), auth.SessionConfig{})
+	a.members, err = membership.New(membership.Config{Store: a.store.Members(), Workflows: registry, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	noms := a.store.Nominations()
 	a.noms = nomination.New(nomination.Config{
+		Terms: a.members, Members: a.members, Histories: a.members,
 		Store: noms, Files: noms, Outbox: queue, Directory: a.store.Directory(), Workflows: registry, Timers: a.store.Timers(),
 		Links: links, BaseURL: base, ValidateTargets: export.ValidateTargets, Logger: log,
 		MaxUploadBytes: 10 << 20, Limiter: a.store.Limits(), Limits: nomination.DefaultLimits(),
 	})
 	a.web, err = web.New(web.Config{Accounts: a.auth, Sessions: a.sessions, Nominations: a.noms, Workflows: registry,
-		BaseURL: base, Logger: log, MaxFormBytes: 1 << 20, MaxUploadBytes: 10 << 20, ClientIP: httpapi.ClientIP})
+		BaseURL: base, Logger: log, MaxFormBytes: 1 << 20, MaxUploadBytes: 10 << 20, ClientIP: httpapi.ClientIP,
+		Members: a.members, Mail: queue})
 	if err != nil {
 		t.Fatalf("pages: %v", err)
 	}
@@ -145,7 +153,7 @@ func newApp(t testing.TB, opts appOptions) *app {
 	}
 	a.api = httpapi.New(httpapi.Config{
 		Logger: log, Authenticate: httpapi.AuthenticateWith(a.auth), Auth: a.auth, Nominations: a.noms,
-		Workflows: registry, Shortlists: export.Shortlists{}, Mail: queue, MaxUploadBytes: 10 << 20,
+		Workflows: registry, Shortlists: export.Shortlists{}, Mail: queue, MaxUploadBytes: 10 << 20, Members: a.members,
 		Ready: func(context.Context) error { return nil },
 	}, httpapi.Pages(routes, a.web, a.web.NotFound()))
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second}}

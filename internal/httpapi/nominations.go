@@ -37,6 +37,7 @@ func (s *Server) nominationRoutes() {
 	s.Handle(http.MethodPost, v1+"/nominations/:id/endorsements", Authenticated, s.requestEndorsement)
 	s.Handle(http.MethodGet, v1+"/endorsements/:token", Public, s.openEndorsement)
 	s.Handle(http.MethodPost, v1+"/endorsements/:token", Public, s.confirmEndorsement)
+	s.Handle(http.MethodPost, v1+"/endorsements/:token/decline", Public, s.declineEndorsement)
 	s.Handle(http.MethodGet, v1+"/consent/:token", Public, s.openConsent)
 	s.Handle(http.MethodPost, v1+"/consent/:token", Public, s.answerConsent)
 }
@@ -602,6 +603,25 @@ func (s *Server) confirmEndorsement(c *gin.Context) {
 		return
 	}
 	en, err := s.cfg.Nominations.ConfirmEndorsement(c.Request.Context(), c.Param("token"), req.Statement)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": en.Status})
+}
+
+// declineEndorsement records that the person asked does not endorse the
+// nomination, as the endorse page's "decline" button does. It takes no
+// body (an empty JSON object is accepted).
+func (s *Server) declineEndorsement(c *gin.Context) {
+	if c.Request.ContentLength > 0 {
+		var req struct{}
+		if err := decodeJSON(c, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	en, err := s.cfg.Nominations.DeclineEndorsement(c.Request.Context(), c.Param("token"))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -86,6 +86,15 @@ func TestPageAccessSweep(t *testing.T) {
 			if toSignIn(anon) || toSignIn(signed) {
 				t.Errorf("%s is public but sends to the sign-in page", key)
 			}
+		case "page:reviewer", "page:secretariat":
+			// A candidate's session is refused; the roles' own sweep is in
+			// internal/e2e (TestStaffPageAccessSweep).
+			if !toSignIn(anon) {
+				t.Errorf("%s without a session: %d %q, want 303 to the sign-in page", key, anon.Code, anon.Header().Get("Location"))
+			}
+			if signed.Code != http.StatusForbidden {
+				t.Errorf("%s with a candidate's session: %d, want 403", key, signed.Code)
+			}
 		default:
 			t.Errorf("%s: unknown page access %q", key, access)
 		}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +37,30 @@ type stateResponse struct {
 	Editable    bool   `json:"editable,omitempty"`
 	Review      bool   `json:"review,omitempty"`
 	ReviewDue   string `json:"review_due,omitempty"`
+	// ReviewRules are the facts of the state's review: who votes, what
+	// they may decide, the score scale, when it is due and who is
+	// excluded.
+	ReviewRules *reviewRulesResponse `json:"review_rules,omitempty"`
+}
+
+type reviewRulesResponse struct {
+	Panel          string         `json:"panel,omitempty"`
+	PanelFromField string         `json:"panel_from_field,omitempty"`
+	Options        []string       `json:"options"`
+	Score          *scoreResponse `json:"score,omitempty"`
+	// DueSeconds is how long after the state is entered the review is
+	// due (0: no due date).
+	DueSeconds int64    `json:"due_seconds"`
+	Exclude    []string `json:"exclude"`
+	// CommentRequired lists the decisions that need a comment.
+	CommentRequired []string `json:"comment_required"`
+	AllowChange     bool     `json:"allow_change"`
+}
+
+type scoreResponse struct {
+	Min      int  `json:"min"`
+	Max      int  `json:"max"`
+	Required bool `json:"required"`
 }
 
 type workflowActionResponse struct {
@@ -85,8 +110,19 @@ func toWorkflowResponse(d *workflow.Definition, full bool) workflowResponse {
 	for _, name := range d.StateOrder {
 		st := d.States[name]
 		sr := stateResponse{Name: name, Description: st.Description, Final: st.Final, Editable: st.Editable, Review: st.Review != nil}
-		if st.Review != nil && st.Review.Due > 0 {
-			sr.ReviewDue = st.Review.Due.Round(time.Hour).String()
+		if rv := st.Review; rv != nil {
+			if rv.Due > 0 {
+				sr.ReviewDue = rv.Due.Round(time.Hour).String()
+			}
+			rr := &reviewRulesResponse{Panel: rv.Panel, PanelFromField: rv.PanelFromField, Options: append([]string{}, rv.Options...),
+				DueSeconds: int64(rv.Due / time.Second), Exclude: append([]string{}, rv.Exclude...), CommentRequired: []string{}, AllowChange: rv.AllowChange}
+			if rv.Score != nil {
+				rr.Score = &scoreResponse{Min: rv.Score.Min, Max: rv.Score.Max, Required: rv.Score.Required}
+			}
+			if slices.Contains(rv.Options, workflow.VoteRequestChanges) {
+				rr.CommentRequired = append(rr.CommentRequired, workflow.VoteRequestChanges)
+			}
+			sr.ReviewRules = rr
 		}
 		r.States = append(r.States, sr)
 	}

@@ -78,13 +78,20 @@ func (s *Service) viewOf(ctx context.Context, actor Actor, n *Nomination, def *w
 			f, ok := def.Field(a.Kind)
 			return !ok || !f.ReviewerVisible
 		})
+		if c, ok := n.ConflictOf(actor.UserID); ok {
+			v.OwnConflict = &c
+		}
 		if s.conflicted(actor, n) {
 			// What the votes said stays hidden, the reviewers' requests too.
-			v.ShowVotes = false
+			v.ShowVotes, v.Conflicted = false, true
 			cp.LastComment = ""
 		}
-		// A reviewer sees the votes of their own panels only.
-		cp.Votes = slices.DeleteFunc(slices.Clone(n.Votes), func(x Vote) bool { return !voteVisible(actor, x.Panel) })
+		// A reviewer sees the votes of their own panels only, and the
+		// others' votes of the round under way after their own.
+		v.VotesAfterOwn = blindRound(actor, n, def)
+		cp.Votes = slices.DeleteFunc(slices.Clone(n.Votes), func(x Vote) bool {
+			return !voteVisible(actor, x.Panel) || (v.VotesAfterOwn && x.Reviewer != actor.UserID && x.Stage == n.State && x.Round == n.Round)
+		})
 		cp.Nominator = Person{}
 		cp.Nominee = Person{Name: n.Nominee.Name}
 		v.Nomination = &cp
@@ -119,6 +126,18 @@ func voteVisible(actor Actor, panel string) bool {
 	return panel == "" || actor.OnPanel(panel)
 }
 
+// blindRound reports whether a review round is under way on n in which
+// reviewer actor has not voted yet: until they have, the others' votes of
+// that round are hidden from them, so each vote is the reviewer's own
+// judgement (as HotCRP and OpenReview show reviews after your own).
+func blindRound(actor Actor, n *Nomination, def *workflow.Definition) bool {
+	st, ok := def.State(n.State)
+	if !ok || st.Review == nil {
+		return false
+	}
+	return !slices.ContainsFunc(n.CurrentVotes(n.State), func(x Vote) bool { return x.Reviewer == actor.UserID })
+}
+
 // isNominee reports whether actor is the person n nominates: by account
 // for a self-nomination, by address (see MailboxKey) for anyone's.
 func isNominee(actor Actor, n *Nomination) bool {
@@ -146,4 +165,14 @@ func voteHiddenFrom(actor Actor, e Event) bool {
 		return true
 	}
 	return !voteVisible(actor, d.Panel)
+}
+
+// openRoundVote reports whether vote event e is another reviewer's vote in
+// the round under way on n.
+func openRoundVote(actor Actor, n *Nomination, e Event) bool {
+	var d voteData
+	if err := jsonUnmarshal(e.Data, &d); err != nil {
+		return true
+	}
+	return d.Reviewer != actor.UserID && d.Stage == n.State && d.Round == n.Round
 }

@@ -195,6 +195,12 @@ func (s *Service) History(ctx context.Context, actor Actor, id string) ([]Event,
 		return nil, err
 	}
 	conflicted := role == "reviewer" && s.conflicted(actor, n)
+	blind := false
+	if role == "reviewer" {
+		if def, err := s.definition(n); err == nil {
+			blind = blindRound(actor, n, def)
+		}
+	}
 	for i := range evs {
 		hide := false
 		switch role {
@@ -208,7 +214,7 @@ func (s *Service) History(ctx context.Context, actor Actor, id string) ([]Event,
 			switch evs[i].Type {
 			case EvAction, EvOverride:
 			case EvVote:
-				hide = conflicted || voteHiddenFrom(actor, evs[i])
+				hide = conflicted || voteHiddenFrom(actor, evs[i]) || (blind && openRoundVote(actor, n, evs[i]))
 			case EvConflict:
 				hide = conflicted
 			default:

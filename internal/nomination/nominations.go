@@ -32,6 +32,14 @@ type View struct {
 	ShowVotes bool
 	// Role is how the caller relates to it: owner, reviewer, secretariat.
 	Role string
+	// Conflicted says a reviewer may not vote on it nor see its votes: a
+	// declared conflict (OwnConflict), the nominee, or the candidate's
+	// organisation.
+	Conflicted  bool
+	OwnConflict *Conflict
+	// VotesAfterOwn says the other reviewers' votes of the round under
+	// way are hidden from this reviewer until they have voted in it.
+	VotesAfterOwn bool
 }
 
 // ErrUnconfirmed refuses (EFORBIDDEN) what would mail someone else on

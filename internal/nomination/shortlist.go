@@ -182,6 +182,7 @@ func countVotes(votes []Vote, keep func(Vote) bool) StageTally {
 type Candidate struct {
 	ID     string
 	Name   string
+	State  string
 	Score  float64
 	Fields map[string]string
 }
@@ -205,7 +206,7 @@ func (s *Service) Candidates(ctx context.Context, actor Actor, slug string, q Sh
 		if err != nil {
 			return Call{}, nil, err
 		}
-		c := Candidate{ID: n.ID, Name: n.Nominee.Name, Score: n.MeanScore, Fields: map[string]string{}}
+		c := Candidate{ID: n.ID, Name: n.Nominee.Name, State: n.State, Score: n.MeanScore, Fields: map[string]string{}}
 		for k, v := range n.Fields {
 			if slices.Contains(choice, k) {
 				c.Fields[k] = fieldText(v)

@@ -38,6 +38,7 @@ type Page struct {
 type UserView struct {
 	Name     string
 	Reviewer bool
+	Staff    bool
 }
 
 // ConfirmNotice asks a signed-in person whose address is not confirmed to
@@ -199,6 +200,9 @@ type Banner struct {
 type Button struct {
 	Text, Name, Value, Href string
 	Secondary, Warning      bool
+	// Context is added for screen readers only ("Admit" + " Ana
+	// Wanjiru"), where many buttons on a page say the same word.
+	Context string
 }
 
 // Panel is the confirmation panel of a finished journey.
@@ -242,4 +246,115 @@ func describedBy(id, hint, err, extra string) string {
 		ids = append(ids, id+"-error")
 	}
 	return strings.Join(ids, " ")
+}
+
+// Table is a data table. Caption names it (visually hidden unless
+// ShowCaption); Head gives the column headers, a header with Href is a
+// sort link and Sort ("ascending", "descending") marks the column the rows
+// are sorted by; each row's first cell is its header when RowHeader is
+// set. On narrow screens each row stacks, every cell labelled with its
+// column (TableCell.Label, filled from Head when empty).
+type Table struct {
+	L           *Localizer
+	ID          string
+	Caption     string
+	ShowCaption bool
+	Head        []TableHeader
+	Rows        []TableRow
+	RowHeader   bool
+}
+
+// TableHeader is one column header.
+type TableHeader struct {
+	Text, Href, Sort string
+	Numeric          bool
+}
+
+// TableRow is one row of a table.
+type TableRow struct {
+	ID    string
+	Cells []TableCell
+}
+
+// TableCell is one cell: its lines of text, a link (Href, the first line
+// its text), or a tag.
+type TableCell struct {
+	Lines   []string
+	Href    string
+	Tag     *Tag
+	Label   string
+	Numeric bool
+	Forms   []RowForm
+}
+
+// RowForm is a one-button form in a table cell: a POST to Action with
+// one hidden field (Name, Value), such as the page to come back to.
+type RowForm struct {
+	Action, Name, Value string
+	Button              Button
+}
+
+// Cell returns a cell of one line of text.
+func Cell(text string) TableCell { return TableCell{Lines: []string{text}} }
+
+// fill labels each cell with its column's header, for the stacked rows
+// of narrow screens.
+func (t Table) fill() Table {
+	for i := range t.Rows {
+		for j := range t.Rows[i].Cells {
+			if t.Rows[i].Cells[j].Label == "" && j < len(t.Head) {
+				t.Rows[i].Cells[j].Label = t.Head[j].Text
+			}
+			if j < len(t.Head) && t.Head[j].Numeric {
+				t.Rows[i].Cells[j].Numeric = true
+			}
+		}
+	}
+	return t
+}
+
+// Filled is the table with every cell labelled (templates call it).
+func (t Table) Filled() Table { return t.fill() }
+
+// BarChart is a horizontal bar chart drawn on the server as SVG: one bar
+// per value, its count written at its end, the targets' bounds drawn as
+// marked lines with their words, and the bars told apart by pattern as
+// well as by colour. Title and Desc are its text alternative (<title>,
+// <desc>, aria-labelledby); Table holds the same numbers for reading.
+type BarChart struct {
+	ID, Title, Desc      string
+	Width, Height, TickY int
+	Bars                 []ChartBar
+	Ticks                []ChartTick
+	Legend               []ChartLegend
+	Table                Table
+}
+
+// ChartBar is one bar, with the positions computed for the drawing.
+type ChartBar struct {
+	Label, ValueText string
+	Pattern          string
+	Y, LabelY, TextY int
+	MarkY1, MarkY2   int
+	W, TextX         int
+	Min, Max         *ChartMark
+	Broken           bool
+	BrokenText       string
+}
+
+// ChartMark is a target's bound drawn across a bar.
+type ChartMark struct {
+	X    int
+	Text string
+}
+
+// ChartTick is a scale mark under the bars.
+type ChartTick struct {
+	X    int
+	Text string
+}
+
+// ChartLegend explains a pattern or a mark.
+type ChartLegend struct {
+	Pattern, Mark, Text string
 }

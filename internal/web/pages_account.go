@@ -43,13 +43,15 @@ func (h *Handler) register() {
 	h.handle("POST /character-count", h.characterCount)
 	h.nominationRoutes()
 	h.linkRoutes()
+	h.reviewRoutes()
+	h.staffRoutes()
 }
 
 // page returns the layout data of a page titled title.
 func (rq *request) page(title string) Page {
 	p := Page{L: rq.L, Title: title}
 	if u := rq.user; u != nil {
-		p.User = &UserView{Name: u.Name, Reviewer: u.HasRole(auth.RoleReviewer)}
+		p.User = &UserView{Name: u.Name, Reviewer: u.HasRole(auth.RoleReviewer), Staff: rq.actor().IsStaff()}
 	}
 	return p
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
 )
@@ -57,6 +58,19 @@ type Config struct {
 	// the connection's address.
 	ClientIP func(*http.Request) string
 	Now      func() time.Time
+	// Members runs the roster, the rotation plan and imports; nil shows
+	// the members page as unavailable.
+	Members *membership.Service
+	// Mail is the mail log and its retry; nil shows the mail page as
+	// unavailable.
+	Mail MailLog
+}
+
+// MailLog is the record of mail sent, pending and dead, with the retry of
+// a dead job; cmd/nomina wires the store's mail queue.
+type MailLog interface {
+	MailLog(ctx context.Context, nominationID, status string, limit int) ([]nomination.MailRecord, error)
+	RetryDead(ctx context.Context, jobID string, now time.Time) error
 }
 
 // Route is one route of the pages, in net/http.ServeMux pattern syntax,
@@ -64,16 +78,20 @@ type Config struct {
 type Route struct {
 	Method string
 	Path   string
-	// Access is AccessPublic or AccessSignedIn.
+	// Access is AccessPublic, AccessSignedIn, AccessReviewer or
+	// AccessSecretariat.
 	Access string
 }
 
 // Who may use a page: anyone, or a signed-in person (anyone else is sent
-// to the sign-in page). What a signed-in person sees on it is the
-// domain's answer for them.
+// to the sign-in page), or a signed-in reviewer or secretariat member
+// (anyone else signed in gets "you cannot do this", 403). What a
+// signed-in person sees on it is the domain's answer for them.
 const (
-	AccessPublic   = "public"
-	AccessSignedIn = "signed-in"
+	AccessPublic      = "public"
+	AccessSignedIn    = "signed-in"
+	AccessReviewer    = "reviewer"
+	AccessSecretariat = "secretariat"
 )
 
 // Handler serves the pages.
@@ -160,7 +178,32 @@ func (h *Handler) route(pattern, access string, fn func(*request)) {
 // private registers a page for signed-in users: anyone else is sent to
 // the sign-in page and brought back afterwards.
 func (h *Handler) private(pattern string, fn func(*request)) {
-	h.route(pattern, AccessSignedIn, func(rq *request) {
+	h.signedIn(pattern, AccessSignedIn, fn)
+}
+
+// reviewer registers a page for reviewers, staff registers one for the
+// secretariat (and admins): a browser without a session is sent to sign
+// in, anyone else signed in is refused with 403.
+func (h *Handler) reviewer(pattern string, fn func(*request)) {
+	h.signedIn(pattern, AccessReviewer, h.withRole(auth.RoleReviewer, fn))
+}
+
+func (h *Handler) staff(pattern string, fn func(*request)) {
+	h.signedIn(pattern, AccessSecretariat, h.withRole(auth.RoleSecretariat, fn))
+}
+
+func (h *Handler) withRole(role auth.Role, fn func(*request)) func(*request) {
+	return func(rq *request) {
+		if !rq.actor().HasRole(string(role)) {
+			rq.fail(http.StatusForbidden, "ErrorForbiddenTitle", "ErrorForbiddenBody")
+			return
+		}
+		fn(rq)
+	}
+}
+
+func (h *Handler) signedIn(pattern, access string, fn func(*request)) {
+	h.route(pattern, access, func(rq *request) {
 		if rq.user == nil {
 			if rq.r.Method == http.MethodGet {
 				rq.redirect("/signin?next=" + url.QueryEscape(rq.r.URL.RequestURI()))
