@@ -127,7 +127,7 @@ func (h *Handler) usersPage(rq *request) {
 		Name, Email, Organization Input
 		Roles, Panels             Checkboxes
 		Invite, Update            Button
-		User                      Select
+		Person                    Select
 		UpdateRoles, UpdatePanels Checkboxes
 	}{Page: rq.staffPage(L.T("UsersTitle")), Pages: Pagination{L: L}}
 	d.Back = &Link{Href: "/secretariat", Text: L.T("BackToDashboard")}
@@ -145,7 +145,7 @@ func (h *Handler) usersPage(rq *request) {
 	panelName := func(p string) string { return L.TOr("Panel_"+p, humanize(p)) }
 	d.Users = Table{L: L, ID: "users", Caption: L.T("UsersCaption"), RowHeader: true, Head: []TableHeader{
 		{Text: L.T("ColName")}, {Text: L.T("LabelEmail")}, {Text: L.T("LabelRoles")}, {Text: L.T("LabelPanels")}, {Text: L.T("ColStatus")}}}
-	d.User = Select{L: L, ID: "user", Name: "user", Label: L.T("LabelUser"), Error: fe.get("user"), Options: []Option{{Value: "", Label: L.T("SelectPrompt")}}}
+	d.Person = Select{L: L, ID: "user", Name: "user", Label: L.T("LabelUser"), Error: fe.get("user"), Options: []Option{{Value: "", Label: L.T("SelectPrompt")}}}
 	for _, u := range users.Items {
 		var rs, ps []string
 		for _, r := range u.Roles {
@@ -162,7 +162,7 @@ func (h *Handler) usersPage(rq *request) {
 		}
 		d.Users.Rows = append(d.Users.Rows, TableRow{Cells: []TableCell{Cell(u.Name), Cell(u.Email), Cell(orDefault(strings.Join(rs, ", "), "–")),
 			Cell(orDefault(strings.Join(ps, ", "), "–")), {Tag: &st}}})
-		d.User.Options = append(d.User.Options, Option{Value: u.ID, Label: L.T("UserOption", "Name", u.Name, "Email", u.Email), Selected: u.ID == f.User})
+		d.Person.Options = append(d.Person.Options, Option{Value: u.ID, Label: L.T("UserOption", "Name", u.Name, "Email", u.Email), Selected: u.ID == f.User})
 	}
 	roles := func(name, id string, checked []string, errMsg string) Checkboxes {
 		c := Checkboxes{L: L, Name: name, Legend: L.T("LabelRoles"), Error: errMsg}
