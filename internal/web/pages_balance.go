@@ -31,7 +31,7 @@ var chartPatterns = []string{"p0", "p1", "p2", "p3", "p4", "p5"}
 // barChart draws the composition of one field against its bounds.
 func (rq *request) barChart(id string, fb export.FieldBalance, seats int) BarChart {
 	L := rq.L
-	const width, labelH, barH, gap = 400, 16, 18, 12
+	const width, labelH, barH, gap = 340, 16, 18, 12
 	c := BarChart{ID: id, Title: L.T("ChartTitle", "Field", fb.Label), Width: width}
 	scale := seats
 	for _, v := range fb.Values {
@@ -44,7 +44,7 @@ func (rq *request) barChart(id string, fb export.FieldBalance, seats int) BarCha
 		}
 	}
 	scale = max(scale, 1)
-	const drawW = width - 60 // room for the count after the longest bar
+	const drawW = width - 90 // room for the count and "missed" after the longest bar
 	x := func(n int) int { return int(math.Round(float64(n) * drawW / float64(scale))) }
 	var desc []string
 	t := Table{L: L, Caption: L.T("ChartTableCaption", "Field", fb.Label), RowHeader: true, Head: []TableHeader{
@@ -59,12 +59,12 @@ func (rq *request) barChart(id string, fb export.FieldBalance, seats int) BarCha
 		b.W = max(x(v.Count), 1)
 		b.TextX = b.W + 6
 		b.TextY = b.Y + barH - 4
-		b.MarkY1, b.MarkY2 = b.Y-3, b.Y+barH+3
+		b.MarkY1, b.MarkY2 = b.Y-1, b.Y+barH+3
 		var target []string
 		met := true
 		if v.MinSeats != nil {
 			mins = true
-			b.Min = &ChartMark{X: x(*v.MinSeats), Text: L.T("TargetMin", "Seats", *v.MinSeats)}
+			b.Min = &ChartMark{X: x(*v.MinSeats), Text: L.N("TargetMin", *v.MinSeats)}
 			target = append(target, b.Min.Text)
 			if v.Count < *v.MinSeats {
 				met = false
@@ -72,7 +72,7 @@ func (rq *request) barChart(id string, fb export.FieldBalance, seats int) BarCha
 		}
 		if v.MaxSeats != nil {
 			maxs = true
-			b.Max = &ChartMark{X: x(*v.MaxSeats), Text: L.T("TargetMax", "Seats", *v.MaxSeats)}
+			b.Max = &ChartMark{X: x(*v.MaxSeats), Text: L.N("TargetMax", *v.MaxSeats)}
 			target = append(target, b.Max.Text)
 			if v.Count > *v.MaxSeats {
 				met = false
@@ -100,12 +100,6 @@ func (rq *request) barChart(id string, fb export.FieldBalance, seats int) BarCha
 	c.TickY = y + 10
 	c.Height = y + 16
 	c.Desc = L.T("ChartDesc", "Seats", seats, "Items", strings.Join(desc, "; "))
-	for i, v := range fb.Values {
-		_ = v
-		if i >= len(chartPatterns) {
-			break
-		}
-	}
 	if mins {
 		c.Legend = append(c.Legend, ChartLegend{Mark: "min", Text: L.T("LegendMin")})
 	}
@@ -128,9 +122,9 @@ func (rq *request) findingText(f export.Finding, labels map[string]string, field
 	field := orDefault(fieldLabels[f.Field], humanize(f.Field))
 	switch f.Kind {
 	case "min":
-		return L.T("FindingMin", "Values", values, "Limit", f.Limit, "Have", f.Have, "Off", f.Off)
+		return L.N("FindingMin", f.Limit, "Values", values, "Have", f.Have, "Off", f.Off)
 	case "max":
-		return L.T("FindingMax", "Values", values, "Limit", f.Limit, "Have", f.Have, "Off", f.Off)
+		return L.N("FindingMax", f.Limit, "Values", values, "Have", f.Have, "Off", f.Off)
 	case "spread":
 		return L.T("FindingSpread", "Field", field, "Values", values, "Limit", f.Limit, "Have", f.Have)
 	case "seats":
@@ -286,7 +280,7 @@ func (h *Handler) picksTable(rq *request, def *workflow.Definition, pool []nomin
 				continue
 			}
 			label := L.TOr("Choice_"+field+"_"+v, vb.Label)
-			why = append(why, L.T("WhyMinimum", "Value", label, "Seats", *vb.MinSeats))
+			why = append(why, L.N("WhyMinimum", *vb.MinSeats, "Value", label))
 		}
 		st := rq.stateTag(c.State)
 		if c.State != "shortlisted" {
