@@ -403,13 +403,13 @@ func (h *Handler) renderStaffNomination(rq *request, o *staffNominated, status i
 		d.Actions = append(d.Actions, av)
 	}
 	// The override: any action leaving the state, with a reason.
-	var leaving []Option
+	leaving := []Option{{Value: "", Label: L.T("SelectPrompt")}}
 	for _, a := range def.Actions {
 		if slices.Contains(a.From, n.State) {
 			leaving = append(leaving, Option{Value: a.Name, Label: L.T("OverrideOption", "Action", rq.actionName(def, a.Name), "State", rq.stateName(a.To)), Selected: posted.Get("action") == a.Name})
 		}
 	}
-	if len(leaving) > 0 {
+	if len(leaving) > 1 {
 		ov := &struct {
 			Action string
 			Select Select
@@ -459,7 +459,7 @@ func (h *Handler) historyTable(rq *request, def *workflow.Definition, evs []nomi
 			names[e.Actor] = by
 		}
 		what := L.TOr("Event_"+e.Type, humanize(e.Type))
-		if e.To != "" && e.To != e.From {
+		if e.To != "" && e.To != e.From && e.From != "" {
 			what = L.T("EventMoved", "Event", what, "From", rq.stateName(e.From), "To", rq.stateName(e.To))
 		}
 		var data map[string]any
@@ -467,6 +467,12 @@ func (h *Handler) historyTable(rq *request, def *workflow.Definition, evs []nomi
 		var detail []string
 		for _, k := range []string{"action", "decision", "reason", "comment", "filename", "name"} {
 			if s, ok := data[k].(string); ok && s != "" {
+				switch k {
+				case "action":
+					s = rq.actionName(def, s)
+				case "decision":
+					s = rq.decisionName(s)
+				}
 				detail = append(detail, L.T("HistoryDetail", "Key", L.TOr("Detail_"+k, humanize(k)), "Value", s))
 			}
 		}
