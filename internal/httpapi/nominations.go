@@ -120,7 +120,7 @@ func (s *Server) createCall(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/calls/"+call.Slug)
-	c.JSON(http.StatusCreated, s.toCallResponse(call, time.Now()))
+	c.JSON(http.StatusCreated, s.toCallResponse(call, s.cfg.Nominations.Now()))
 }
 
 func (s *Server) updateCall(c *gin.Context) {
@@ -138,7 +138,7 @@ func (s *Server) updateCall(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.toCallResponse(call, time.Now()))
+	c.JSON(http.StatusOK, s.toCallResponse(call, s.cfg.Nominations.Now()))
 }
 
 func optionalActor(c *gin.Context) *nomination.Actor {
@@ -155,7 +155,7 @@ func (s *Server) getCall(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.toCallResponse(call, time.Now()))
+	c.JSON(http.StatusOK, s.toCallResponse(call, s.cfg.Nominations.Now()))
 }
 
 func (s *Server) listCalls(c *gin.Context) {
@@ -166,7 +166,7 @@ func (s *Server) listCalls(c *gin.Context) {
 	}
 	out := make([]callResponse, 0, len(calls))
 	for _, call := range calls {
-		out = append(out, s.toCallResponse(call, time.Now()))
+		out = append(out, s.toCallResponse(call, s.cfg.Nominations.Now()))
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
 }
@@ -174,6 +174,13 @@ func (s *Server) listCalls(c *gin.Context) {
 type personBody struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
+}
+
+// personResponse is a person as a nomination shows them: a reviewer's
+// view leaves the nominee's address out rather than showing it empty.
+type personResponse struct {
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
 }
 
 type createNominationRequest struct {
@@ -204,8 +211,8 @@ type nominationResponse struct {
 	Workflow      nomination.WorkflowRef   `json:"workflow"`
 	State         string                   `json:"state"`
 	Version       int                      `json:"version"`
-	Nominee       personBody               `json:"nominee"`
-	Nominator     *personBody              `json:"nominator,omitempty"`
+	Nominee       personResponse           `json:"nominee"`
+	Nominator     *personResponse          `json:"nominator,omitempty"`
 	SelfNominated bool                     `json:"self_nominated"`
 	Consent       string                   `json:"consent"`
 	Fields        map[string]any           `json:"fields"`
@@ -235,7 +242,7 @@ func toNominationResponse(v *nomination.View) nominationResponse {
 	n := v.Nomination
 	r := nominationResponse{
 		ID: n.ID, Call: n.CallSlug, Workflow: n.Workflow, State: n.State, Version: n.Seq,
-		Nominee: personBody(n.Nominee), SelfNominated: n.SelfNominated, Consent: n.Consent,
+		Nominee: personResponse(n.Nominee), SelfNominated: n.SelfNominated, Consent: n.Consent,
 		Fields: n.Fields, Attachments: n.Attachments, Round: n.Round, Panel: v.Panel,
 		StageDue: timePtr(n.StageDue), SubmittedAt: timePtr(n.SubmittedAt), LastComment: n.LastComment, LastReason: n.LastReason,
 		Actions: []actionResponse{}, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
@@ -247,7 +254,7 @@ func toNominationResponse(v *nomination.View) nominationResponse {
 		r.Attachments = []nomination.Attachment{}
 	}
 	if v.Role != "reviewer" {
-		nm := personBody(n.Nominator)
+		nm := personResponse(n.Nominator)
 		r.Nominator = &nm
 		r.Endorsements = n.Endorsements
 	}
@@ -387,6 +394,9 @@ func (s *Server) listNominations(c *gin.Context) {
 			s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "limit must be a number", Fields: []nomination.FieldError{{Field: "limit", Message: "a number from 1 to 100"}}})
 			return
 		}
+		if n == 0 {
+			n = -1 // an explicit 0 is out of range, not the default
+		}
 		q.Limit = n
 	}
 	page, err := s.cfg.Nominations.List(c.Request.Context(), actorOf(c), q)
@@ -482,13 +492,17 @@ func (s *Server) vote(c *gin.Context) {
 	c.JSON(http.StatusCreated, voteResponse{v.Reviewer, v.Stage, v.Round, v.Decision, v.Score, v.Comment, v.At})
 }
 
-type reasonRequest struct {
+type conflictRequest struct {
 	Reason string `json:"reason"`
-	Action string `json:"action,omitempty"`
+}
+
+type overrideRequest struct {
+	Action string `json:"action"`
+	Reason string `json:"reason"`
 }
 
 func (s *Server) declareConflict(c *gin.Context) {
-	var req reasonRequest
+	var req conflictRequest
 	if err := decodeJSON(c, &req); err != nil {
 		s.fail(c, err)
 		return
@@ -501,7 +515,7 @@ func (s *Server) declareConflict(c *gin.Context) {
 }
 
 func (s *Server) override(c *gin.Context) {
-	var req reasonRequest
+	var req overrideRequest
 	if err := decodeJSON(c, &req); err != nil {
 		s.fail(c, err)
 		return

@@ -49,6 +49,11 @@ func (s *Server) problem(c *gin.Context, status int, title, detail string, field
 		RequestID: c.GetString(requestIDKey),
 	}
 	c.Header("Content-Type", "application/problem+json")
+	// Every 401 names the scheme that would be accepted (RFC 9110 15.5.2),
+	// a refused sign-in or refresh as much as a missing token.
+	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="nomina"`)
+	}
 	c.Status(status)
 	c.JSON(status, p)
 }

@@ -86,7 +86,7 @@ func (s *Server) exportCall(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	name := exportFileName(table.Call.Slug, format, time.Now().UTC())
+	name := exportFileName(table.Call.Slug, format, s.cfg.Nominations.Now().UTC())
 	c.Header("Content-Type", ctype)
 	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	c.Status(http.StatusOK)
