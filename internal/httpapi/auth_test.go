@@ -110,7 +110,7 @@ func newAcctEnvOn(tb testing.TB, db *mongo.Database, clock *testClock, seed []by
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.srv = New(Config{Logger: log, Auth: e.svc, Authenticate: AuthenticateWith(e.svc)})
+	e.srv = newTestServer(tb, Config{Logger: log, Auth: e.svc, Authenticate: AuthenticateWith(e.svc)})
 	return e
 }
 
@@ -683,7 +683,7 @@ func BenchmarkLoginHTTP(b *testing.B) {
 	if err := svc.Register(context.Background(), auth.Registration{Email: "ana@example.org", Password: acctPassword, Name: "Ana"}); err != nil {
 		b.Fatal(err)
 	}
-	h := New(Config{Logger: log, Auth: svc, Authenticate: AuthenticateWith(svc)}).Handler()
+	h := newTestServer(b, Config{Logger: log, Auth: svc, Authenticate: AuthenticateWith(svc)}).Handler()
 	body := `{"email":"ana@example.org","password":"` + acctPassword + `"}`
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -51,7 +51,7 @@ func BenchmarkCreateNomination(b *testing.B) {
 			cfg.Terms, cfg.Members, cfg.Histories = svc, svc, svc
 		}
 		ms, mon := monitored(b, withoutLimits, withMembers)
-		ms.srv = New(Config{Logger: slog.New(slog.NewJSONHandler(ms.logs, nil)), Authenticate: AuthenticateWith(ms.auth), Auth: ms.auth,
+		ms.srv = newTestServer(b, Config{Logger: slog.New(slog.NewJSONHandler(ms.logs, nil)), Authenticate: AuthenticateWith(ms.auth), Auth: ms.auth,
 			Nominations: ms.noms, Members: svc, Workflows: ms.noms.Workflows, MaxUploadBytes: 1 << 20})
 		msec := ms.secretariat("sec@igf.example")
 		ms.mustImport(msec, "mag", "email,name,stakeholder_group,start\nali@example.org,Ali,civil_society,2019-01-01\n")

@@ -149,7 +149,7 @@ func BenchmarkLoginUnderRegistrationFlood(b *testing.B) {
 			if _, err := svc.Provision(context.Background(), auth.NewUser{Email: "owner@example.org", Name: "Owner", Roles: []auth.Role{auth.RoleCandidate}, Password: acctPassword}); err != nil {
 				b.Fatal(err)
 			}
-			h := New(Config{Logger: log, Auth: svc, Authenticate: AuthenticateWith(svc)}).Handler()
+			h := newTestServer(b, Config{Logger: log, Auth: svc, Authenticate: AuthenticateWith(svc)}).Handler()
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			var accepted, refused atomic.Int64

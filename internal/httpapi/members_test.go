@@ -36,7 +36,7 @@ func newMemberStack(t *testing.T, shortlists Shortlists) (*stack, *membership.Se
 		cfg.Members = svc
 		cfg.Histories = svc
 	})
-	st.srv = New(Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Auth: st.auth,
+	st.srv = newTestServer(t, Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Auth: st.auth,
 		Nominations: st.noms, Shortlists: shortlists, Members: svc, Workflows: st.noms.Workflows, MaxUploadBytes: 1 << 20})
 	return st, svc
 }
@@ -374,7 +374,7 @@ func TestMemberRoutesUnavailable(t *testing.T) {
 			t.Fatalf("roster %s without a table writer: %+v, disposition %q", format, p, rec.Header().Get("Content-Disposition"))
 		}
 	}
-	st.srv = New(Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Nominations: st.noms})
+	st.srv = newTestServer(t, Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Nominations: st.noms})
 	mustProblem(t, st.call("GET", "/api/v1/members", sec, nil), http.StatusServiceUnavailable)
 	mustProblem(t, st.call("GET", "/api/v1/bodies/mag/roster", sec, nil), http.StatusServiceUnavailable)
 }

@@ -27,7 +27,7 @@ func TestPageAccessSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{Logger: log, Authenticate: AuthenticateWith(st.auth), Auth: st.auth, Nominations: st.noms,
+	srv := newTestServer(t, Config{Logger: log, Authenticate: AuthenticateWith(st.auth), Auth: st.auth, Nominations: st.noms,
 		Workflows: mustWorkflows(t), MaxUploadBytes: 1 << 20}, mountPages(pages))
 	ana := st.candidate("ana@example.org")
 	signIn := func() string {

@@ -95,6 +95,9 @@ type Server struct {
 	access  map[string]Access // "METHOD /path" -> who may call it
 	// pageNotFound answers unmatched paths outside the API (see Pages).
 	pageNotFound http.Handler
+	// handler serves every request: the engine, or the engine wrapped by
+	// a test's checks of each exchange against the OpenAPI document.
+	handler http.Handler
 	// extensions register further routes; see Register.
 }
 
@@ -132,6 +135,7 @@ func New(cfg Config, parts ...func(*Server)) *Server {
 		s.problem(c, http.StatusMethodNotAllowed, "method not allowed", "this resource does not accept "+c.Request.Method, nil)
 	})
 	s.engine = e
+	s.handler = e
 	s.routes()
 	for _, p := range parts {
 		p(s)
@@ -140,7 +144,7 @@ func New(cfg Config, parts ...func(*Server)) *Server {
 }
 
 // Handler returns the http.Handler serving every route.
-func (s *Server) Handler() http.Handler { return s.engine }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // MetricsHandler serves the Prometheus metrics at GET /metrics and answers
 // 404 to anything else. It is not on the router: the metrics describe the

@@ -42,7 +42,7 @@ func mustServer(tb testing.TB, cfg Config, parts ...func(*Server)) (*Server, *sy
 	tb.Helper()
 	logs := &syncBuffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-	return New(cfg, parts...), logs
+	return newTestServer(tb, cfg, parts...), logs
 }
 
 func do(tb testing.TB, h http.Handler, method, path string, body string, headers ...string) *httptest.ResponseRecorder {

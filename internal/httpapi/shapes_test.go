@@ -474,7 +474,7 @@ func TestNominationsFact(t *testing.T) {
 	}
 	reg := workflow.NewRegistry(append(mustWorkflows(t).All(), def)...)
 	st := newStack(t, func(_ *stack, cfg *nomination.Config) { cfg.Workflows = reg })
-	st.srv = New(Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Auth: st.auth,
+	st.srv = newTestServer(t, Config{Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Authenticate: AuthenticateWith(st.auth), Auth: st.auth,
 		Nominations: st.noms, Workflows: reg, MaxUploadBytes: 1 << 20})
 	sec := st.secretariat("sec@example.org")
 	st.openCall(sec, "one-each", "mag-one-each", nil)

@@ -140,7 +140,7 @@ func newStackOn(tb testing.TB, db *mongo.Database, clock *testClock, opts ...sta
 	}
 	st.noms = nomination.New(cfg)
 	st.mon = mongostore.NewCommandMonitor(nil)
-	st.srv = New(Config{Logger: log, Authenticate: AuthenticateWith(st.auth), Auth: st.auth, Nominations: st.noms,
+	st.srv = newTestServer(tb, Config{Logger: log, Authenticate: AuthenticateWith(st.auth), Auth: st.auth, Nominations: st.noms,
 		Shortlists: export.Shortlists{}, Mail: queue, Workflows: cfg.Workflows, MaxUploadBytes: 1 << 20})
 	return st
 }
