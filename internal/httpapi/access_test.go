@@ -22,6 +22,8 @@ var routeAccess = map[string]string{
 	"GET /healthz":             "public",
 	"GET /readyz":              "public",
 	"GET /api/v1/openapi.yaml": "public",
+	"GET /api/docs":            "public",
+	"GET /api/docs/:asset":     "public",
 
 	"GET /api/v1/workflows":           "public",
 	"GET /api/v1/workflows/:id":       "public",

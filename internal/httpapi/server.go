@@ -160,6 +160,7 @@ func (s *Server) routes() {
 	s.Handle(http.MethodGet, "/healthz", Public, s.healthz)
 	s.Handle(http.MethodGet, "/readyz", Public, s.readyz)
 	s.Handle(http.MethodGet, "/api/v1/openapi.yaml", Public, s.openAPI)
+	s.docsRoutes()
 	s.workflowRoutes()
 	s.nominationRoutes()
 	s.shortlistRoutes()
