@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/spf13/cobra"
 
-	"github.com/igf/nomina/internal/mail"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
 )
@@ -41,7 +38,8 @@ func newMailCmd(e env) *cobra.Command {
 			if used := templatesOf(def); !slices.Contains(used, args[1]) {
 				return &exitError{code: 2, err: fmt.Errorf("workflow %s sends no template %q; it sends: %v", def.ID, args[1], used)}
 			}
-			tpls, err := mail.LoadTemplates(os.DirFS(filepath.Join(dir, "templates")))
+			wf, _ := workflowFilesOf(dir)
+			tpls, err := loadMailTemplates(wf)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}

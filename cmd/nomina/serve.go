@@ -78,9 +78,11 @@ func serve(ctx context.Context, e env, configPath string) error {
 	if err != nil {
 		return err
 	}
-	templates, err := mail.LoadTemplates(os.DirFS(filepath.Join(cfg.WorkflowsDir, "templates")))
+	wfFiles, wfLabel, builtin := workflowFiles(cfg.WorkflowsDir)
+	log.Info("workflows", "from", wfLabel, "built_in", builtin)
+	templates, err := loadMailTemplates(wfFiles)
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("mail templates in %s/templates: %w", cfg.WorkflowsDir, err)}
+		return &exitError{code: 1, err: fmt.Errorf("mail templates in %s/templates: %w", wfLabel, err)}
 	}
 	keysPath := cfg.JWTKeysFile
 	if keysPath == "" {
@@ -123,7 +125,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	// bootstrap archives the workflows and creates the first admin once the
 	// store answers.
 	bootstrap := func(ctx context.Context) error {
-		wfTemplates, _, err := workflow.LoadTemplates(filepath.Join(cfg.WorkflowsDir, workflow.TemplatesDir))
+		wfTemplates, _, err := workflow.LoadTemplatesFS(wfFiles, wfLabel)
 		if err != nil {
 			return err
 		}
@@ -323,7 +325,8 @@ func describeFields(err error) string {
 // loadWorkflows loads every definition in dir; a file with any error stops
 // the service, naming the file and line.
 func loadWorkflows(dir string, e env) (*workflow.Registry, error) {
-	reg, diags, err := workflow.LoadDir(dir)
+	fsys, label, _ := workflowFiles(dir)
+	reg, diags, err := workflow.LoadFS(fsys, label)
 	for _, d := range diags {
 		fmt.Fprintln(e.stderr, d.String())
 	}

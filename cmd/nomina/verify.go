@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +39,7 @@ func verifyFromShell(ctx context.Context, e env, configPath string, ids []string
 	}
 	// Nominations started under an older version of a workflow are
 	// replayed with that version.
-	templates, _, err := workflow.LoadTemplates(filepath.Join(sh.cfg.WorkflowsDir, workflow.TemplatesDir))
+	templates, _, err := workflow.LoadTemplatesFS(workflowFilesOf(sh.cfg.WorkflowsDir))
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("workflow templates: %w", err)}
 	}

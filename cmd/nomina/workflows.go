@@ -63,7 +63,25 @@ func newWorkflowsCmd() *cobra.Command {
 	}
 	graph.Flags().StringVar(&format, "format", workflow.FormatMermaid, "output format: mermaid or dot")
 
-	cmd.AddCommand(validate, graph)
+	export := &cobra.Command{
+		Use:   "export DIR",
+		Short: "Write the workflows built into the binary into DIR, to edit",
+		Long: "Write the shipped workflow definitions and their email templates, as built into the binary,\n" +
+			"into DIR (created when missing; no file there is overwritten). Point NOMINA_WORKFLOWS_DIR at\n" +
+			"DIR, or name it workflows beside where the service starts, to use the edited copy.",
+		Args:         cobra.ExactArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			written, err := exportWorkflows(args[0])
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d files into %s\n", len(written), args[0])
+			return nil
+		},
+	}
+
+	cmd.AddCommand(validate, graph, export)
 	return cmd
 }
 

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -29,27 +31,38 @@ var ErrInvalid = errors.New("invalid workflow files")
 // returned, so a broken file can never be partly in use. Reading failures
 // are returned as errors too.
 func LoadDir(dir string) (*Registry, []Diagnostic, error) {
-	templates, diags, err := LoadTemplates(filepath.Join(dir, TemplatesDir))
+	return LoadFS(os.DirFS(dir), dir)
+}
+
+// LoadFS is LoadDir over the root of fsys (the workflows built into the
+// binary, say); diagnostics name files under label.
+func LoadFS(fsys fs.FS, label string) (*Registry, []Diagnostic, error) {
+	dir := label
+	templates, diags, err := loadTemplates(fsys, TemplatesDir, filepath.Join(label, TemplatesDir))
 	if err != nil && !errors.Is(err, ErrInvalid) {
 		return nil, diags, err
 	}
-	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	names, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
 		return nil, diags, fmt.Errorf("list workflows in %s: %w", dir, err)
 	}
-	sort.Strings(paths)
-	if others, _ := filepath.Glob(filepath.Join(dir, "*.yml")); len(others) > 0 {
+	sort.Strings(names)
+	if others, _ := fs.Glob(fsys, "*.yml"); len(others) > 0 {
 		for _, p := range others {
-			diags = append(diags, Diagnostic{File: p, Severity: SeverityWarning, Message: "ignored: workflow files end in .yaml"})
+			diags = append(diags, Diagnostic{File: filepath.Join(label, p), Severity: SeverityWarning, Message: "ignored: workflow files end in .yaml"})
 		}
+	}
+	var paths []string
+	for _, n := range names {
+		paths = append(paths, filepath.Join(label, n))
 	}
 	if len(paths) == 0 {
 		diags = append(diags, Diagnostic{File: dir, Severity: SeverityError, Message: "no workflow files (*.yaml) in the directory"})
 	}
 	var defs []*Definition
 	seen := map[string]string{}
-	for _, p := range paths {
-		d, ds, err := loadFile(p, templates)
+	for i, p := range paths {
+		d, ds, err := loadFile(fsys, names[i], p, templates)
 		if err != nil {
 			return nil, diags, err
 		}
@@ -80,7 +93,7 @@ func LoadFile(path string) (*Definition, []Diagnostic, error) {
 	if err != nil && !errors.Is(err, ErrInvalid) {
 		return nil, diags, err
 	}
-	d, ds, err := loadFile(path, templates)
+	d, ds, err := loadFile(os.DirFS(filepath.Dir(path)), filepath.Base(path), path, templates)
 	if err != nil {
 		return nil, diags, err
 	}
@@ -91,8 +104,9 @@ func LoadFile(path string) (*Definition, []Diagnostic, error) {
 	return d, diags, nil
 }
 
-func loadFile(path string, templates TemplateSet) (*Definition, []Diagnostic, error) {
-	data, tooBig, err := readLimited(path)
+// loadFile parses the file name of fsys, naming it path in diagnostics.
+func loadFile(fsys fs.FS, name, path string, templates TemplateSet) (*Definition, []Diagnostic, error) {
+	data, tooBig, err := readLimited(fsys, name, path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,8 +120,8 @@ func loadFile(path string, templates TemplateSet) (*Definition, []Diagnostic, er
 
 // readLimited reads at most MaxFileSize bytes of a file, reporting whether
 // it is larger, so a huge file is never read whole.
-func readLimited(path string) ([]byte, bool, error) {
-	f, err := os.Open(path)
+func readLimited(fsys fs.FS, name, path string) ([]byte, bool, error) {
+	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, false, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -127,8 +141,20 @@ func readLimited(path string) ([]byte, bool, error) {
 // A missing directory gives an empty set. The error wraps ErrInvalid when a
 // template has an error; the set then holds the templates without errors.
 func LoadTemplates(dir string) (TemplateSet, []Diagnostic, error) {
+	return loadTemplates(os.DirFS(dir), ".", dir)
+}
+
+// LoadTemplatesFS is LoadTemplates over the templates directory of the
+// workflows in fsys; diagnostics name files under label.
+func LoadTemplatesFS(fsys fs.FS, label string) (TemplateSet, []Diagnostic, error) {
+	return loadTemplates(fsys, TemplatesDir, filepath.Join(label, TemplatesDir))
+}
+
+// loadTemplates reads the templates in the directory sub of fsys, naming
+// them under dir in diagnostics.
+func loadTemplates(fsys fs.FS, sub, dir string) (TemplateSet, []Diagnostic, error) {
 	set := TemplateSet{}
-	entries, err := os.ReadDir(dir)
+	entries, err := fs.ReadDir(fsys, sub)
 	if errors.Is(err, os.ErrNotExist) {
 		return set, nil, nil
 	}
@@ -159,7 +185,7 @@ func LoadTemplates(dir string) (TemplateSet, []Diagnostic, error) {
 				Message: fmt.Sprintf("template name %q is not valid: use lower-case letters, digits and _", name)})
 			continue
 		}
-		txt, txtBig, err := readLimited(txtPath)
+		txt, txtBig, err := readLimited(fsys, path.Join(sub, name+".txt"), txtPath)
 		if errors.Is(err, os.ErrNotExist) {
 			diags = append(diags, Diagnostic{File: htmlPath, Severity: SeverityError, Message: fmt.Sprintf("template %q has no text version %s", name, filepath.Base(txtPath))})
 			continue
@@ -167,7 +193,7 @@ func LoadTemplates(dir string) (TemplateSet, []Diagnostic, error) {
 		if err != nil {
 			return nil, diags, err
 		}
-		html, htmlBig, err := readLimited(htmlPath)
+		html, htmlBig, err := readLimited(fsys, path.Join(sub, name+".html"), htmlPath)
 		if errors.Is(err, os.ErrNotExist) {
 			diags = append(diags, Diagnostic{File: txtPath, Severity: SeverityError, Message: fmt.Sprintf("template %q has no HTML version %s", name, filepath.Base(htmlPath))})
 			continue
