@@ -123,7 +123,9 @@ func serve(ctx context.Context, e env, configPath string) error {
 	})
 
 	// bootstrap archives the workflows and creates the first admin once the
-	// store answers.
+	// store answers, or makes the link that sets it up (next says so).
+	setup := accounts.Setup(store.Users(), 0)
+	var next nextSteps
 	bootstrap := func(ctx context.Context) error {
 		wfTemplates, _, err := workflow.LoadTemplatesFS(wfFiles, wfLabel)
 		if err != nil {
@@ -133,7 +135,8 @@ func serve(ctx context.Context, e env, configPath string) error {
 			return err
 		}
 		if cfg.AdminEmail == "" {
-			return nil
+			next, err = firstAdminSetup(ctx, setup, cfg.BaseURL)
+			return err
 		}
 		created, err := accounts.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
 		if created {
@@ -145,6 +148,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	// service starts, answers /readyz with 503, and becomes ready when the
 	// server appears.
 	var prepared atomic.Bool
+	listening := make(chan struct{})
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	var background sync.WaitGroup
 	defer func() {
@@ -155,6 +159,12 @@ func serve(ctx context.Context, e env, configPath string) error {
 	background.Go(func() {
 		if err := prepareStore(bgCtx, log, client, cfg.Database, &prepared, bootstrap); err != nil {
 			fatal <- err
+			return
+		}
+		select { // the last words of the start-up, after "listening"
+		case <-listening:
+			next.log(log, e.stderr, cfg.LogFormat == "json", cfg.BaseURL)
+		case <-bgCtx.Done():
 		}
 	})
 	mailCfg := mail.Config{SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, BaseURL: cfg.BaseURL, InsecurePlaintext: cfg.SMTPInsecure, Workers: cfg.MailWorkers}
@@ -174,7 +184,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 	pages, err := web.New(web.Config{
 		Accounts: accounts, Sessions: sessions, Nominations: nominations, Workflows: registry,
 		BaseURL: cfg.BaseURL, Logger: log, MaxFormBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUploadBytes,
-		ClientIP: httpapi.ClientIP, Members: members, Mail: queue,
+		ClientIP: httpapi.ClientIP, Members: members, Mail: queue, Setup: setup,
 	})
 	if err != nil {
 		return err
@@ -232,6 +242,7 @@ func serve(ctx context.Context, e env, configPath string) error {
 		e.listening <- ln.Addr().String()
 	}
 	log.Info("nomina listening", "addr", ln.Addr().String(), "version", buildVersion(), "pid", os.Getpid())
+	close(listening)
 
 	var stopErr error
 	select {

@@ -494,3 +494,38 @@ func (s *Users) DeleteExpired(ctx context.Context, attemptsBefore, tokensBefore 
 	}
 	return n, nil
 }
+
+// colSetupTokens holds the first-administrator setup links: _id is the
+// SHA-256 of the token, expires_at when it stops working.
+const colSetupTokens = "setup_tokens"
+
+// AddSetupToken stores a setup link by the hash of its token.
+func (s *Users) AddSetupToken(ctx context.Context, t auth.SetupToken) error {
+	_, err := s.db.Collection(colSetupTokens).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: t.Hash}, {Key: "expires_at", Value: t.ExpiresAt.UTC()},
+	})
+	return translate("store setup link", err)
+}
+
+// SetupTokens returns the setup links that have not expired at now (a
+// handful: one per start of an instance while there is no administrator).
+func (s *Users) SetupTokens(ctx context.Context, now time.Time) ([]auth.SetupToken, error) {
+	cur, err := s.db.Collection(colSetupTokens).Find(ctx,
+		bson.D{{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now.UTC()}}}},
+		options.Find().SetLimit(1000))
+	if err != nil {
+		return nil, translate("list setup links", err)
+	}
+	var docs []struct {
+		Hash      string    `bson:"_id"`
+		ExpiresAt time.Time `bson:"expires_at"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate("list setup links", err)
+	}
+	out := make([]auth.SetupToken, len(docs))
+	for i, d := range docs {
+		out[i] = auth.SetupToken{Hash: d.Hash, ExpiresAt: d.ExpiresAt}
+	}
+	return out, nil
+}

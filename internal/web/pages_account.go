@@ -45,6 +45,7 @@ func (h *Handler) register() {
 	h.linkRoutes()
 	h.reviewRoutes()
 	h.staffRoutes()
+	h.setupRoutes()
 }
 
 // page returns the layout data of a page titled title.

@@ -64,6 +64,9 @@ type Config struct {
 	// Mail is the mail log and its retry; nil shows the mail page as
 	// unavailable.
 	Mail MailLog
+	// Setup creates the first administrator from the logged setup link;
+	// nil answers the setup page with "not found".
+	Setup *auth.Setup
 }
 
 // MailLog is the record of mail sent, pending and dead, with the retry of
