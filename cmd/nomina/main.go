@@ -95,19 +95,13 @@ func newRootCmd(e env) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return serve(cmd.Context(), e, configPath)
+			return serve(cmd.Context(), e, configPath, false)
 		},
 	}
 	root.PersistentFlags().StringVar(&configPath, "config", "", "settings file (default: $NOMINA_CONFIG, else config/nomina.yaml when present)")
 	root.AddCommand(
-		&cobra.Command{
-			Use:   "serve",
-			Short: "Run the HTTP service (the default)",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return serve(cmd.Context(), e, configPath)
-			},
-		},
+		newServeCmd(e, &configPath),
+		newDemoCmd(e, &configPath),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

@@ -43,7 +43,10 @@ func newLogger(cfg config.Config, e env) *slog.Logger {
 // serve runs the service until ctx is cancelled (SIGINT/SIGTERM), then
 // stops accepting, lets in-flight requests finish within the grace period
 // and closes the store.
-func serve(ctx context.Context, e env, configPath string) error {
+//
+// With demo set it first fills an empty store with the demo (see
+// fillDemo), refusing a store with other data.
+func serve(ctx context.Context, e env, configPath string, demo bool) error {
 	cfg, err := loadConfig(e, configPath)
 	if err != nil {
 		return err
@@ -134,8 +137,15 @@ func serve(ctx context.Context, e env, configPath string) error {
 		if err := syncWorkflowArchive(ctx, store.Workflows(), registry, wfTemplates, log); err != nil {
 			return err
 		}
+		if demo {
+			next.demo, err = fillDemo(ctx, demoDeps{users: store.Users(), accounts: accounts, nominations: nominations,
+				members: members, now: time.Now(), log: log})
+			if err != nil {
+				return err
+			}
+		}
 		if cfg.AdminEmail == "" {
-			next, err = firstAdminSetup(ctx, setup, cfg.BaseURL)
+			next.setupURL, next.expires, err = firstAdminSetup(ctx, setup, cfg.BaseURL)
 			return err
 		}
 		created, err := accounts.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
@@ -301,6 +311,9 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if isDemoRefused(err) {
+			return err
 		}
 		switch nomination.ErrorCode(err) {
 		case nomination.EINVALID, nomination.ECONFLICT, nomination.EFORBIDDEN:
