@@ -128,6 +128,7 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 	// bootstrap archives the workflows and creates the first admin once the
 	// store answers, or makes the link that sets it up (next says so).
 	setup := accounts.Setup(store.Users(), 0)
+	bgCtx, stopBackground := context.WithCancel(ctx)
 	var next nextSteps
 	bootstrap := func(ctx context.Context) error {
 		wfTemplates, _, err := workflow.LoadTemplatesFS(wfFiles, wfLabel)
@@ -138,7 +139,8 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 			return err
 		}
 		if demo {
-			next.demo, err = fillDemo(ctx, demoDeps{users: store.Users(), accounts: accounts, nominations: nominations,
+			// Not under the preparation's deadline: filling takes a while.
+			next.demo, err = fillDemo(bgCtx, demoDeps{users: store.Users(), accounts: accounts, nominations: nominations,
 				members: members, now: time.Now(), log: log})
 			if err != nil {
 				return err
@@ -159,7 +161,6 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 	// server appears.
 	var prepared atomic.Bool
 	listening := make(chan struct{})
-	bgCtx, stopBackground := context.WithCancel(ctx)
 	var background sync.WaitGroup
 	defer func() {
 		stopBackground()

@@ -61,6 +61,12 @@ func (s *service) exited(within time.Duration) (int, bool) {
 // startService runs the serve command in-process with the given settings.
 func startService(t *testing.T, settings map[string]string, routes ...func(*httpapi.Server)) *service {
 	t.Helper()
+	return startCommand(t, []string{"serve"}, settings, routes...)
+}
+
+// startCommand runs a serving command (serve, demo) in-process.
+func startCommand(t *testing.T, args []string, settings map[string]string, routes ...func(*httpapi.Server)) *service {
+	t.Helper()
 	vals := map[string]string{"NOMINA_HTTP_ADDR": "127.0.0.1:0", "NOMINA_DATA_DIR": t.TempDir(), "NOMINA_CONFIG": "", "NOMINA_WORKFLOWS_DIR": "../../workflows"}
 	for k, v := range settings {
 		vals[k] = v
@@ -71,7 +77,7 @@ func startService(t *testing.T, settings map[string]string, routes ...func(*http
 	e := env{getenv: func(k string) string { return vals[k] }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.stderr,
 		extraRoutes: routes, listening: listening}
 	go func() {
-		s.code = runEnv(ctx, []string{"serve", "--config", "../../config/nomina.yaml"}, e)
+		s.code = runEnv(ctx, append(args, "--config", "../../config/nomina.yaml"), e)
 		close(s.done)
 	}()
 	select {
