@@ -143,7 +143,7 @@ func newApp(t testing.TB, opts appOptions) *app {
 	})
 	a.web, err = web.New(web.Config{Accounts: a.auth, Sessions: a.sessions, Nominations: a.noms, Workflows: registry,
 		BaseURL: base, Logger: log, MaxFormBytes: 1 << 20, MaxUploadBytes: 10 << 20, ClientIP: httpapi.ClientIP,
-		Members: a.members, Mail: queue})
+		Members: a.members, Mail: queue, Setup: a.auth.Setup(a.store.Users(), 0)})
 	if err != nil {
 		t.Fatalf("pages: %v", err)
 	}
