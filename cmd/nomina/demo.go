@@ -232,7 +232,10 @@ func fillDemo(ctx context.Context, d demoDeps) ([]demoAccount, error) {
 	start := time.Now()
 	f := &demoFiller{demoDeps: d}
 	if err := f.fill(ctx); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &demoFailed{err}
 	}
 	d.log.Info("demo filled", "nominations", f.count.Load(), "took", time.Since(start).Round(time.Millisecond))
 	return accountsOut, nil
@@ -503,8 +506,17 @@ func printDemo(w io.Writer, baseURL string, accounts []demoAccount) {
 	fmt.Fprintf(w, "\n%s\n\n", rule)
 }
 
-// isDemoRefused reports whether err is the demo's refusal of the store.
-func isDemoRefused(err error) bool {
+// demoFailed is a demo that could not be filled: it stops the service
+// (a retry would find the demo unfinished).
+type demoFailed struct{ err error }
+
+func (e *demoFailed) Error() string { return "demo: " + e.err.Error() }
+func (e *demoFailed) Unwrap() error { return e.err }
+
+// isDemoError reports whether err is the demo's refusal of the store or
+// its failure, which stop the service.
+func isDemoError(err error) bool {
 	var r *demoRefused
-	return errors.As(err, &r)
+	var f *demoFailed
+	return errors.As(err, &r) || errors.As(err, &f)
 }

@@ -64,7 +64,7 @@ func TestDemo(t *testing.T) {
 		case strings.HasPrefix(who, "administrator"), strings.HasPrefix(who, "secretariat"):
 			path, want = "/secretariat", "Panel review: 7"
 		case strings.HasPrefix(who, "reviewer"):
-			path, want = "/review", "(invented)"
+			path, want = "/review", "(demo)"
 		case strings.HasPrefix(who, "candidate"):
 			path, want = "/nominations", "(demo)"
 		default:

@@ -313,7 +313,7 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		if ctx.Err() != nil {
 			return nil
 		}
-		if isDemoRefused(err) {
+		if isDemoError(err) {
 			return err
 		}
 		switch nomination.ErrorCode(err) {
