@@ -499,11 +499,13 @@ func (f *demoFiller) roster(ctx context.Context) error {
 // printDemo writes the accounts of the demo.
 func printDemo(w io.Writer, baseURL string, accounts []demoAccount) {
 	rule := strings.Repeat("=", 72)
-	fmt.Fprintf(w, "\n%s\n\n  Nomina demo at %s\n  Everyone and everything in it is invented. Sign in with any of\n  these accounts; the password of each is: %s\n\n", rule, baseURL, demoPassword)
+	var b strings.Builder // one write, so the block is never interleaved
+	fmt.Fprintf(&b, "\n%s\n\n  Nomina demo at %s\n  Everyone and everything in it is invented. Sign in with any of\n  these accounts; the password of each is: %s\n\n", rule, baseURL, demoPassword)
 	for _, a := range accounts {
-		fmt.Fprintf(w, "  %-38s %s\n", a.Email, a.Who)
+		fmt.Fprintf(&b, "  %-38s %s\n", a.Email, a.Who)
 	}
-	fmt.Fprintf(w, "\n%s\n\n", rule)
+	fmt.Fprintf(&b, "\n%s\n\n", rule)
+	_, _ = io.WriteString(w, b.String())
 }
 
 // demoFailed is a demo that could not be filled: it stops the service

@@ -49,7 +49,7 @@ func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	settings := map[string]string{"NOMINA_DATA_DIR": dir}
 	s := startCommand(t, []string{"demo"}, settings)
-	waitUntil(t, 2*time.Minute, "the demo accounts", func() bool { return strings.Contains(s.stderr.String(), "Nomina demo at") })
+	waitUntil(t, 4*time.Minute, "the demo accounts", func() bool { return strings.Contains(s.stderr.String(), "Nomina demo at") })
 	logs := s.stderr.String()
 	lines := demoAccountLine.FindAllStringSubmatch(logs, -1)
 	if len(lines) < 10 {
@@ -86,7 +86,7 @@ func TestDemo(t *testing.T) {
 	}
 
 	again := startCommand(t, []string{"demo"}, settings)
-	waitUntil(t, time.Minute, "the demo accounts again", func() bool { return strings.Contains(again.stderr.String(), "Nomina demo at") })
+	waitUntil(t, 2*time.Minute, "the demo accounts again", func() bool { return strings.Contains(again.stderr.String(), "Nomina demo at") })
 	if l := again.stderr.String(); !strings.Contains(l, "the demo is in the store already") || strings.Contains(l, "demo filled") {
 		t.Errorf("the second start filled the demo again:\n%s", l)
 	}

@@ -145,6 +145,9 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 			if err != nil {
 				return err
 			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(bgCtx, 30*time.Second)
+			defer cancel()
 		}
 		if cfg.AdminEmail == "" {
 			next.setupURL, next.expires, err = firstAdminSetup(ctx, setup, cfg.BaseURL)
