@@ -101,6 +101,8 @@ var routeAccess = map[string]string{
 	"POST /set-password/:token":                         "page:public",
 	"GET /confirm-email/:token":                         "page:public",
 	"POST /confirm-email/:token":                        "page:public",
+	"GET /setup/:token":                                 "page:public",
+	"POST /setup/:token":                                "page:public",
 	"GET /account":                                      "page:signed-in",
 	"POST /account":                                     "page:signed-in",
 	"GET /account/confirm-email":                        "page:signed-in",
