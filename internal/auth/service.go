@@ -74,9 +74,9 @@ type Service struct {
 }
 
 // NewService returns a Service over store, enqueuing mail on outbox and
-// signing access tokens with keys. It returns an error when BaseURL is
-// missing or the random source fails.
-func NewService(store Store, outbox nomination.Outbox, keys *KeySet, cfg Config) (*Service, error) {
+// signing access tokens with the keys keys gives at each call. It returns
+// an error when BaseURL is missing or the random source fails.
+func NewService(store Store, outbox nomination.Outbox, keys KeySource, cfg Config) (*Service, error) {
 	if cfg.BaseURL == "" {
 		return nil, errors.New("auth: BaseURL is required for the links in mail")
 	}

@@ -32,6 +32,10 @@ const (
 // why it was refused is not the caller's business.
 var errBadToken = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "the access token is missing, invalid or expired"}
 
+// errNoKeys answers a sign-in before the signing keys are loaded from the
+// store (the service is not ready yet).
+var errNoKeys = &nomination.Error{Code: nomination.EUNAVAILABLE, Message: "the service is starting; try again shortly"}
+
 // AccessClaims are the claims of a verified access token.
 type AccessClaims struct {
 	UserID    string
@@ -50,7 +54,7 @@ type jwtClaims struct {
 // algorithm, required exp, iss, aud, sub and sid, "typ" at+jwt and a "kid"
 // from the key set.
 type AccessTokens struct {
-	keys     *KeySet
+	keys     KeySource
 	issuer   string
 	audience string
 	ttl      time.Duration
@@ -60,7 +64,7 @@ type AccessTokens struct {
 // NewAccessTokens returns an AccessTokens for issuer and audience whose
 // tokens live ttl (DefaultAccessTTL when zero); now is the clock that
 // judges expiry.
-func NewAccessTokens(keys *KeySet, issuer, audience string, ttl time.Duration, now func() time.Time) *AccessTokens {
+func NewAccessTokens(keys KeySource, issuer, audience string, ttl time.Duration, now func() time.Time) *AccessTokens {
 	if ttl <= 0 {
 		ttl = DefaultAccessTTL
 	}
@@ -97,9 +101,13 @@ func (a *AccessTokens) Issue(userID, sessionID, tokenID string, iat time.Time) (
 		},
 		SessionID: sessionID,
 	})
+	ks := a.keys.KeySet()
+	if ks == nil {
+		return "", time.Time{}, errNoKeys
+	}
 	t.Header["typ"] = AccessTokenType
-	t.Header["kid"] = a.keys.signer.ID
-	s, err := t.SignedString(a.keys.signer.Private)
+	t.Header["kid"] = ks.signer.ID
+	s, err := t.SignedString(ks.signer.Private)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign access token: %w", err)
 	}
@@ -132,7 +140,11 @@ func (a *AccessTokens) keyFunc(t *jwt.Token) (any, error) {
 		return nil, errors.New("not an access token")
 	}
 	kid, _ := t.Header["kid"].(string)
-	key, ok := a.keys.lookup(kid)
+	ks := a.keys.KeySet()
+	if ks == nil {
+		return nil, errors.New("no keys loaded")
+	}
+	key, ok := ks.lookup(kid)
 	if !ok {
 		return nil, errors.New("unknown key id")
 	}

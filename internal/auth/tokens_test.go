@@ -229,3 +229,48 @@ func BenchmarkRefuseHugeToken(b *testing.B) {
 		}
 	}
 }
+
+// A key ring signs and verifies with whatever set it holds at the moment
+// of the call: nothing before the first set (the service is starting),
+// then the set's signer; a set swapped in while tokens are alive keeps
+// them valid as long as their key is in it.
+func TestKeyRingSwapsSets(t *testing.T) {
+	ring := NewKeyRing()
+	clock := func() time.Time { return testNow }
+	a := NewAccessTokens(ring, "nomina", "nomina-api", 0, clock)
+	if _, _, err := a.Issue("u", "s", "j", testNow); nomination.ErrorCode(err) != nomination.EUNAVAILABLE {
+		t.Fatalf("issue without keys: %v, want EUNAVAILABLE", err)
+	}
+	oldKeys, newKeys := mustKeys(t), mustKeys(t)
+	oldTok := mustIssue(t, NewAccessTokens(oldKeys, "nomina", "nomina-api", 0, clock), testNow)
+	if _, err := a.Verify(oldTok); err == nil {
+		t.Fatal("a token accepted before any key was loaded")
+	}
+	ring.Set(oldKeys)
+	if _, err := a.Verify(oldTok); err != nil {
+		t.Fatalf("refused after the set was loaded: %v", err)
+	}
+	seed := newKeys.SigningSeed()
+	k, ok := KeyFromSeed(seed)
+	if !ok || k.ID != newKeys.SigningKeyID() {
+		t.Fatalf("KeyFromSeed gives %q, want %q", k.ID, newKeys.SigningKeyID())
+	}
+	rotated, err := NewKeySet(k, Key{ID: oldKeys.signer.ID, Public: oldKeys.signer.Public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.Set(rotated)
+	if ids := rotated.KeyIDs(); len(ids) != 2 || ids[0] != k.ID {
+		t.Fatalf("KeyIDs = %v, want the signer first", ids)
+	}
+	if _, err := a.Verify(oldTok); err != nil {
+		t.Fatalf("old token refused while its key is kept: %v", err)
+	}
+	if p, _, _ := jwt.NewParser().ParseUnverified(mustIssue(t, a, testNow), jwt.MapClaims{}); p.Header["kid"] != k.ID {
+		t.Fatalf("signed with %v after the swap, want %s", p.Header["kid"], k.ID)
+	}
+	ring.Set(newKeys)
+	if _, err := a.Verify(oldTok); err == nil {
+		t.Fatal("old token accepted after its key left the ring")
+	}
+}

@@ -7,21 +7,49 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // LinkSigner makes and checks the signed, expiring tokens in mailed links
 // (a nominee's consent, an endorser's confirmation, an account's password
 // and address links). They need no store lookup to verify; the events or
-// records they lead to make them single-use. Its key is kept in a file,
-// never in the store, and mail jobs keep a link's claims only (see
-// SealedLink): whoever reads the store cannot follow a mailed link.
+// records they lead to make them single-use. Its key never lies in the
+// store in the clear (a file, or the store sealed under a key that is not
+// in it), and mail jobs keep a link's claims only (see SealedLink):
+// whoever reads the store cannot follow a mailed link.
+//
+// Its keys may be replaced while it is in use (SetKeys): the first key
+// signs, every key verifies, so links signed with a retired key keep
+// working until they expire.
 type LinkSigner struct {
-	key []byte
+	keys atomic.Pointer[[][]byte]
 }
 
-// NewLinkSigner returns a signer with key (at least 32 bytes).
-func NewLinkSigner(key []byte) *LinkSigner { return &LinkSigner{key: append([]byte(nil), key...)} }
+// NewLinkSigner returns a signer with key (at least 32 bytes); a nil key
+// makes a signer with no key until SetKeys.
+func NewLinkSigner(key []byte) *LinkSigner {
+	s := &LinkSigner{}
+	if key != nil {
+		s.SetKeys(key)
+	}
+	return s
+}
+
+// SetKeys makes sign the key new links are signed with and keeps verify
+// for checking links signed earlier.
+func (s *LinkSigner) SetKeys(sign []byte, verify ...[]byte) {
+	keys := [][]byte{append([]byte(nil), sign...)}
+	for _, k := range verify {
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	s.keys.Store(&keys)
+}
+
+// Ready reports whether the signer has a key. Until it has, Sign returns
+// an empty token and Verify accepts nothing: whatever mails links waits
+// for it.
+func (s *LinkSigner) Ready() bool { return s.keys.Load() != nil }
 
 // LinkClaims is what a link token carries.
 type LinkClaims struct {
@@ -68,17 +96,35 @@ func (s *LinkSigner) Unseal(job MailJob) MailJob {
 
 const maxLinkToken = 512
 
-// Sign returns the token for c.
+// Sign returns the token for c, or "" while the signer has no key.
 func (s *LinkSigner) Sign(c LinkClaims) string {
+	keys := s.keys.Load()
+	if keys == nil {
+		return ""
+	}
 	payload, _ := json.Marshal(c)
 	p := base64.RawURLEncoding.EncodeToString(payload)
-	return p + "." + s.mac(p)
+	return p + "." + linkMAC((*keys)[0], p)
 }
 
-func (s *LinkSigner) mac(p string) string {
-	m := hmac.New(sha256.New, s.key)
+func linkMAC(key []byte, p string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("nomina-link\x00" + p))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// signedByOne reports whether sig is p's MAC under one of the keys; every
+// key is tried, so the time taken does not say which one matched.
+func (s *LinkSigner) signedByOne(p, sig string) bool {
+	keys := s.keys.Load()
+	if keys == nil {
+		return false
+	}
+	ok := 0
+	for _, k := range *keys {
+		ok |= subtle.ConstantTimeCompare([]byte(sig), []byte(linkMAC(k, p)))
+	}
+	return ok == 1
 }
 
 // Verify checks token's signature, kind and expiry at now. Any failure is
@@ -100,7 +146,7 @@ func (s *LinkSigner) Inspect(token, kind string) (LinkClaims, error) {
 		return LinkClaims{}, errBadLinkToken
 	}
 	p, sig, ok := strings.Cut(token, ".")
-	if !ok || subtle.ConstantTimeCompare([]byte(sig), []byte(s.mac(p))) != 1 {
+	if !ok || !s.signedByOne(p, sig) {
 		return LinkClaims{}, errBadLinkToken
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(p)

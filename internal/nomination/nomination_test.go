@@ -274,3 +274,33 @@ func TestUploadChecks(t *testing.T) {
 		}
 	}
 }
+
+// A signer's keys are replaced while it is in use: links signed with the
+// retired key verify while it is kept, new links are signed with the new
+// one, and a signer with no key signs nothing and accepts nothing.
+func TestLinkSignerRotation(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	claims := LinkClaims{Kind: "consent", NominationID: "n1", Expires: now.Add(time.Hour).Unix()}
+	oldKey, newKey := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("n", 32))
+	s := NewLinkSigner(nil)
+	if s.Ready() || s.Sign(claims) != "" {
+		t.Fatal("a signer without a key signed")
+	}
+	s.SetKeys(oldKey)
+	oldTok := s.Sign(claims)
+	s.SetKeys(newKey, oldKey)
+	if _, err := s.Verify(oldTok, "consent", now); err != nil {
+		t.Fatalf("a link of the retired key refused while it is kept: %v", err)
+	}
+	newTok := s.Sign(claims)
+	if newTok == oldTok || newTok != NewLinkSigner(newKey).Sign(claims) {
+		t.Fatal("new links are not signed with the new key")
+	}
+	s.SetKeys(newKey)
+	if _, err := s.Verify(oldTok, "consent", now); ErrorCode(err) != ENOTFOUND {
+		t.Fatalf("a link of a dropped key: %v, want ENOTFOUND", err)
+	}
+	if _, err := NewLinkSigner(nil).Verify(newTok, "consent", now); ErrorCode(err) != ENOTFOUND {
+		t.Fatalf("a signer without keys accepted a link: %v", err)
+	}
+}
