@@ -63,7 +63,7 @@ var collections = []string{
 	colCalls, colCallRevisions, colEvents, colNominations, colTimers, colTimerClaims,
 	colUsers, colUserRevisions, colRefreshTokens, colRefreshSpent, colRevokedFamily, colLinkTokens, colLinkUsed, colAttempts, colUserIDs,
 	mailJobs, mailDue, mailClaims, mailResults,
-	colMembers, colMemberChanges, colWorkflowVersions,
+	colMembers, colMemberChanges, colWorkflowVersions, colSecrets,
 	"attachments.files", "attachments.chunks",
 }
 
