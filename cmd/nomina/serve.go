@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -87,33 +85,23 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("mail templates in %s/templates: %w", wfLabel, err)}
 	}
-	keysPath := cfg.JWTKeysFile
-	if keysPath == "" {
-		keysPath = filepath.Join(cfg.DataDir, "jwt-keys.json")
-	}
-	if cfg.MongoDBURI != "" && (cfg.JWTKeysFile == "" || cfg.LinkSecretFile == "") {
-		log.Warn("signing keys are kept in this instance's data directory: with several instances on one store, give them all the same NOMINA_JWT_KEYS_FILE and NOMINA_LINK_SECRET_FILE, or tokens and mailed links work on one instance only")
-	}
-	keys, err := auth.LoadOrCreateKeys(keysPath, rand.Reader)
+	now := clockOf(cfg, log)
+	sec, err := newSigning(cfg, log, now)
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("signing keys (NOMINA_JWT_KEYS_FILE): %w", err)}
-	}
-	linkKey, err := loadOrCreateSecret(linkSecretPath(cfg), 32)
-	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("link secret (NOMINA_LINK_SECRET_FILE): %w", err)}
+		return err
 	}
 	queue := store.MailQueue()
-	links := nomination.NewLinkSigner(linkKey)
+	links := sec.links
 	limiter := store.Limits()
-	accounts, err := auth.NewService(store.Users(), queue, keys, auth.Config{
-		BaseURL: cfg.BaseURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Logger: log,
+	accounts, err := auth.NewService(store.Users(), queue, sec.keys, auth.Config{
+		BaseURL: cfg.BaseURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Logger: log, Now: now,
 		Links: links, Limiter: limiter, Throttle: throttleFrom(cfg.Limits),
 	})
 	if err != nil {
 		return err
 	}
 	sessions := accounts.Sessions(store.WebSessions(), auth.SessionConfig{})
-	members, err := membership.New(membership.Config{Store: store.Members(), Workflows: registry, Logger: log})
+	members, err := membership.New(membership.Config{Store: store.Members(), Workflows: registry, Logger: log, Now: now})
 	if err != nil {
 		return err
 	}
@@ -122,7 +110,7 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 		Terms: members, Members: members, Histories: members,
 		Store: noms, Files: noms, Outbox: queue, Directory: store.Directory(), Workflows: registry, Timers: store.Timers(),
 		Links: links, BaseURL: cfg.BaseURL, MaxUploadBytes: cfg.MaxUploadBytes,
-		ValidateTargets: export.ValidateTargets, Logger: log, Limiter: limiter, Limits: limitsFrom(cfg.Limits),
+		ValidateTargets: export.ValidateTargets, Logger: log, Limiter: limiter, Limits: limitsFrom(cfg.Limits), Now: now,
 	})
 
 	// bootstrap archives the workflows and creates the first admin once the
@@ -136,6 +124,9 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 			return err
 		}
 		if err := syncWorkflowArchive(ctx, store.Workflows(), registry, wfTemplates, log); err != nil {
+			return err
+		}
+		if err := sec.load(ctx, store); err != nil {
 			return err
 		}
 		if demo {
@@ -185,9 +176,13 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 	host, _ := os.Hostname()
 	background.Go(func() { nominations.RunTimers(bgCtx, host+"/"+strconv.Itoa(os.Getpid()), 15*time.Second) })
 	background.Go(func() { purgeExpired(bgCtx, log, accounts, sessions, limiter) })
+	background.Go(func() { sec.run(bgCtx) })
 	if cfg.MailWorkers > 0 {
 		background.Go(func() {
-			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed, Links: links}, mail.SenderOptions{}); err != nil {
+			if !sec.wait(bgCtx) { // no link is signed before the secrets are there
+				return
+			}
+			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed, Links: links, Clock: now}, mail.SenderOptions{}); err != nil {
 				log.Error("mail delivery stopped", "err", err)
 			}
 		})
@@ -319,6 +314,10 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		if isDemoError(err) {
 			return err
 		}
+		var se *setupError
+		if errors.As(err, &se) {
+			return se
+		}
 		switch nomination.ErrorCode(err) {
 		case nomination.EINVALID, nomination.ECONFLICT, nomination.EFORBIDDEN:
 			return fmt.Errorf("first admin (NOMINA_ADMIN_EMAIL, NOMINA_ADMIN_PASSWORD): %s", nomination.ErrorMessage(err)+describeFields(err))
@@ -335,6 +334,17 @@ func prepareStore(ctx context.Context, log *slog.Logger, client *mongostore.Clie
 		}
 		delay = min(delay*2, 15*time.Second)
 	}
+}
+
+// clockOf is the instance's clock: the system's, shifted by the test-only
+// NOMINA_TEST_CLOCK_OFFSET (the simulator skews instances with it).
+func clockOf(cfg config.Config, log *slog.Logger) func() time.Time {
+	if cfg.TestClockOffset == 0 {
+		return time.Now
+	}
+	log.Warn("this instance's clock is shifted for a test (NOMINA_TEST_CLOCK_OFFSET)", "offset", cfg.TestClockOffset)
+	off := cfg.TestClockOffset
+	return func() time.Time { return time.Now().Add(off) }
 }
 
 // describeFields lists the fields a domain error names, for a log line.

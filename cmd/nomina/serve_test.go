@@ -290,9 +290,10 @@ func TestUnreachableStoreBecomesReadyWhenServerAppears(t *testing.T) {
 	waitReady(t, s, 45*time.Second)
 }
 
-// A second instance started with the URI the first one writes shares its
-// embedded store over TLS with the generated client certificate: an
-// account the first created signs in on the second.
+// A second instance started with the URI the first one writes, and the
+// first one's key-encryption key, shares its embedded store over TLS with
+// the generated client certificate: an account the first created signs in
+// on the second.
 func TestSecondInstanceSharesTheEmbeddedStore(t *testing.T) {
 	dir := t.TempDir()
 	first := startService(t, map[string]string{"NOMINA_DATA_DIR": dir, "NOMINA_EMBEDDED_LISTEN": "127.0.0.1:0",
@@ -306,7 +307,8 @@ func TestSecondInstanceSharesTheEmbeddedStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second := startService(t, map[string]string{"NOMINA_MONGODB_URI": strings.TrimSpace(string(uri))})
+	second := startService(t, map[string]string{"NOMINA_MONGODB_URI": strings.TrimSpace(string(uri)),
+		"NOMINA_SECRETS_KEY_FILE": filepath.Join(dir, "secrets.key")})
 	waitReady(t, second, 30*time.Second)
 	resp, err := http.Post("http://"+second.addr+"/api/v1/auth/login", "application/json",
 		strings.NewReader(`{"email":"admin@igf.example","password":"copper meadow lantern"}`))

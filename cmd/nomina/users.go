@@ -92,13 +92,10 @@ func createUserFromShell(ctx context.Context, e env, configPath string, in auth.
 		return err
 	}
 	// Links made here are sealed: the service's mail worker signs them
-	// with the link secret when it sends the message.
-	linkKey, err := loadOrCreateSecret(linkSecretPath(cfg), 32)
-	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("link secret (NOMINA_LINK_SECRET_FILE): %w", err)}
-	}
+	// with the shared link secret when it sends the message, so no key is
+	// needed here.
 	svc, err := auth.NewService(store.Users(), store.MailQueue(), keys, auth.Config{BaseURL: cfg.BaseURL, Logger: log,
-		Links: nomination.NewLinkSigner(linkKey)})
+		Links: nomination.NewLinkSigner(nil)})
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}

@@ -47,10 +47,14 @@ type Config struct {
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl" env:"NOMINA_ACCESS_TOKEN_TTL"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl" env:"NOMINA_REFRESH_TOKEN_TTL"`
 	LinkSecretFile  string        `yaml:"link_secret_file" env:"NOMINA_LINK_SECRET_FILE"`
+	SecretsKeyFile  string        `yaml:"secrets_key_file" env:"NOMINA_SECRETS_KEY_FILE"`
 	AdminEmail      string        `yaml:"admin_email" env:"NOMINA_ADMIN_EMAIL"`
 	AdminPassword   string        `yaml:"-" env:"NOMINA_ADMIN_PASSWORD" secret:"true"`
 	MailWorkers     int           `yaml:"mail_workers" env:"NOMINA_MAIL_WORKERS"`
 	Limits          Limits        `yaml:"limits"`
+	// TestClockOffset shifts this instance's clock, for tests only: the
+	// simulator gives instances skewed clocks with it.
+	TestClockOffset time.Duration `yaml:"test_clock_offset" env:"NOMINA_TEST_CLOCK_OFFSET"`
 }
 
 // Default returns the settings used when nothing is configured: a working
@@ -261,6 +265,9 @@ func (c Config) Validate() error {
 	}
 	if c.MailWorkers < 0 || c.MailWorkers > 64 {
 		return &SettingError{"NOMINA_MAIL_WORKERS", strconv.Itoa(c.MailWorkers), "between 0 and 64"}
+	}
+	if c.TestClockOffset < -time.Hour || c.TestClockOffset > time.Hour {
+		return &SettingError{"NOMINA_TEST_CLOCK_OFFSET", c.TestClockOffset.String(), "a duration from -1h to 1h (tests only), such as 3s or -2s"}
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return &SettingError{"NOMINA_ADMIN_EMAIL", c.AdminEmail, "set together with NOMINA_ADMIN_PASSWORD"}
