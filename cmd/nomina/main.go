@@ -115,6 +115,7 @@ func newRootCmd(e env) *cobra.Command {
 		newExportCmd(e, &configPath),
 		newMailCmd(e),
 		newVerifyCmd(e, &configPath),
+		newKeysCmd(e, &configPath),
 	)
 	return root
 }
