@@ -51,6 +51,8 @@ type Config struct {
 	AdminEmail      string        `yaml:"admin_email" env:"NOMINA_ADMIN_EMAIL"`
 	AdminPassword   string        `yaml:"-" env:"NOMINA_ADMIN_PASSWORD" secret:"true"`
 	MailWorkers     int           `yaml:"mail_workers" env:"NOMINA_MAIL_WORKERS"`
+	MailLease       time.Duration `yaml:"mail_lease" env:"NOMINA_MAIL_LEASE"`
+	MailRetryBase   time.Duration `yaml:"mail_retry_base" env:"NOMINA_MAIL_RETRY_BASE"`
 	Limits          Limits        `yaml:"limits"`
 	// TestClockOffset shifts this instance's clock, for tests only: the
 	// simulator gives instances skewed clocks with it.
@@ -79,6 +81,8 @@ func Default() Config {
 		AccessTokenTTL:  10 * time.Minute,
 		RefreshTokenTTL: 14 * 24 * time.Hour,
 		MailWorkers:     2,
+		MailLease:       5 * time.Minute,
+		MailRetryBase:   time.Minute,
 		Limits:          DefaultLimits(),
 	}
 }
@@ -262,6 +266,12 @@ func (c Config) Validate() error {
 				return &SettingError{"NOMINA_TRUSTED_PROXIES", p, "IP addresses or CIDR ranges, comma-separated"}
 			}
 		}
+	}
+	if c.MailLease < 5*time.Second || c.MailLease > 24*time.Hour {
+		return &SettingError{"NOMINA_MAIL_LEASE", c.MailLease.String(), "a duration from 5s to 24h, well above the time one message takes to send"}
+	}
+	if c.MailRetryBase < time.Second || c.MailRetryBase > time.Hour {
+		return &SettingError{"NOMINA_MAIL_RETRY_BASE", c.MailRetryBase.String(), "a duration from 1s to 1h"}
 	}
 	if c.MailWorkers < 0 || c.MailWorkers > 64 {
 		return &SettingError{"NOMINA_MAIL_WORKERS", strconv.Itoa(c.MailWorkers), "between 0 and 64"}
