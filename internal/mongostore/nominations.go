@@ -223,6 +223,28 @@ func (s *Nominations) Events(ctx context.Context, id string) ([]nomination.Event
 	return out, nil
 }
 
+// AllEvents calls f with every stored event, in no particular order, and
+// stops at f's first error: one scan of the collection, for checking every
+// history at once (reading each nomination's events apart scans it once
+// per nomination on the embedded store).
+func (s *Nominations) AllEvents(ctx context.Context, f func(nomination.Event) error) error {
+	cur, err := s.db.Collection(colEvents).Find(ctx, bson.D{}, options.Find().SetBatchSize(1000))
+	if err != nil {
+		return translate("list all events", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var d eventDoc
+		if err := cur.Decode(&d); err != nil {
+			return translate("list all events", err)
+		}
+		if err := f(fromEventDoc(d)); err != nil {
+			return err
+		}
+	}
+	return translate("list all events", cur.Err())
+}
+
 // NominationIDs lists, sorted, every nomination that has events or a
 // stored projection: what a check of every history must cover, including
 // a projection whose events are gone and events whose projection is.
