@@ -179,6 +179,20 @@ func startCluster(ctx context.Context, cc clusterConfig, n int) (*cluster, error
 	return c, errors.Join(errs...)
 }
 
+// targetCluster is instances someone else runs, at addrs: the simulator
+// only sends them requests (no kill, no CPU or store-command figures).
+func targetCluster(ctx context.Context, addrs []string, storeURI string) (*cluster, error) {
+	c := &cluster{storeURI: storeURI}
+	for i, a := range addrs {
+		in := &instance{index: i, addr: a, exited: make(chan struct{})}
+		if err := in.waitReady(ctx, 30*time.Second); err != nil {
+			return c, err
+		}
+		c.instances = append(c.instances, in)
+	}
+	return c, nil
+}
+
 func envList(vals map[string]string) []string {
 	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
 	for k, v := range vals {
@@ -362,6 +376,9 @@ func (c *cluster) stop() {
 // its metrics (since its last start).
 func (in *instance) storeCommands() map[string]float64 {
 	out := map[string]float64{}
+	if in.metrics == "" {
+		return out
+	}
 	cl := &http.Client{Timeout: 5 * time.Second}
 	resp, err := cl.Get("http://" + in.metrics + "/metrics")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,13 +88,17 @@ func newEnvironment(ctx context.Context, o options, stderr io.Writer) (*environm
 	}
 	e.registry = reg
 	bin := o.Nomina
-	if bin == "" {
+	if bin == "" && len(o.Targets) == 0 {
 		e.logf("building the service")
 		if bin, err = buildService(ctx, root, e.dir); err != nil {
 			return e, err
 		}
 	}
-	if e.sink, err = newSink(); err != nil {
+	sinkAt := "127.0.0.1:0"
+	if len(o.Targets) > 0 {
+		sinkAt = o.SMTPListen
+	}
+	if e.sink, err = newSink(sinkAt); err != nil {
 		return e, err
 	}
 	if o.Mailpit != "" {
@@ -127,22 +132,59 @@ func newEnvironment(ctx context.Context, o options, stderr io.Writer) (*environm
 			}
 		}
 	}
-	e.logf("starting %d instance(s)", o.Instances)
-	e.cl, err = startCluster(ctx, clusterConfig{Bin: bin, Root: root, Dir: e.dir, SMTPAddr: e.sink.addr,
-		AdminEmail: e.plan.admin.Email, AdminPassword: e.plan.password, Limits: e.limits, Extra: e.settings, Skews: skews}, o.Instances)
-	if err != nil {
-		return e, err
+	if len(o.Targets) > 0 {
+		var need []string
+		for k, v := range e.instanceSettings() {
+			need = append(need, k+"="+v)
+		}
+		sort.Strings(need)
+		e.logf("playing against %d running instance(s), which must send mail to smtp://%s (NOMINA_SMTP_INSECURE_PLAINTEXT=true unless on loopback) and have %s",
+			len(o.Targets), e.sink.addr, strings.Join(need, " "))
+		if e.cl, err = targetCluster(ctx, o.Targets, o.StoreURI); err != nil {
+			return e, err
+		}
+	} else {
+		e.logf("starting %d instance(s)", o.Instances)
+		e.cl, err = startCluster(ctx, clusterConfig{Bin: bin, Root: root, Dir: e.dir, SMTPAddr: e.sink.addr,
+			AdminEmail: e.plan.admin.Email, AdminPassword: e.plan.adminPass, Limits: e.limits, Extra: e.settings, Skews: skews}, o.Instances)
+		if err != nil {
+			return e, err
+		}
 	}
 	e.mongo, err = mongo.Connect(mongooptions.Client().ApplyURI(e.cl.storeURI).SetServerSelectionTimeout(10 * time.Second).SetMaxPoolSize(64))
 	if err != nil {
 		return e, fmt.Errorf("connect to the store: %w", err)
 	}
-	e.db = e.mongo.Database("nomina")
+	e.db = e.mongo.Database(o.Database)
+	if len(o.Targets) > 0 {
+		// The checks take everything in the store for the run's: it must
+		// start empty.
+		n, err := e.db.Collection("nominations").CountDocuments(ctx, bson.D{})
+		if err != nil {
+			return e, fmt.Errorf("read the store: %w", err)
+		}
+		if n > 0 {
+			return e, fmt.Errorf("the store at --store-uri holds %d nomination(s): a simulation starts from an empty store", n)
+		}
+	}
 	e.client = newClient(e.cl, e.rec, o.Concurrency, o.Seed)
 	if o.Faults[faultDisconnect] {
 		e.client.cutRate, e.client.halfRate = 0.02, 0.005
 	}
 	return e, nil
+}
+
+// instanceSettings returns the settings the scenario needs of the
+// instances, beyond the defaults.
+func (e *environment) instanceSettings() map[string]string {
+	out := map[string]string{"NOMINA_TRUSTED_PROXIES": "127.0.0.1"}
+	for k, v := range e.limits {
+		out[k] = v
+	}
+	for k, v := range e.settings {
+		out[k] = v
+	}
+	return out
 }
 
 func (e *environment) logf(format string, args ...any) {

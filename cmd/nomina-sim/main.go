@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -67,11 +68,21 @@ type options struct {
 	JSON         bool
 	Progress     string // auto, on, off
 	Timeout      time.Duration
+
+	// Instances run by someone else (--targets): the simulator starts
+	// none, reads StoreURI and receives mail on SMTPListen.
+	Targets       []string // host:port of each instance's HTTP listener
+	StoreURI      string
+	Database      string
+	SMTPListen    string
+	AdminEmail    string
+	AdminPassword string
 }
 
 func defaultOptions() options {
 	return options{Instances: 3, Candidates: 2000, LPCandidates: -1, Reviewers: 60, LPCommittee: 7, MAGSeats: 40, LPSeats: 10,
-		OutageFor: 30 * time.Second, Seed: 2027, Concurrency: 48, Progress: "auto", Timeout: 30 * time.Minute}
+		OutageFor: 30 * time.Second, Seed: 2027, Concurrency: 48, Progress: "auto", Timeout: 30 * time.Minute,
+		Database: "nomina", SMTPListen: "127.0.0.1:2525"}
 }
 
 // parseFlags reads the command line into options; an error is a usage
@@ -98,6 +109,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&o.Progress, "progress", o.Progress, "progress bar: auto (on a terminal), on, off")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up after this long")
+	targets := fs.String("targets", "", "comma-separated http://host:port of instances already running, on an empty store, instead of starting them")
+	fs.StringVar(&o.StoreURI, "store-uri", getenv("NOMINA_MONGODB_URI"), "with --targets: the store the instances share, for the checks (default $NOMINA_MONGODB_URI)")
+	fs.StringVar(&o.Database, "database", o.Database, "with --targets: the instances' database (NOMINA_DATABASE)")
+	fs.StringVar(&o.SMTPListen, "smtp-listen", o.SMTPListen, "with --targets: where the SMTP sink listens (the instances' NOMINA_SMTP_URL)")
+	o.AdminEmail, o.AdminPassword = getenv("NOMINA_ADMIN_EMAIL"), getenv("NOMINA_ADMIN_PASSWORD")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -109,6 +125,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		return o, err
 	}
 	o.Faults = f
+	if err := o.readTargets(*targets); err != nil {
+		return o, err
+	}
+	if len(o.Targets) == 0 { // the simulator makes its own administrator
+		o.AdminEmail, o.AdminPassword = "", ""
+	}
 	if o.LPCandidates < 0 {
 		o.LPCandidates = max(o.Candidates/10, 12)
 	}
@@ -130,6 +152,33 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		return o, errors.New("--faults kill needs --instances 2 or more: the first instance owns the store and is not the one killed")
 	}
 	return o, nil
+}
+
+// readTargets checks the settings of a run against instances someone
+// else started.
+func (o *options) readTargets(list string) error {
+	if strings.TrimSpace(list) == "" {
+		return nil
+	}
+	for _, t := range strings.Split(list, ",") {
+		u, err := url.Parse(strings.TrimSpace(t))
+		if err != nil || u.Scheme != "http" || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			return fmt.Errorf("--targets: %q is not http://host:port", t)
+		}
+		o.Targets = append(o.Targets, u.Host)
+	}
+	o.Instances = len(o.Targets)
+	switch {
+	case o.StoreURI == "":
+		return errors.New("--targets needs --store-uri (or $NOMINA_MONGODB_URI): the checks read the store")
+	case o.AdminEmail == "" || o.AdminPassword == "":
+		return errors.New("--targets needs $NOMINA_ADMIN_EMAIL and $NOMINA_ADMIN_PASSWORD: the instances' first administrator")
+	case o.Faults[faultKill] || o.Faults[faultSkew]:
+		return errors.New("--targets: the faults kill and skew need instances the simulator starts")
+	case o.Mailpit != "":
+		return errors.New("--targets: the sink is the simulator's own SMTP server (--smtp-listen); leave --mailpit and $NOMINA_TEST_MAILPIT unset")
+	}
+	return nil
 }
 
 func parseFaults(s string) (map[string]bool, error) {

@@ -65,6 +65,7 @@ type plan struct {
 	staff      []person
 	admin      person
 	password   string
+	adminPass  string
 	sameOrg    map[int]int // candidate index -> reviewer index sharing their organisation
 	greylisted []string    // addresses whose messages fail once with 4xx
 	bounced    []string    // addresses whose messages fail with 4xx, then 5xx
@@ -126,6 +127,10 @@ func newPlan(o options) *plan {
 	p := &plan{seed: o.Seed, password: "simulated passphrase for every account 2027", sameOrg: map[int]int{}}
 	r := rand.New(rand.NewPCG(o.Seed, 7))
 	p.admin = person{Name: "Ada Admin", Email: "admin@igf.sim.test", Addr: "10.0.0.1"}
+	p.adminPass = p.password
+	if o.AdminEmail != "" {
+		p.admin.Email, p.adminPass = o.AdminEmail, o.AdminPassword
+	}
 	p.staff = []person{
 		{Name: "Sam Secretariat", Email: "sam@igf.sim.test", Addr: "10.0.0.2"},
 		{Name: "Siri Secretariat", Email: "siri@igf.sim.test", Addr: "10.0.0.3"},

@@ -21,7 +21,8 @@ type Report struct {
 	Seed         uint64            `json:"seed"`
 	Sink         string            `json:"sink"`
 	WallSeconds  float64           `json:"wall_seconds"`
-	Settings     map[string]string `json:"settings"` // what the simulator set for its instances, and why in the text
+	Settings     map[string]string `json:"settings"`          // what the simulator set for its instances, and why in the text
+	Targets      []string          `json:"targets,omitempty"` // instances run by someone else (--targets)
 	Store        StoreRates        `json:"store"`
 	Phases       []PhaseStats      `json:"phases"`
 	Routes       []RouteStats      `json:"routes"`
@@ -133,13 +134,8 @@ func (e *environment) report(checks []Check, end time.Duration) *Report {
 	if e.sink != nil && e.sink.mailpit != nil {
 		r.Sink = "Mailpit, behind the fault-injecting SMTP server"
 	}
-	for k, v := range e.limits {
-		r.Settings[k] = v
-	}
-	for k, v := range e.settings {
-		r.Settings[k] = v
-	}
-	r.Settings["NOMINA_TRUSTED_PROXIES"] = "127.0.0.1"
+	r.Settings = e.instanceSettings()
+	r.Targets = o.Targets
 	if r.Faults == nil {
 		r.Faults = []string{}
 	}
@@ -228,6 +224,9 @@ func (e *environment) report(checks []Check, end time.Duration) *Report {
 		RushSeconds: phases[phaseRush].Seconds}
 	r.Rush.InRush = int(sc.rushSubmitted.Load())
 	r.CPU = e.cpu()
+	if len(o.Targets) > 0 {
+		r.CPU.Instances = nil // not measured: not the simulator's processes
+	}
 	r.StoreCommands = map[string]float64{}
 	total := 0.0
 	for i, in := range e.cl.instances {
@@ -328,7 +327,11 @@ func (r *Report) writeText(w io.Writer) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	fmt.Fprintln(w, "settings the simulator gave its instances:")
+	if len(r.Targets) > 0 {
+		fmt.Fprintln(w, "settings the instances were to be started with:")
+	} else {
+		fmt.Fprintln(w, "settings the simulator gave its instances:")
+	}
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %s=%s\n", k, r.Settings[k])
 	}

@@ -225,6 +225,7 @@ func (s *scenario) waitUntil(ctx context.Context, cond func() bool) error {
 // opens the two calls.
 func (s *scenario) setup(ctx context.Context) error {
 	s.admin = s.sessionOf(s.p.admin)
+	s.admin.password = s.p.adminPass
 	if err := s.admin.login(ctx); err != nil {
 		return err
 	}

@@ -147,17 +147,30 @@ func TestFlags(t *testing.T) {
 		"an argument":                {"extra"},
 		"committee too small":        {"--lp-committee", "2"},
 		"progress neither on or off": {"--progress", "sometimes"},
+		"a target that is no URL":    {"--targets", "localhost:8080", "--store-uri", "mongodb://localhost"},
+		"targets without a store":    {"--targets", "http://127.0.0.1:8080"},
+		"targets and the kill":       {"--targets", "http://127.0.0.1:8080,http://127.0.0.1:8081", "--store-uri", "mongodb://localhost", "--faults", "kill"},
 	}
 	for name, args := range bad {
 		t.Run(name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			if code := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code != 2 {
+			if code := run(context.Background(), args, adminEnv, &bytes.Buffer{}, &stderr); code != 2 {
 				t.Fatalf("exit %d, want 2; %s", code, stderr.String())
 			}
 		})
 	}
-	o, err := parseFlags([]string{"--faults", "kill,skew", "--instances", "2"}, func(string) string { return "" }, &bytes.Buffer{})
-	if err != nil || !o.Faults[faultKill] || !o.Faults[faultSkew] || o.Faults[faultOutage] || o.LPCandidates != 200 {
+	o, err := parseFlags([]string{"--faults", "kill,skew", "--instances", "2"}, adminEnv, &bytes.Buffer{})
+	if err != nil || !o.Faults[faultKill] || !o.Faults[faultSkew] || o.Faults[faultOutage] || o.LPCandidates != 200 || o.AdminEmail != "" {
 		t.Fatalf("parsed %+v, %v", o, err)
 	}
+	o, err = parseFlags([]string{"--targets", "http://127.0.0.1:8080, http://127.0.0.1:8081/", "--store-uri", "mongodb://127.0.0.1", "--faults", "smtp-outage"}, adminEnv, &bytes.Buffer{})
+	if err != nil || o.Instances != 2 || o.Targets[1] != "127.0.0.1:8081" || o.AdminEmail != "ops@example.org" {
+		t.Fatalf("parsed %+v, %v", o, err)
+	}
+}
+
+// adminEnv is the environment of a run against running instances: their
+// first administrator.
+func adminEnv(k string) string {
+	return map[string]string{"NOMINA_ADMIN_EMAIL": "ops@example.org", "NOMINA_ADMIN_PASSWORD": "a long passphrase of the operator"}[k]
 }

@@ -72,10 +72,10 @@ type sink struct {
 // window is a span of time something lasted.
 type window struct{ From, To time.Time }
 
-func newSink() (*sink, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newSink(addr string) (*sink, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the SMTP sink: %w", err)
 	}
 	s := &sink{addr: ln.Addr().String(), byTo: map[string][]*mailMsg{}, waiters: map[string][]chan struct{}{},
 		greylist: map[string]bool{}, bounce: map[string]bool{}, attempts: map[string]int{}}
