@@ -153,11 +153,22 @@ func (e *environment) report(checks []Check, end time.Duration) *Report {
 	byRoute := map[string][]time.Duration{}
 	non2xx := map[string]int{}
 	phases := make([]PhaseStats, phaseCount)
+	// A phase lasts until the next one reached, or the end: a run cut
+	// short (an interrupt, --timeout) reports the phases it went through.
+	reached := func(i int) bool { return i == 0 || at[i] > 0 }
 	for i := range phases {
 		phases[i].Name = phaseNames[i]
-		if next := at[i+1]; next > 0 || i == phaseCount-1 {
-			phases[i].Seconds = (max(next, at[i]) - at[i]).Seconds()
+		if !reached(i) {
+			continue
 		}
+		stop := end
+		for j := i + 1; j < phaseCount; j++ {
+			if reached(j) {
+				stop = at[j]
+				break
+			}
+		}
+		phases[i].Seconds = (max(stop, at[i]) - at[i]).Seconds()
 	}
 	for _, rec := range records {
 		if rec.Cut {
