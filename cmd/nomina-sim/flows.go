@@ -16,7 +16,12 @@ var minimalPDF = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer 
 // candidateFlow is one nomination from the nominator's registration to
 // its submission (or withdrawal), with its nominee and endorser reacting
 // to the mail they get.
-func (s *scenario) candidateFlow(ctx context.Context, c *candidate) error {
+//
+// park gives the candidate's place among the people starting at once back
+// while they wait for the rush or the deadline: else, with more waiting
+// candidates than places, those not yet started could never make the
+// early submissions that open the rush.
+func (s *scenario) candidateFlow(ctx context.Context, c *candidate, park func()) error {
 	early := c.submits()
 	doneEarly := func() {
 		if early {
@@ -67,6 +72,7 @@ func (s *scenario) candidateFlow(ctx context.Context, c *candidate) error {
 	case c.ConsentDecline || c.WithdrawDraft:
 		return s.act(ctx, sess, c, id, "withdraw", "withdrawn")
 	case c.Late:
+		park()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -83,6 +89,7 @@ func (s *scenario) candidateFlow(ctx context.Context, c *candidate) error {
 		return nil
 	case c.Rush:
 		doneEarly()
+		park()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

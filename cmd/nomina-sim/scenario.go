@@ -168,8 +168,10 @@ func (s *scenario) play(ctx context.Context) error {
 	for _, c := range s.p.all() {
 		flows.Go(func() {
 			pipelines <- struct{}{}
-			err := s.candidateFlow(ctx, c)
-			<-pipelines
+			var release sync.Once
+			park := func() { release.Do(func() { <-pipelines }) }
+			err := s.candidateFlow(ctx, c, park)
+			park()
 			if err != nil && ctx.Err() == nil {
 				s.problem("%s %d: %v", c.Call, c.Index, err)
 			}
