@@ -638,8 +638,15 @@ func (ch *checker) mailPrivacy(ctx context.Context) Check {
 		Email  string   `bson:"email"`
 		Panels []string `bson:"panels"`
 	}
-	if cur, err := ch.db.Collection("users").Find(ctx, bson.D{{Key: "roles", Value: "reviewer"}}); err == nil {
-		_ = cur.All(ctx, &reviewers)
+	cur, err := ch.db.Collection("users").Find(ctx, bson.D{{Key: "roles", Value: "reviewer"}})
+	if err == nil {
+		err = cur.All(ctx, &reviewers)
+	}
+	switch {
+	case err != nil:
+		c.Note = "reviewers not read, nothing checked: " + err.Error()
+	case len(reviewers) == 0:
+		c.Note = "no reviewer found in the store, nothing checked"
 	}
 	panelsOf := map[string][]string{}
 	for _, r := range reviewers {
