@@ -151,10 +151,7 @@ func startCluster(ctx context.Context, cc clusterConfig, n int) (*cluster, error
 		c.instances = append(c.instances, in)
 	}
 	first := c.instances[0]
-	if err := first.start(c.bin); err != nil {
-		return c, err
-	}
-	if err := first.waitReady(ctx, 3*time.Minute); err != nil {
+	if err := first.startOnFreePorts(ctx, c.bin, 3*time.Minute); err != nil {
 		return c, err
 	}
 	uri, err := os.ReadFile(filepath.Join(first.dir, "embedded-store.uri"))
@@ -167,13 +164,7 @@ func startCluster(ctx context.Context, cc clusterConfig, n int) (*cluster, error
 	errs := make([]error, n)
 	for _, in := range c.instances[1:] {
 		in.env = append(in.env, "NOMINA_MONGODB_URI="+c.storeURI, "NOMINA_SECRETS_KEY_FILE="+c.kekFile)
-		wg.Go(func() {
-			if err := in.start(c.bin); err != nil {
-				errs[in.index] = err
-				return
-			}
-			errs[in.index] = in.waitReady(ctx, 2*time.Minute)
-		})
+		wg.Go(func() { errs[in.index] = in.startOnFreePorts(ctx, c.bin, 2*time.Minute) })
 	}
 	wg.Wait()
 	return c, errors.Join(errs...)
@@ -191,6 +182,55 @@ func targetCluster(ctx context.Context, addrs []string, storeURI string) (*clust
 		c.instances = append(c.instances, in)
 	}
 	return c, nil
+}
+
+// startOnFreePorts starts the instance and waits until it is ready; when
+// a port picked for it was taken by another process in the meantime
+// (freePort only found it free), it tries again on new ones.
+func (in *instance) startOnFreePorts(ctx context.Context, bin string, within time.Duration) error {
+	for attempt := 0; ; attempt++ {
+		if err := in.start(bin); err != nil {
+			return err
+		}
+		err := in.waitReady(ctx, within)
+		if err == nil || attempt >= 3 || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+		for _, key := range []string{"NOMINA_HTTP_ADDR", "NOMINA_METRICS_ADDR", "NOMINA_EMBEDDED_LISTEN"} {
+			if !in.hasEnv(key) {
+				continue
+			}
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			addr := "127.0.0.1:" + strconv.Itoa(port)
+			in.setEnv(key, addr)
+			switch key {
+			case "NOMINA_HTTP_ADDR":
+				in.addr = addr
+			case "NOMINA_METRICS_ADDR":
+				in.metrics = addr
+			}
+		}
+	}
+}
+
+func (in *instance) hasEnv(key string) bool {
+	for _, kv := range in.env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func (in *instance) setEnv(key, val string) {
+	for i, kv := range in.env {
+		if strings.HasPrefix(kv, key+"=") {
+			in.env[i] = key + "=" + val
+		}
+	}
 }
 
 func envList(vals map[string]string) []string {
