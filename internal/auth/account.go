@@ -30,7 +30,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor *Principal, p Profile
 	name, err := checkText("name", p.Name, 1, MaxNameLength)
 	fe.add(err)
 	if p.Language != "" && !slices.Contains(Languages, p.Language) {
-		fe = append(fe, nomination.FieldError{Field: "language", Message: "must be one of ar, en, es, fr, ru, zh"})
+		fe = append(fe, nomination.Problem("language", "LanguageOneOf", "must be one of ar, en, es, fr, ru, zh"))
 	}
 	if err := fe.err(); err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor *Principal, p Profile
 	lang := p.Language
 	u, err := s.store.UpdateUser(ctx, actor.UserID, UserChanges{Name: &name, Language: &lang, UpdatedAt: s.now()})
 	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-		return nil, nomination.Errorf(nomination.ENOTFOUND, "no such user")
+		return nil, nomination.Fail(nomination.ENOTFOUND, "NoSuchUser", "no such user")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update profile: %w", err)
@@ -69,10 +69,10 @@ func (s *Service) ChangePassword(ctx context.Context, actor *Principal, current,
 		return nil, errNoActor
 	}
 	if current == "" {
-		return nil, nomination.Invalid("current_password", "is required")
+		return nil, nomination.Invalid(nomination.Problem("current_password", "Required", "is required"))
 	}
 	if len(current) > 4*MaxPasswordLength {
-		return nil, nomination.Invalid("current_password", "is not your current password")
+		return nil, nomination.Invalid(nomination.Problem("current_password", "NotCurrentPassword", "is not your current password"))
 	}
 	if err := CheckPassword(password, u.Email, u.Name); err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor *Principal, current,
 		// The attempt stays recorded: guessing here is guessing a sign-in.
 		s.failLogin(ctx, u.EmailKey)
 		s.log.WarnContext(ctx, "password change refused: wrong current password", "user_id", u.ID, "client_ip", clientIP)
-		return nil, nomination.Invalid("current_password", "is not your current password")
+		return nil, nomination.Invalid(nomination.Problem("current_password", "NotCurrentPassword", "is not your current password"))
 	}
 	s.endAttempt(ctx, attempts)
 	encoded, err := s.hash(ctx, password)

@@ -42,32 +42,34 @@ var panelPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 // characters (CR, LF, NUL, ...), invalid UTF-8, display names and
 // comments, and over-long addresses, with an EINVALID error naming "email".
 func NormalizeEmail(email string) (string, string, error) {
-	bad := func(msg string) (string, string, error) { return "", "", nomination.Invalid("email", msg) }
+	bad := func(id, msg string, args ...any) (string, string, error) {
+		return "", "", nomination.Invalid(nomination.Problem("email", id, msg, args...))
+	}
 	if email == "" {
-		return bad("is required")
+		return bad("Required", "is required")
 	}
 	if len(email) > MaxEmailLength {
-		return bad(fmt.Sprintf("must be at most %d bytes", MaxEmailLength))
+		return bad("AtMostBytesLong", "must be at most {{.Max}} bytes", "Max", MaxEmailLength)
 	}
 	if !utf8.ValidString(email) {
-		return bad("must be valid UTF-8")
+		return bad("ValidUTF8", "must be valid UTF-8")
 	}
 	if strings.IndexFunc(email, unicode.IsControl) >= 0 {
-		return bad("must not contain control characters")
+		return bad("NoControlCharacters", "must not contain control characters")
 	}
 	email = strings.TrimSpace(email)
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Name != "" || addr.Address != email {
-		return bad("is not a valid email address")
+		return bad("NotAnEmail", "is not a valid email address")
 	}
 	at := strings.LastIndexByte(email, '@')
 	local, domain := email[:at], email[at+1:]
 	if local == "" || len(local) > 64 {
-		return bad("is not a valid email address")
+		return bad("NotAnEmail", "is not a valid email address")
 	}
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
 		strings.Contains(domain, "..") {
-		return bad("must have a domain such as example.org")
+		return bad("EmailDomain", "must have a domain such as example.org")
 	}
 	return email, emailKey(email), nil
 }
@@ -82,8 +84,8 @@ func emailKey(email string) string {
 // or 1. It returns an EINVALID error naming field.
 func checkText(field, s string, min, max int) (string, error) {
 	out, msg := oneline.Clean(s, min, max)
-	if msg != "" {
-		return "", nomination.Invalid(field, msg)
+	if msg.English != "" {
+		return "", nomination.Invalid(nomination.ProblemText(field, msg))
 	}
 	return out, nil
 }
@@ -94,22 +96,24 @@ func checkText(field, s string, min, max int) (string, error) {
 // as the account's name and address). It returns an EINVALID error naming
 // "password", whose message never contains the password.
 func CheckPassword(password string, userInputs ...string) error {
-	bad := func(msg string) error { return nomination.Invalid("password", msg) }
+	bad := func(id, msg string, args ...any) error {
+		return nomination.Invalid(nomination.Problem("password", id, msg, args...))
+	}
 	if len(password) > 4*MaxPasswordLength {
-		return bad(fmt.Sprintf("must be at most %d characters", MaxPasswordLength))
+		return bad("TextTooLong", "must be at most {{.Max}} characters", "Max", MaxPasswordLength)
 	}
 	if !utf8.ValidString(password) {
-		return bad("must be valid UTF-8")
+		return bad("ValidUTF8", "must be valid UTF-8")
 	}
 	if strings.IndexByte(password, 0) >= 0 {
-		return bad("must not contain NUL characters")
+		return bad("NoNUL", "must not contain NUL characters")
 	}
 	n := utf8.RuneCountInString(password)
 	if n < MinPasswordLength {
-		return bad(fmt.Sprintf("must be at least %d characters", MinPasswordLength))
+		return bad("TextTooShort", "must be at least {{.Min}} characters", "Min", MinPasswordLength)
 	}
 	if n > MaxPasswordLength {
-		return bad(fmt.Sprintf("must be at most %d characters", MaxPasswordLength))
+		return bad("TextTooLong", "must be at most {{.Max}} characters", "Max", MaxPasswordLength)
 	}
 	prefix := password
 	if n > strengthPrefix {
@@ -129,7 +133,7 @@ func CheckPassword(password string, userInputs ...string) error {
 		inputs = append(inputs, parts...)
 	}
 	if zxcvbn.PasswordStrength(prefix, inputs).Score < minPasswordScore {
-		return bad("is too common or too easy to guess; a few unrelated words make a good password")
+		return bad("PasswordWeak", "is too common or too easy to guess; a few unrelated words make a good password")
 	}
 	return nil
 }
@@ -138,15 +142,15 @@ func CheckPassword(password string, userInputs ...string) error {
 // unknown roles and an empty list.
 func checkRoles(roles []Role) ([]Role, error) {
 	if len(roles) == 0 {
-		return nil, nomination.Invalid("roles", "at least one role is required")
+		return nil, nomination.Invalid(nomination.Problem("roles", "RolesRequired", "at least one role is required"))
 	}
 	if len(roles) > len(Roles) {
-		return nil, nomination.Invalid("roles", "lists a role more than once")
+		return nil, nomination.Invalid(nomination.Problem("roles", "RoleTwice", "lists a role more than once"))
 	}
 	var out []Role
 	for i, r := range roles {
 		if !r.Valid() {
-			return nil, nomination.Invalid(fmt.Sprintf("roles[%d]", i), "must be one of candidate, reviewer, secretariat, admin")
+			return nil, nomination.Invalid(nomination.Problem(fmt.Sprintf("roles[%d]", i), "RoleOneOf", "must be one of candidate, reviewer, secretariat, admin"))
 		}
 	}
 	for _, r := range Roles {
@@ -161,12 +165,12 @@ func checkRoles(roles []Role) ([]Role, error) {
 // not lower-case slugs and over-long lists.
 func checkPanels(panels []string) ([]string, error) {
 	if len(panels) > MaxPanels {
-		return nil, nomination.Invalid("panels", fmt.Sprintf("must list at most %d panels", MaxPanels))
+		return nil, nomination.Invalid(nomination.Problem("panels", "TooManyPanels", "must list at most {{.Max}} panels", "Max", MaxPanels))
 	}
 	out := []string{}
 	for i, p := range panels {
 		if !panelPattern.MatchString(p) {
-			return nil, nomination.Invalid(fmt.Sprintf("panels[%d]", i), "must be a lower-case name of letters, digits, '_' and '-'")
+			return nil, nomination.Invalid(nomination.Problem(fmt.Sprintf("panels[%d]", i), "PanelName", "must be a lower-case name of letters, digits, '_' and '-'"))
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)

@@ -146,8 +146,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 }
 
 // errBadLink is the one answer to an account link that is not accepted.
-var errBadLink = &nomination.Error{Code: nomination.EINVALID, Message: "the link is invalid or has expired",
-	Fields: []nomination.FieldError{{Field: "token", Message: "is invalid, used or expired"}}}
+var errBadLink = nomination.Fail(nomination.EINVALID, "LinkInvalid", "the link is invalid or has expired").
+	With(nomination.Problem("token", "TokenSpent", "is invalid, used or expired"))
 
 // linkUser checks an account link token of one of kinds and returns its
 // claims and the enabled account it belongs to; errBadLink otherwise (a bad
@@ -277,7 +277,7 @@ func (s *Service) RequestEmailConfirmation(ctx context.Context, actor *Principal
 	}
 	if s.cfg.Limiter != nil {
 		if err := s.cfg.Limiter.Take(ctx, "confirm:account:"+u.ID, s.cfg.Throttle.ConfirmationMails, s.now()); err != nil {
-			return throttled(err, "a confirmation link was sent several times already; try again later")
+			return throttled(err, "ConfirmSentOften", "a confirmation link was sent several times already; try again later")
 		}
 	}
 	return s.sendConfirmation(ctx, u)

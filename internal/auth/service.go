@@ -195,10 +195,10 @@ const (
 )
 
 var (
-	errBadCredentials = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "invalid email or password"}
-	errBadRefresh     = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "the refresh token is invalid or expired"}
-	errNoActor        = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "sign in first"}
-	errNotStaff       = &nomination.Error{Code: nomination.EFORBIDDEN, Message: "only the secretariat and administrators manage accounts"}
+	errBadCredentials = nomination.Fail(nomination.EUNAUTHORIZED, "BadCredentials", "invalid email or password")
+	errBadRefresh     = nomination.Fail(nomination.EUNAUTHORIZED, "BadRefresh", "the refresh token is invalid or expired")
+	errNoActor        = nomination.Fail(nomination.EUNAUTHORIZED, "SignInFirst", "sign in first")
+	errNotStaff       = nomination.Fail(nomination.EFORBIDDEN, "StaffManagesAccounts", "only the secretariat and administrators manage accounts")
 )
 
 // fieldErrors gathers the problems of several fields into one EINVALID.
@@ -215,7 +215,7 @@ func (fe fieldErrors) err() error {
 	if len(fe) == 0 {
 		return nil
 	}
-	return &nomination.Error{Code: nomination.EINVALID, Message: "the request is invalid", Fields: fe}
+	return nomination.Invalid(fe...)
 }
 
 // now returns the clock's time at the millisecond precision the store keeps.
@@ -336,20 +336,23 @@ func (s *Service) takeRegistration(ctx context.Context, clientIP string) error {
 	t := s.cfg.Throttle
 	if clientIP != "" {
 		if err := s.cfg.Limiter.Take(ctx, "register:address:"+clientIP, t.RegistrationsPerAddress, now); err != nil {
-			return throttled(err, "too many registrations from your network address; try again later")
+			return throttled(err, "TooManyRegistrationsHere", "too many registrations from your network address; try again later")
 		}
 	}
 	if err := s.cfg.Limiter.Take(ctx, "register:all", t.Registrations, now); err != nil {
-		return throttled(err, "too many registrations at the moment; try again later")
+		return throttled(err, "TooManyRegistrations", "too many registrations at the moment; try again later")
 	}
 	return nil
 }
 
-// throttled gives a limiter's ETOOMANY the message msg; other errors pass.
-func throttled(err error, msg string) error {
+// throttled gives a limiter's ETOOMANY the catalog message id, whose
+// English is english; other errors pass.
+func throttled(err error, id, english string) error {
 	var e *nomination.Error
 	if errors.As(err, &e) && e.Code == nomination.ETOOMANY {
-		return &nomination.Error{Code: nomination.ETOOMANY, Message: msg, RetryAfter: max(e.RetryAfter, 1)}
+		te := nomination.Fail(nomination.ETOOMANY, id, english)
+		te.RetryAfter = max(e.RetryAfter, 1)
+		return te
 	}
 	return err
 }
@@ -393,8 +396,7 @@ func mayGrant(actor *Principal, roles []Role) error {
 	}
 	for _, r := range roles {
 		if r == RoleSecretariat || r == RoleAdmin {
-			return &nomination.Error{Code: nomination.EFORBIDDEN,
-				Message: "the secretariat manages candidate and reviewer accounts only"}
+			return nomination.Fail(nomination.EFORBIDDEN, "SecretariatManagesSome", "the secretariat manages candidate and reviewer accounts only")
 		}
 	}
 	return nil
@@ -417,7 +419,7 @@ func (s *Service) checkNewUser(in NewUser, passwordRequired bool) (*User, error)
 	fe.add(err)
 	if in.Password != "" || passwordRequired {
 		if in.Password == "" {
-			fe = append(fe, nomination.FieldError{Field: "password", Message: "is required"})
+			fe = append(fe, nomination.Problem("password", "Required", "is required"))
 		} else {
 			fe.add(CheckPassword(in.Password, email, name))
 		}
@@ -456,8 +458,8 @@ func (s *Service) provision(ctx context.Context, in NewUser, operator bool, how 
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if nomination.ErrorCode(err) == nomination.ECONFLICT {
-			return nil, &nomination.Error{Code: nomination.ECONFLICT, Message: "an account with this email already exists",
-				Fields: []nomination.FieldError{{Field: "email", Message: "is already registered"}}}
+			return nil, nomination.Fail(nomination.ECONFLICT, "AccountExists", "an account with this email already exists").
+				With(nomination.Problem("email", "EmailRegistered", "is already registered"))
 		}
 		return nil, fmt.Errorf("%s user: %w", how, err)
 	}
@@ -548,7 +550,7 @@ func (s *Service) checkLogin(ctx context.Context, email, password, clientIP stri
 	}
 	if u.Disabled {
 		s.log.WarnContext(ctx, "login refused", "user_id", u.ID, "client_ip", clientIP, "reason", "disabled")
-		return nil, &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "the account is disabled"}
+		return nil, nomination.Fail(nomination.EUNAUTHORIZED, "AccountDisabled", "the account is disabled")
 	}
 	s.endAttempt(ctx, attempts)
 	if NeedsRehash(u.PasswordHash, s.cfg.Hash) {
@@ -717,7 +719,7 @@ func (s *Service) User(ctx context.Context, id string) (*User, error) {
 	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
 		if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-			return nil, nomination.Errorf(nomination.ENOTFOUND, "no such user")
+			return nil, nomination.Fail(nomination.ENOTFOUND, "NoSuchUser", "no such user")
 		}
 		return nil, fmt.Errorf("get user: %w", err)
 	}
@@ -735,16 +737,16 @@ func (s *Service) ListUsers(ctx context.Context, actor *Principal, q UserQuery) 
 		return nil, errNotStaff
 	}
 	if q.Role != "" && !q.Role.Valid() {
-		return nil, nomination.Invalid("role", "must be one of candidate, reviewer, secretariat, admin")
+		return nil, nomination.Invalid(nomination.Problem("role", "RoleOneOf", "must be one of candidate, reviewer, secretariat, admin"))
 	}
 	if q.Panel != "" && !panelPattern.MatchString(q.Panel) {
-		return nil, nomination.Invalid("panel", "is not a panel name")
+		return nil, nomination.Invalid(nomination.Problem("panel", "NotAPanel", "is not a panel name"))
 	}
 	switch {
 	case q.Limit == 0:
 		q.Limit = DefaultPageSize
 	case q.Limit < 0 || q.Limit > MaxPageSize:
-		return nil, nomination.Invalid("limit", fmt.Sprintf("must be between 1 and %d", MaxPageSize))
+		return nil, nomination.Invalid(nomination.Problem("limit", "LimitBetween", "must be between 1 and {{.Max}}", "Max", MaxPageSize))
 	}
 	after, err := decodeCursor(q.Cursor)
 	if err != nil {
@@ -780,10 +782,10 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Principal, id string, p
 		return nil, err
 	}
 	if !actor.HasRole(RoleAdmin) && (u.HasRole(RoleAdmin) || u.HasRole(RoleSecretariat)) {
-		return nil, &nomination.Error{Code: nomination.EFORBIDDEN, Message: "the secretariat manages candidate and reviewer accounts only"}
+		return nil, nomination.Fail(nomination.EFORBIDDEN, "SecretariatManagesSome", "the secretariat manages candidate and reviewer accounts only")
 	}
 	if actor.UserID == u.ID && (p.Roles != nil || (p.Disabled != nil && *p.Disabled)) {
-		return nil, &nomination.Error{Code: nomination.EFORBIDDEN, Message: "you cannot change your own roles or disable your own account"}
+		return nil, nomination.Fail(nomination.EFORBIDDEN, "NotYourOwnRoles", "you cannot change your own roles or disable your own account")
 	}
 	now := s.now()
 	ch := UserChanges{UpdatedAt: now}
@@ -826,7 +828,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Principal, id string, p
 	out, err := s.store.UpdateUser(ctx, id, ch)
 	if err != nil {
 		if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-			return nil, nomination.Errorf(nomination.ENOTFOUND, "no such user")
+			return nil, nomination.Fail(nomination.ENOTFOUND, "NoSuchUser", "no such user")
 		}
 		return nil, fmt.Errorf("update user: %w", err)
 	}
@@ -848,7 +850,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 		return false, nil
 	}
 	if password == "" {
-		return false, nomination.Invalid("password", "is required to create the first administrator")
+		return false, nomination.Invalid(nomination.Problem("password", "FirstAdminPassword", "is required to create the first administrator"))
 	}
 	_, err = s.Provision(ctx, NewUser{Email: email, Name: "Administrator", Roles: []Role{RoleAdmin}, Password: password})
 	if nomination.ErrorCode(err) == nomination.ECONFLICT {
@@ -857,8 +859,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 		if u, gerr := s.store.UserByEmailKey(ctx, key); gerr == nil && u.HasRole(RoleAdmin) {
 			return false, nil
 		}
-		return false, &nomination.Error{Code: nomination.ECONFLICT,
-			Message: "the administrator's email belongs to an existing account that is not an administrator"}
+		return false, nomination.Fail(nomination.ECONFLICT, "AdminEmailTaken", "the administrator's email belongs to an existing account that is not an administrator")
 	}
 	if err != nil {
 		return false, err
@@ -876,7 +877,7 @@ func decodeCursor(c string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	if err != nil || len(b) > MaxEmailLength || !utf8.Valid(b) {
-		return "", nomination.Invalid("cursor", "is not a cursor this listing returned")
+		return "", nomination.Invalid(nomination.Problem("cursor", "NotAListingCursor", "is not a cursor this listing returned"))
 	}
 	return string(b), nil
 }

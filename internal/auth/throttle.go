@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // ThrottleConfig bounds what one client address, one account, or everyone
@@ -90,9 +91,9 @@ func (t ThrottleConfig) withDefaults() ThrottleConfig {
 const maxTracked = 512
 
 // tooMany is the answer to a throttled attempt, waiting until.
-func tooMany(now, until time.Time, msg string) error {
+func tooMany(now, until time.Time, msg phrase.Text) error {
 	secs := int((until.Sub(now) + time.Second - 1) / time.Second)
-	return &nomination.Error{Code: nomination.ETOOMANY, Message: msg, RetryAfter: max(secs, 1)}
+	return &nomination.Error{Code: nomination.ETOOMANY, Message: msg.English, Text: msg, RetryAfter: max(secs, 1)}
 }
 
 // throttleKey is one counter an attempt is held against.
@@ -131,7 +132,7 @@ func (s *Service) beginAttempt(ctx context.Context, keys []throttleKey, window t
 	}
 	if !until.IsZero() {
 		s.endAttempt(ctx, ids)
-		return nil, tooMany(now, until, "too many attempts; try again later")
+		return nil, tooMany(now, until, phrase.New("TooManyAttempts", "too many attempts; try again later"))
 	}
 	return ids, nil
 }
@@ -184,7 +185,7 @@ func (s *Service) beginLogin(ctx context.Context, account, clientIP string) ([]s
 			return nil, err
 		}
 	}
-	refuse := func(until time.Time, msg string) ([]string, error) {
+	refuse := func(until time.Time, msg phrase.Text) ([]string, error) {
 		s.endAttempt(ctx, ids)
 		return nil, tooMany(now, until, msg)
 	}
@@ -195,7 +196,7 @@ func (s *Service) beginLogin(ctx context.Context, account, clientIP string) ([]s
 			return nil, fmt.Errorf("count attempts: %w", err)
 		}
 		if earlier := len(times) - 1; earlier >= t.PerAddress {
-			return refuse(times[earlier-t.PerAddress].Add(t.Window), "too many failed sign-ins from your network address; try again later")
+			return refuse(times[earlier-t.PerAddress].Add(t.Window), phrase.New("TooManySignInsHere", "too many failed sign-ins from your network address; try again later"))
 		}
 	}
 	times, err := s.store.Attempts(ctx, pair, since, maxTracked)
@@ -215,7 +216,7 @@ func (s *Service) beginLogin(ctx context.Context, account, clientIP string) ([]s
 		return nil, fmt.Errorf("count attempts: %w", err)
 	}
 	if len(acct) >= t.PerAccount {
-		return refuse(acct[len(acct)-t.PerAccount].Add(t.Window), "too many failed sign-ins on this account; try again later")
+		return refuse(acct[len(acct)-t.PerAccount].Add(t.Window), phrase.New("TooManySignInsAccount", "too many failed sign-ins on this account; try again later"))
 	}
 	if failed >= t.FreeFailures {
 		delay := t.BaseDelay
@@ -224,7 +225,7 @@ func (s *Service) beginLogin(ctx context.Context, account, clientIP string) ([]s
 		}
 		delay = min(delay, t.MaxDelay)
 		if last := times[len(times)-2]; now.Before(last.Add(delay)) {
-			return refuse(last.Add(delay), "too many failed sign-ins; wait before trying again")
+			return refuse(last.Add(delay), phrase.New("TooManySignIns", "too many failed sign-ins; wait before trying again"))
 		}
 	}
 	return ids, nil

@@ -30,7 +30,7 @@ const (
 
 // errBadToken is the one answer to any access token that is not accepted;
 // why it was refused is not the caller's business.
-var errBadToken = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "the access token is missing, invalid or expired"}
+var errBadToken = nomination.Fail(nomination.EUNAUTHORIZED, "BadAccessToken", "the access token is missing, invalid or expired")
 
 // errNoKeys answers a sign-in before the signing keys are loaded from the
 // store (the service is not ready yet).

@@ -79,7 +79,7 @@ func (s *Service) Sessions(store SessionStore, cfg SessionConfig) *Sessions {
 }
 
 // errNoSession is the one answer to a cookie that opens no session.
-var errNoSession = &nomination.Error{Code: nomination.EUNAUTHORIZED, Message: "sign in to continue"}
+var errNoSession = nomination.Fail(nomination.EUNAUTHORIZED, "SignInToContinue", "sign in to continue")
 
 // SignIn checks email and password exactly as Login does (same throttle,
 // same errors) and starts a session. It returns the session's id, for the

@@ -399,5 +399,5 @@ func formatPercent(h int) string {
 
 // invalidSeats is the error for a seat count that cannot be filled.
 func invalidSeats() error {
-	return nomination.Invalid("seats", "must be a positive number of seats")
+	return nomination.Invalid(nomination.Problem("seats", "PositiveSeats", "must be a positive number of seats"))
 }

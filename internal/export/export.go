@@ -100,13 +100,13 @@ func NewLayout(fields, stages []Column) (Layout, error) {
 			name := fmt.Sprintf("%s[%d]", list, i)
 			switch {
 			case !keyPattern.MatchString(c.Key):
-				problems = append(problems, nomination.FieldError{Field: name + ".key", Message: "must be lower case letters, digits and underscores, starting with a letter"})
+				problems = append(problems, nomination.Problem(name+".key", "ColumnKeyFormat", "must be lower case letters, digits and underscores, starting with a letter"))
 				continue
 			case seen[c.Key]:
-				problems = append(problems, nomination.FieldError{Field: name + ".key", Message: fmt.Sprintf("%q appears twice", c.Key)})
+				problems = append(problems, nomination.Problem(name+".key", "AppearsTwice", "\"{{.Value}}\" appears twice", "Value", c.Key))
 				continue
 			case strings.TrimSpace(c.Header) == "":
-				problems = append(problems, nomination.FieldError{Field: name + ".header", Message: "must not be empty"})
+				problems = append(problems, nomination.Problem(name+".header", "NotEmpty", "must not be empty"))
 				continue
 			}
 			seen[c.Key] = true
@@ -114,7 +114,7 @@ func NewLayout(fields, stages []Column) (Layout, error) {
 				if allowFixed && c.Key == "organization" {
 					continue // shown in the fixed Organisation column
 				}
-				problems = append(problems, nomination.FieldError{Field: name + ".key", Message: fmt.Sprintf("%q is a fixed export column", c.Key)})
+				problems = append(problems, nomination.Problem(name+".key", "FixedColumn", "\"{{.Value}}\" is a fixed export column", "Value", c.Key))
 				continue
 			}
 			kept = append(kept, c)
@@ -126,7 +126,7 @@ func NewLayout(fields, stages []Column) (Layout, error) {
 		stages: check("stages", stages, map[string]bool{}, false),
 	}
 	if len(problems) > 0 {
-		return Layout{}, &nomination.Error{Code: nomination.EINVALID, Message: "the export columns are invalid", Fields: problems}
+		return Layout{}, nomination.Invalidf("ColumnsInvalid", "the export columns are invalid", problems...)
 	}
 	return l, nil
 }
@@ -325,7 +325,7 @@ func ParseFormat(s string) (Format, error) {
 	case CSV, XLSX, JSON:
 		return f, nil
 	}
-	return "", nomination.Invalid("format", "must be csv, xlsx or json")
+	return "", nomination.Invalid(nomination.Problem("format", "FormatOneOf", "must be csv, xlsx or json"))
 }
 
 // ContentType returns the media type to send with a file of format f, or

@@ -27,7 +27,7 @@ func ParseTargets(raw json.RawMessage) (Targets, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&t); err != nil {
-		return t, nomination.Invalid("targets", "not a targets object: "+err.Error())
+		return t, nomination.Invalid(nomination.Problem("targets", "NotTargets", "not a targets object: {{.Problem}}", "Problem", err.Error()))
 	}
 	return t, t.Validate()
 }
@@ -175,6 +175,6 @@ func (Shortlists) WriteTable(ctx context.Context, w io.Writer, format string, he
 		}
 		return writeSheet(ctx, w, header, values, XLSXOptions{SheetName: "Roster"})
 	default:
-		return nomination.Invalid("format", "csv or xlsx")
+		return nomination.Invalid(nomination.Problem("format", "CSVOrXLSX", "csv or xlsx"))
 	}
 }

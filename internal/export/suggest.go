@@ -96,7 +96,7 @@ func Suggest(ctx context.Context, candidates []Candidate, seats int, targets Tar
 	}
 	for i, c := range candidates {
 		if math.IsNaN(c.Score) || math.IsInf(c.Score, 0) {
-			return Suggestion{}, nomination.Invalid(fmt.Sprintf("candidates[%d].score", i), "must be a finite number")
+			return Suggestion{}, nomination.Invalid(nomination.Problem(fmt.Sprintf("candidates[%d].score", i), "FiniteNumber", "must be a finite number"))
 		}
 	}
 	cands := slices.Clone(candidates)

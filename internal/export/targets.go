@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Targets is the balance a call aims for, stored with the call as JSON. It
@@ -169,9 +170,10 @@ func humanise(s string) string {
 // "targets", for example "targets.rules[2].max_percent".
 func (t Targets) Validate() error {
 	var fe []nomination.FieldError
-	add := func(field, format string, args ...any) {
-		fe = append(fe, nomination.FieldError{Field: "targets." + field, Message: fmt.Sprintf(format, args...)})
+	add := func(field, id, english string, args ...any) {
+		fe = append(fe, nomination.Problem("targets."+field, id, english, args...))
 	}
+	addText := func(field string, t phrase.Text) { fe = append(fe, nomination.ProblemText("targets."+field, t)) }
 	fields := make([]string, 0, len(t.Choices))
 	for f := range t.Choices {
 		fields = append(fields, f)
@@ -180,45 +182,45 @@ func (t Targets) Validate() error {
 	for _, f := range fields {
 		name := "choices." + f
 		if !keyPattern.MatchString(f) {
-			add(name, "%q is not a field name", f)
+			add(name, "NotAFieldName", "\"{{.Value}}\" is not a field name", "Value", f)
 		}
 		if len(t.Choices[f]) == 0 {
-			add(name, "must list at least one value")
+			add(name, "AtLeastOneValue", "must list at least one value")
 		}
-		if msg := checkValues(t.Choices[f]); msg != "" {
-			add(name, "%s", msg)
+		if msg := checkValues(t.Choices[f]); msg.English != "" {
+			addText(name, msg)
 		}
 	}
 	for i, r := range t.Rules {
 		name := fmt.Sprintf("rules[%d]", i)
 		if !keyPattern.MatchString(r.Field) {
-			add(name+".field", "must name a choice field of the form")
+			add(name+".field", "ChoiceFieldName", "must name a choice field of the form")
 			continue
 		}
 		values := r.Values
 		if len(values) == 0 {
 			values = t.choices(r.Field)
 			if len(values) == 0 {
-				add(name+".values", "name the values, or list the choices of %q under choices", r.Field)
+				add(name+".values", "NameValues", "name the values, or list the choices of \"{{.Field}}\" under choices", "Field", r.Field)
 			}
-		} else if msg := checkValues(values); msg != "" {
-			add(name+".values", "%s", msg)
+		} else if msg := checkValues(values); msg.English != "" {
+			addText(name+".values", msg)
 		} else if known := t.choices(r.Field); known != nil {
 			for _, v := range values {
 				if !slices.Contains(known, v) {
-					add(name+".values", "%q is not a choice of %q", v, r.Field)
+					add(name+".values", "NotAChoiceOf", "\"{{.Value}}\" is not a choice of \"{{.Field}}\"", "Value", v, "Field", r.Field)
 				}
 			}
 		}
 		if r.MinSeats == nil && r.MaxSeats == nil && r.MinPercent == nil && r.MaxPercent == nil && r.MaxSpread == nil {
-			add(name, "sets no target: give min_seats, max_seats, min_percent, max_percent or max_spread")
+			add(name, "NoTarget", "sets no target: give min_seats, max_seats, min_percent, max_percent or max_spread")
 		}
 		for _, s := range []struct {
 			key string
 			v   *int
 		}{{"min_seats", r.MinSeats}, {"max_seats", r.MaxSeats}, {"max_spread", r.MaxSpread}} {
 			if s.v != nil && *s.v < 0 {
-				add(name+"."+s.key, "must not be negative")
+				add(name+"."+s.key, "NotNegative", "must not be negative")
 			}
 		}
 		for _, p := range []struct {
@@ -226,38 +228,38 @@ func (t Targets) Validate() error {
 			v   *float64
 		}{{"min_percent", r.MinPercent}, {"max_percent", r.MaxPercent}} {
 			if p.v != nil && (math.IsNaN(*p.v) || *p.v < 0 || *p.v > 100) {
-				add(name+"."+p.key, "must be between 0 and 100")
+				add(name+"."+p.key, "Between0And100", "must be between 0 and 100")
 			}
 		}
 		if r.MinSeats != nil && r.MaxSeats != nil && *r.MinSeats > *r.MaxSeats {
-			add(name+".min_seats", "is above max_seats")
+			add(name+".min_seats", "AboveMaxSeats", "is above max_seats")
 		}
 		if r.MinPercent != nil && r.MaxPercent != nil && *r.MinPercent > *r.MaxPercent {
-			add(name+".min_percent", "is above max_percent")
+			add(name+".min_percent", "AboveMaxPercent", "is above max_percent")
 		}
 		if r.MaxSpread != nil && len(values) < 2 {
-			add(name+".max_spread", "needs at least two values to compare")
+			add(name+".max_spread", "TwoValues", "needs at least two values to compare")
 		}
 	}
 	if len(fe) > 0 {
-		return &nomination.Error{Code: nomination.EINVALID, Message: "the balance targets are invalid", Fields: fe}
+		return nomination.Invalidf("TargetsInvalid", "the balance targets are invalid", fe...)
 	}
 	return nil
 }
 
 // checkValues returns what is wrong with a list of choice values, or "".
-func checkValues(values []string) string {
+func checkValues(values []string) phrase.Text {
 	seen := make(map[string]bool, len(values))
 	for _, v := range values {
 		if v == "" {
-			return "values must not be empty"
+			return phrase.New("ValuesNotEmpty", "values must not be empty")
 		}
 		if seen[v] {
-			return fmt.Sprintf("%q appears twice", v)
+			return phrase.New("AppearsTwice", "\"{{.Value}}\" appears twice", "Value", v)
 		}
 		seen[v] = true
 	}
-	return ""
+	return phrase.Text{}
 }
 
 // boundKind says which side of a seat bound a constraint is.

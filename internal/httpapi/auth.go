@@ -34,7 +34,7 @@ func (s *Server) accountRoutes() {
 // was built without one.
 func (s *Server) accounts(c *gin.Context) (*auth.Service, bool) {
 	if s.cfg.Auth == nil {
-		s.fail(c, nomination.Errorf(nomination.EUNAVAILABLE, "accounts are not available"))
+		s.fail(c, nomination.Fail(nomination.EUNAVAILABLE, "NoAccounts", "accounts are not available"))
 		return nil, false
 	}
 	return s.cfg.Auth, true

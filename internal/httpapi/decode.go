@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -23,16 +22,16 @@ func decodeJSON(c *gin.Context, dst any) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &nomination.Error{Code: nomination.ETOOLARGE, Message: fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)}
+			return nomination.Fail(nomination.ETOOLARGE, "BodyTooLarge", "the request body is larger than {{.Limit}} bytes", "Limit", mbe.Limit)
 		}
-		return &nomination.Error{Code: nomination.EBADREQUEST, Message: "the request body could not be read"}
+		return nomination.Fail(nomination.EBADREQUEST, "BodyUnreadable", "the request body could not be read")
 	}
 	if ct := c.ContentType(); ct != "application/json" && !strings.HasSuffix(ct, "+json") {
-		return &nomination.Error{Code: nomination.EUNSUPPORTED, Message: "send the body as application/json"}
+		return nomination.Fail(nomination.EUNSUPPORTED, "SendJSON", "send the body as application/json")
 	}
 	if !utf8.Valid(body) {
-		return &nomination.Error{Code: nomination.EBADREQUEST, Message: "the request body is not valid UTF-8",
-			Fields: []nomination.FieldError{{Field: "body", Message: "not valid UTF-8"}}}
+		return nomination.Fail(nomination.EBADREQUEST, "BodyNotUTF8", "the request body is not valid UTF-8").
+			With(nomination.Problem("body", "NotUTF8", "not valid UTF-8"))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -41,17 +40,17 @@ func decodeJSON(c *gin.Context, dst any) error {
 	}
 	// Only white space may follow the object.
 	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
-		return &nomination.Error{Code: nomination.EBADREQUEST, Message: "the request body holds more than one JSON value",
-			Fields: []nomination.FieldError{{Field: "body", Message: "unexpected data after the JSON object"}}}
+		return nomination.Fail(nomination.EBADREQUEST, "BodyTwoValues", "the request body holds more than one JSON value").
+			With(nomination.Problem("body", "DataAfterJSON", "unexpected data after the JSON object"))
 	}
 	return nil
 }
 
 // jsonError turns a decoding error into a 400 naming the field.
 func jsonError(err error) error {
-	bad := func(field, msg string) error {
-		return &nomination.Error{Code: nomination.EBADREQUEST, Message: "the request body is not acceptable",
-			Fields: []nomination.FieldError{{Field: field, Message: msg}}}
+	bad := func(field, id, english string, args ...any) error {
+		return nomination.Fail(nomination.EBADREQUEST, "BodyNotAcceptable", "the request body is not acceptable").
+			With(nomination.Problem(field, id, english, args...))
 	}
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
@@ -61,35 +60,36 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return bad(field, "must be "+jsonTypeName(typeErr.Type.Kind().String()))
+		return jsonTypeProblem(bad, field, typeErr.Type.Kind().String())
 	case errors.As(err, &syntaxErr):
-		return bad("body", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
+		return bad("body", "MalformedJSONAt", "malformed JSON at byte {{.Offset}}", "Offset", syntaxErr.Offset)
 	case errors.Is(err, io.EOF):
-		return bad("body", "a JSON object is required")
+		return bad("body", "JSONObjectRequired", "a JSON object is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return bad("body", "the JSON ends too early")
+		return bad("body", "JSONEndsEarly", "the JSON ends too early")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return bad(name, "unknown field")
+		return bad(name, "UnknownField", "unknown field")
 	default:
-		return bad("body", "malformed JSON")
+		return bad("body", "MalformedJSON", "malformed JSON")
 	}
 }
 
-func jsonTypeName(kind string) string {
+// jsonTypeProblem says which JSON type a field must have.
+func jsonTypeProblem(bad func(field, id, english string, args ...any) error, field, kind string) error {
 	switch kind {
 	case "string":
-		return "a string"
+		return bad(field, "MustBeString", "must be a string")
 	case "bool":
-		return "true or false"
+		return bad(field, "MustBeTrueFalse", "must be true or false")
 	case "slice", "array":
-		return "an array"
+		return bad(field, "MustBeArray", "must be an array")
 	case "map", "struct", "ptr":
-		return "an object"
+		return bad(field, "MustBeObject", "must be an object")
 	default:
 		if strings.Contains(kind, "int") || strings.Contains(kind, "float") {
-			return "a number"
+			return bad(field, "MustBeNumber", "must be a number")
 		}
-		return "of another type"
+		return bad(field, "MustBeOtherType", "must be of another type")
 	}
 }

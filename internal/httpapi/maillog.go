@@ -45,22 +45,22 @@ func (s *Server) mailLog(c *gin.Context) {
 	switch status {
 	case "", nomination.MailQueued, nomination.MailSent, nomination.MailDead:
 	default:
-		s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "unknown status",
-			Fields: []nomination.FieldError{{Field: "status", Message: "queued, sent or dead"}}})
+		s.fail(c, nomination.Fail(nomination.EBADREQUEST, "UnknownStatus", "unknown status").
+			With(nomination.Problem("status", "QueuedSentDead", "queued, sent or dead")))
 		return
 	}
 	limit := 100
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 500 {
-			s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "limit must be 1 to 500",
-				Fields: []nomination.FieldError{{Field: "limit", Message: "1 to 500"}}})
+			s.fail(c, nomination.Fail(nomination.EBADREQUEST, "Limit500", "limit must be 1 to 500").
+				With(nomination.Problem("limit", "Range1To500", "1 to 500")))
 			return
 		}
 		limit = n
 	}
 	if len(c.Query("nomination")) > 64 {
-		s.fail(c, nomination.Invalid("nomination", "not a nomination id"))
+		s.fail(c, nomination.Invalid(nomination.Problem("nomination", "NotANominationID", "not a nomination id")))
 		return
 	}
 	recs, err := s.cfg.Mail.MailLog(c.Request.Context(), c.Query("nomination"), status, limit)
@@ -90,7 +90,7 @@ func (s *Server) retryMail(c *gin.Context) {
 		return
 	}
 	if req.ID == "" || len(req.ID) > 512 {
-		s.fail(c, nomination.Invalid("id", "the id of a dead mail job"))
+		s.fail(c, nomination.Invalid(nomination.Problem("id", "DeadJobID", "the id of a dead mail job")))
 		return
 	}
 	if err := s.cfg.Mail.RetryDead(c.Request.Context(), req.ID, time.Now()); err != nil {

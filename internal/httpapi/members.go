@@ -53,7 +53,7 @@ func dateParam(field, v string) (time.Time, error) {
 	}
 	d, ok := membership.ParseDate(v)
 	if !ok {
-		return time.Time{}, nomination.Invalid(field, "a date such as 2026-01-01")
+		return time.Time{}, nomination.Invalid(nomination.Problem(field, "ADate", "a date such as 2026-01-01"))
 	}
 	return d, nil
 }
@@ -260,15 +260,15 @@ type importResponse struct {
 
 func (s *Server) importMembers(c *gin.Context) {
 	if ct, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || ct != "text/csv" {
-		s.fail(c, &nomination.Error{Code: nomination.EUNSUPPORTED, Message: "send the file as text/csv"})
+		s.fail(c, nomination.Fail(nomination.EUNSUPPORTED, "SendCSV", "send the file as text/csv"))
 		return
 	}
 	dryRun := false
 	if v := c.Query("dry_run"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "dry_run must be true or false",
-				Fields: []nomination.FieldError{{Field: "dry_run", Message: "true or false"}}})
+			s.fail(c, nomination.Fail(nomination.EBADREQUEST, "DryRunBool", "dry_run must be true or false").
+				With(nomination.Problem("dry_run", "TrueOrFalse", "true or false")))
 			return
 		}
 		dryRun = b
@@ -277,14 +277,14 @@ func (s *Server) importMembers(c *gin.Context) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.fail(c, &nomination.Error{Code: nomination.ETOOLARGE, Message: "the file is larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes: split it"})
+			s.fail(c, nomination.Fail(nomination.ETOOLARGE, "FileSplit", "the file is larger than {{.Limit}} bytes: split it", "Limit", strconv.FormatInt(mbe.Limit, 10)))
 			return
 		}
-		s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "the request body could not be read"})
+		s.fail(c, nomination.Fail(nomination.EBADREQUEST, "BodyUnreadable", "the request body could not be read"))
 		return
 	}
 	if !utf8.Valid(body) {
-		s.fail(c, nomination.Invalid("file", "the file must be UTF-8 text"))
+		s.fail(c, nomination.Invalid(nomination.Problem("file", "FileNotUTF8", "the file must be UTF-8 text")))
 		return
 	}
 	rep, err := s.cfg.Members.Import(c.Request.Context(), actorOf(c), bytes.NewReader(body),
@@ -383,7 +383,7 @@ type shortlistBalance struct {
 func (s *Server) rotationPlan(c *gin.Context) {
 	year, err := strconv.Atoi(c.Query("year"))
 	if err != nil {
-		s.fail(c, nomination.Invalid("year", "required: the year the terms start, such as 2027"))
+		s.fail(c, nomination.Invalid(nomination.Problem("year", "YearRequired", "required: the year the terms start, such as 2027")))
 		return
 	}
 	ctx, actor := c.Request.Context(), actorOf(c)
@@ -414,14 +414,14 @@ func (s *Server) rotationPlan(c *gin.Context) {
 // otherwise).
 func (s *Server) shortlistBalance(ctx context.Context, actor nomination.Actor, p membership.Plan, slug string) (*shortlistBalance, error) {
 	if s.cfg.Nominations == nil || s.cfg.Shortlists == nil {
-		return nil, nomination.Errorf(nomination.EUNAVAILABLE, "shortlists are not enabled on this service")
+		return nil, nomination.Fail(nomination.EUNAVAILABLE, "NoShortlists", "shortlists are not enabled on this service")
 	}
 	call, shortlist, err := s.cfg.Nominations.Candidates(ctx, actor, slug, nomination.ShortlistQuery{States: []string{"shortlisted"}})
 	if err != nil {
 		return nil, err
 	}
 	if def, ok := s.cfg.Nominations.Workflows.Get(call.Workflow, call.WorkflowVersion, ""); !ok || def.Body != p.Body {
-		return nil, nomination.Invalid("call", "the call does not feed body "+p.Body)
+		return nil, nomination.Invalid(nomination.Problem("call", "CallNotBody", "the call does not feed body {{.Body}}", "Body", p.Body))
 	}
 	items := make([]nomination.Candidate, 0, len(p.Continuing)+len(p.Joining)+len(shortlist))
 	for _, list := range [][]membership.PlanEntry{p.Continuing, p.Joining} {
@@ -443,7 +443,7 @@ func (s *Server) roster(c *gin.Context) {
 	switch format {
 	case "json", "csv", "xlsx":
 	default:
-		s.fail(c, nomination.Invalid("format", "must be csv, xlsx or json"))
+		s.fail(c, nomination.Invalid(nomination.Problem("format", "FormatOneOf", "must be csv, xlsx or json")))
 		return
 	}
 	on, err := dateParam("active_on", c.Query("active_on"))
@@ -468,7 +468,7 @@ func (s *Server) roster(c *gin.Context) {
 		return
 	}
 	if s.cfg.Shortlists == nil {
-		s.fail(c, nomination.Errorf(nomination.EUNAVAILABLE, "spreadsheet formats are not enabled on this service; ask for format=json"))
+		s.fail(c, nomination.Fail(nomination.EUNAVAILABLE, "NoSpreadsheets", "spreadsheet formats are not enabled on this service; ask for format=json"))
 		return
 	}
 	ctype, err := s.cfg.Shortlists.ContentType(format)

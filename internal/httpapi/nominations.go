@@ -130,7 +130,7 @@ func (s *Server) updateCall(c *gin.Context) {
 		return
 	}
 	if req.Slug != "" && req.Slug != c.Param("slug") {
-		s.fail(c, nomination.Invalid("slug", "the slug of a call cannot change"))
+		s.fail(c, nomination.Invalid(nomination.Problem("slug", "SlugFixed", "the slug of a call cannot change")))
 		return
 	}
 	call, err := s.cfg.Nominations.UpdateCall(c.Request.Context(), actorOf(c), c.Param("slug"), req.toInput())
@@ -323,8 +323,8 @@ func ifMatch(c *gin.Context) (int, error) {
 	h = strings.TrimPrefix(h, "W/")
 	v, err := strconv.Atoi(strings.Trim(h, `"`))
 	if err != nil || v < 1 {
-		return 0, &nomination.Error{Code: nomination.EBADREQUEST, Message: "If-Match must be the version (ETag) you read",
-			Fields: []nomination.FieldError{{Field: "If-Match", Message: "a version such as \"3\""}}}
+		return 0, nomination.Fail(nomination.EBADREQUEST, "IfMatchVersion", "If-Match must be the version (ETag) you read").
+			With(nomination.Problem("If-Match", "AVersion", "a version such as \"3\""))
 	}
 	return v, nil
 }
@@ -341,7 +341,7 @@ func (s *Server) patchNomination(c *gin.Context) {
 		return
 	}
 	if req.Fields == nil {
-		s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "nothing to change", Fields: []nomination.FieldError{{Field: "fields", Message: "required"}}})
+		s.fail(c, nomination.Fail(nomination.EBADREQUEST, "NothingToChange", "nothing to change").With(nomination.Problem("fields", "RequiredShort", "required")))
 		return
 	}
 	v, err := s.cfg.Nominations.UpdateFields(c.Request.Context(), actorOf(c), c.Param("id"), version, req.Fields)
@@ -391,7 +391,7 @@ func (s *Server) listNominations(c *gin.Context) {
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil {
-			s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "limit must be a number", Fields: []nomination.FieldError{{Field: "limit", Message: "a number from 1 to 100"}}})
+			s.fail(c, nomination.Fail(nomination.EBADREQUEST, "LimitNumber", "limit must be a number").With(nomination.Problem("limit", "Number1To100", "a number from 1 to 100")))
 			return
 		}
 		if n == 0 {
@@ -414,7 +414,7 @@ func (s *Server) listNominations(c *gin.Context) {
 func (s *Server) uploadAttachment(c *gin.Context) {
 	ctype, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || ctype != "multipart/form-data" || params["boundary"] == "" {
-		s.fail(c, &nomination.Error{Code: nomination.EUNSUPPORTED, Message: "send the file as multipart/form-data with fields kind and file"})
+		s.fail(c, nomination.Fail(nomination.EUNSUPPORTED, "SendMultipart", "send the file as multipart/form-data with fields kind and file"))
 		return
 	}
 	mr := multipart.NewReader(c.Request.Body, params["boundary"])
@@ -424,25 +424,25 @@ func (s *Server) uploadAttachment(c *gin.Context) {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				s.fail(c, &nomination.Error{Code: nomination.ETOOLARGE, Message: "the upload is larger than the limit"})
+				s.fail(c, nomination.Fail(nomination.ETOOLARGE, "UploadTooLarge", "the upload is larger than the limit"))
 				return
 			}
-			s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "the multipart body has no file part",
-				Fields: []nomination.FieldError{{Field: "file", Message: "required"}}})
+			s.fail(c, nomination.Fail(nomination.EBADREQUEST, "NoFilePart", "the multipart body has no file part").
+				With(nomination.Problem("file", "RequiredShort", "required")))
 			return
 		}
 		switch part.FormName() {
 		case "kind":
 			b, err := io.ReadAll(io.LimitReader(part, 65))
 			if err != nil || len(b) > 64 {
-				s.fail(c, nomination.Invalid("kind", "the name of a file field"))
+				s.fail(c, nomination.Invalid(nomination.Problem("kind", "FileFieldName", "the name of a file field")))
 				return
 			}
 			kind = strings.TrimSpace(string(b))
 		case "file":
 			if kind == "" {
-				s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "send the kind part before the file part",
-					Fields: []nomination.FieldError{{Field: "kind", Message: "required before file"}}})
+				s.fail(c, nomination.Fail(nomination.EBADREQUEST, "KindBeforeFile", "send the kind part before the file part").
+					With(nomination.Problem("kind", "RequiredBeforeFile", "required before file")))
 				return
 			}
 			att, err := s.cfg.Nominations.AddAttachment(c.Request.Context(), actorOf(c), c.Param("id"),

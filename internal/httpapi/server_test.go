@@ -109,7 +109,7 @@ func TestDomainErrorsMapToStatuses(t *testing.T) {
 	}{
 		{"not found", nomination.Errorf(nomination.ENOTFOUND, "no such call"), 404, "no such call"},
 		{"conflict wrapped", errors.Join(errors.New("ctx"), nomination.Errorf(nomination.ECONFLICT, "taken")), 409, "taken"},
-		{"invalid with field", nomination.Invalid("email", "must be an address"), 422, "the request is invalid"},
+		{"invalid with field", nomination.Invalid(nomination.Problem("email", "MustBeAddress", "must be an address")), 422, "the request is invalid"},
 		{"throttled", &nomination.Error{Code: nomination.ETOOMANY, Message: "slow down", RetryAfter: 30}, 429, "slow down"},
 		{"driver error", errors.New("connection refused to 10.0.0.1:27017 user=admin"), 500, "internal error"},
 	}

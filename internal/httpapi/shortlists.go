@@ -51,7 +51,7 @@ func shortlistQuery(c *gin.Context) (nomination.ShortlistQuery, error) {
 		}
 	}
 	if len(q.States) > 20 || len(q.Query) > 200 {
-		return q, nomination.Invalid("state", "at most 20 states")
+		return q, nomination.Invalid(nomination.Problem("state", "AtMost20States", "at most 20 states"))
 	}
 	return q, nil
 }
@@ -145,8 +145,8 @@ func seatsParam(c *gin.Context, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 1000 {
-		return 0, &nomination.Error{Code: nomination.EBADREQUEST, Message: "seats must be a number from 1 to 1000",
-			Fields: []nomination.FieldError{{Field: "seats", Message: "a number from 1 to 1000"}}}
+		return 0, nomination.Fail(nomination.EBADREQUEST, "SeatsNumber", "seats must be a number from 1 to 1000").
+			With(nomination.Problem("seats", "Number1To1000", "a number from 1 to 1000"))
 	}
 	return n, nil
 }

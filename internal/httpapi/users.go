@@ -109,7 +109,7 @@ func (s *Server) listUsers(c *gin.Context) {
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil {
-			s.fail(c, nomination.Invalid("limit", "must be a whole number"))
+			s.fail(c, nomination.Invalid(nomination.Problem("limit", "WholeNumber", "must be a whole number")))
 			return
 		}
 		if n == 0 {

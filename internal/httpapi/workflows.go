@@ -154,7 +154,7 @@ func (s *Server) workflow(c *gin.Context) (*workflow.Definition, bool) {
 			return d, true
 		}
 	}
-	s.fail(c, nomination.Errorf(nomination.ENOTFOUND, "no such workflow"))
+	s.fail(c, nomination.Fail(nomination.ENOTFOUND, "NoSuchWorkflow", "no such workflow"))
 	return nil, false
 }
 
@@ -171,8 +171,8 @@ func (s *Server) workflowGraph(c *gin.Context) {
 	}
 	format := c.DefaultQuery("format", "mermaid")
 	if format != "mermaid" && format != "dot" {
-		s.fail(c, &nomination.Error{Code: nomination.EBADREQUEST, Message: "unknown graph format",
-			Fields: []nomination.FieldError{{Field: "format", Message: "mermaid or dot"}}})
+		s.fail(c, nomination.Fail(nomination.EBADREQUEST, "UnknownGraphFormat", "unknown graph format").
+			With(nomination.Problem("format", "MermaidOrDot", "mermaid or dot")))
 		return
 	}
 	g, err := d.Graph(format)

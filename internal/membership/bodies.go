@@ -1,7 +1,6 @@
 package membership
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/igf/nomina/internal/nomination"
@@ -38,8 +37,8 @@ func BodiesFrom(reg *workflow.Registry) ([]Body, error) {
 			byID[def.Body] = b
 			ids = append(ids, def.Body)
 		} else if b.Terms != def.Terms {
-			return nil, nomination.Errorf(nomination.EINVALID,
-				"workflows %s and %s feed body %q with different term rules", b.Workflows[0], def.ID, def.Body)
+			return nil, nomination.Fail(nomination.EINVALID, "BodyTermsDiffer",
+				"workflows {{.First}} and {{.Second}} feed body \"{{.Body}}\" with different term rules", "First", b.Workflows[0], "Second", def.ID, "Body", def.Body)
 		}
 		b.Workflows = append(b.Workflows, def.ID)
 		b.Groups = mergeChoices(b.Groups, def, "stakeholder_group")
@@ -83,7 +82,7 @@ func (s *Service) body(id string) (Body, error) {
 			return b, nil
 		}
 	}
-	return Body{}, &nomination.Error{Code: nomination.ENOTFOUND, Message: fmt.Sprintf("no body %q: no workflow feeds it", id)}
+	return Body{}, nomination.Fail(nomination.ENOTFOUND, "NoSuchBody", "no body \"{{.Body}}\": no workflow feeds it", "Body", id)
 }
 
 // Bodies returns the bodies the service knows, sorted by id.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Import modes.
@@ -102,11 +103,11 @@ func (s *Service) Import(ctx context.Context, actor nomination.Actor, r io.Reade
 		opts.Mode = ImportStrict
 	}
 	if opts.Mode != ImportStrict && opts.Mode != ImportSkip {
-		return ImportReport{}, nomination.Invalid("mode", "strict or skip")
+		return ImportReport{}, nomination.Invalid(nomination.Problem("mode", "StrictOrSkip", "strict or skip"))
 	}
 	if opts.Body != "" {
 		if _, err := s.body(opts.Body); err != nil {
-			return ImportReport{}, nomination.Invalid("body", fmt.Sprintf("no body %q: one of %s", opts.Body, strings.Join(s.bodyIDs(), ", ")))
+			return ImportReport{}, nomination.Invalid(nomination.Problem("body", "BodyOneOf", "no body \"{{.Body}}\": one of {{.Bodies}}", "Body", opts.Body, "Bodies", strings.Join(s.bodyIDs(), ", ")))
 		}
 	}
 	rep := ImportReport{DryRun: opts.DryRun, Mode: opts.Mode, Errors: []RowError{}}
@@ -135,11 +136,11 @@ func (s *Service) Import(ctx context.Context, actor nomination.Actor, r io.Reade
 		fe := make([]nomination.FieldError, 0, len(bad))
 		for _, b := range bad {
 			for _, p := range b.Problems {
-				fe = append(fe, nomination.FieldError{Field: fmt.Sprintf("line %d: %s", b.Line, p.Field), Message: p.Message})
+				p.Field = fmt.Sprintf("line %d: %s", b.Line, p.Field)
+				fe = append(fe, p)
 			}
 		}
-		return rep, &nomination.Error{Code: nomination.EINVALID,
-			Message: fmt.Sprintf("%d of %d rows are bad; nothing was imported", rep.Bad, rep.Rows), Fields: fe}
+		return rep, nomination.Invalidf("RowsBad", "{{.Bad}} of {{.Rows}} rows are bad; nothing was imported", fe...).WithArgs("Bad", rep.Bad, "Rows", rep.Rows)
 	}
 	stored, err := s.storeImport(ctx, actor, rows)
 	rep.Stored = stored
@@ -155,7 +156,7 @@ func (s *Service) parseImport(r io.Reader, defaultBody string) ([]importRow, []R
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, nil, nomination.Invalid("file", "empty: send a header line and one row per term")
+			return nil, nil, nomination.Invalid(nomination.Problem("file", "ImportEmpty", "empty: send a header line and one row per term"))
 		}
 		return nil, nil, csvError(err)
 	}
@@ -167,23 +168,23 @@ func (s *Service) parseImport(r io.Reader, defaultBody string) ([]importRow, []R
 		case h == "":
 			// An unnamed column (spreadsheets add trailing commas) is ignored.
 		case !slices.Contains(ImportColumns, h):
-			fe = append(fe, nomination.FieldError{Field: "line 1", Message: fmt.Sprintf("unknown column %q: the columns are %s", h, strings.Join(ImportColumns, ", "))})
+			fe = append(fe, nomination.Problem("line 1", "UnknownColumn", "unknown column \"{{.Column}}\": the columns are {{.Columns}}", "Column", h, "Columns", strings.Join(ImportColumns, ", ")))
 		case col[h] != 0:
-			fe = append(fe, nomination.FieldError{Field: "line 1", Message: fmt.Sprintf("column %q appears twice", h)})
+			fe = append(fe, nomination.Problem("line 1", "ColumnTwice", "column \"{{.Column}}\" appears twice", "Column", h))
 		default:
 			col[h] = i + 1 // 0 means absent
 		}
 	}
 	for _, need := range []string{"email", "name", "start"} {
 		if col[need] == 0 {
-			fe = append(fe, nomination.FieldError{Field: "line 1", Message: fmt.Sprintf("the header has no %q column", need)})
+			fe = append(fe, nomination.Problem("line 1", "ColumnMissing", "the header has no \"{{.Column}}\" column", "Column", need))
 		}
 	}
 	if col["body"] == 0 && defaultBody == "" {
-		fe = append(fe, nomination.FieldError{Field: "line 1", Message: `the header has no "body" column and no body was given`})
+		fe = append(fe, nomination.Problem("line 1", "NoBodyColumn", `the header has no "body" column and no body was given`))
 	}
 	if len(fe) > 0 {
-		return nil, nil, &nomination.Error{Code: nomination.EINVALID, Message: "the file's header is not acceptable", Fields: fe}
+		return nil, nil, nomination.Invalidf("HeaderBad", "the file's header is not acceptable", fe...)
 	}
 	var good []importRow
 	var bad []RowError
@@ -197,7 +198,7 @@ func (s *Service) parseImport(r io.Reader, defaultBody string) ([]importRow, []R
 		}
 		line, _ := cr.FieldPos(0)
 		if len(good)+len(bad) >= MaxImportRows {
-			return nil, nil, nomination.Invalid("file", fmt.Sprintf("more than %d rows: split the file", MaxImportRows))
+			return nil, nil, nomination.Invalid(nomination.Problem("file", "TooManyRows", "more than {{.Max}} rows: split the file", "Max", MaxImportRows))
 		}
 		get := func(name string) string {
 			if i := col[name]; i > 0 && i <= len(rec) {
@@ -211,7 +212,7 @@ func (s *Service) parseImport(r io.Reader, defaultBody string) ([]importRow, []R
 		row, problems := s.readRow(get, defaultBody)
 		row.line = line
 		if len(rec) != len(header) {
-			problems = append(problems, nomination.FieldError{Field: "row", Message: fmt.Sprintf("has %d fields, the header %d", len(rec), len(header))})
+			problems = append(problems, nomination.Problem("row", "RowWidth", "has {{.Fields}} fields, the header {{.Header}}", "Fields", len(rec), "Header", len(header)))
 		}
 		if len(problems) > 0 {
 			bad = append(bad, RowError{Line: line, Email: strings.ToLower(get("email")), Problems: problems})
@@ -225,10 +226,10 @@ func (s *Service) parseImport(r io.Reader, defaultBody string) ([]importRow, []R
 func csvError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return &nomination.Error{Code: nomination.EINVALID, Message: "the file is not valid CSV",
-			Fields: []nomination.FieldError{{Field: fmt.Sprintf("line %d", pe.Line), Message: pe.Err.Error()}}}
+		return nomination.Invalidf("NotCSV", "the file is not valid CSV",
+			nomination.ProblemText(fmt.Sprintf("line %d", pe.Line), phrase.Plain(pe.Err.Error())))
 	}
-	return nomination.Invalid("file", "the file could not be read")
+	return nomination.Invalid(nomination.Problem("file", "FileUnreadable", "the file could not be read"))
 }
 
 // readRow checks one row on its own.
@@ -240,7 +241,7 @@ func (s *Service) readRow(get func(string) string, defaultBody string) (importRo
 	}
 	b, err := s.body(bodyID)
 	if err != nil {
-		fe = append(fe, nomination.FieldError{Field: "body", Message: fmt.Sprintf("unknown body %q: one of %s", bodyID, strings.Join(s.bodyIDs(), ", "))})
+		fe = append(fe, nomination.Problem("body", "BodyOneOf", "no body \"{{.Body}}\": one of {{.Bodies}}", "Body", bodyID, "Bodies", strings.Join(s.bodyIDs(), ", ")))
 	}
 	p := Profile{Email: get("email"), Name: get("name"), SeatKind: get("seat_kind"), StakeholderGroup: get("stakeholder_group"),
 		Region: get("region"), Gender: get("gender"), Nationality: get("nationality"), Organization: get("organization")}.normalize()
@@ -250,20 +251,20 @@ func (s *Service) readRow(get func(string) string, defaultBody string) (importRo
 	var ok bool
 	switch row.start, ok = ParseDate(startText); {
 	case startText == "":
-		fe = append(fe, nomination.FieldError{Field: "start", Message: "required: a date such as 2024-01-01"})
+		fe = append(fe, nomination.Problem("start", "StartDateRequired", "required: a date such as 2024-01-01"))
 	case !ok:
-		fe = append(fe, nomination.FieldError{Field: "start", Message: fmt.Sprintf("%q is not a date such as 2024-01-01", startText)})
+		fe = append(fe, nomination.Problem("start", "StartNotDate", "\"{{.Text}}\" is not a date such as 2024-01-01", "Text", startText))
 	}
 	switch {
 	case endText != "":
 		if row.end, ok = ParseDate(endText); !ok {
-			fe = append(fe, nomination.FieldError{Field: "end", Message: fmt.Sprintf("%q is not a date such as 2024-12-31", endText)})
+			fe = append(fe, nomination.Problem("end", "EndNotDate", "\"{{.Text}}\" is not a date such as 2024-12-31", "Text", endText))
 		}
 	case row.start.IsZero() || b.ID == "":
 	case b.Terms.Years > 0:
 		row.end = TermEnd(row.start, b.Terms.Years)
 	default:
-		fe = append(fe, nomination.FieldError{Field: "end", Message: "required: the body sets no term length"})
+		fe = append(fe, nomination.Problem("end", "EndRequiredNoLength", "required: the body sets no term length"))
 	}
 	if !row.start.IsZero() && !row.end.IsZero() {
 		fe = append(fe, checkPeriod(row.start, row.end, "start", "end")...)
@@ -291,27 +292,29 @@ func (s *Service) checkOverlaps(ctx context.Context, rows []importRow) ([]import
 			terms = m.Terms
 			stored[id] = terms
 		}
-		var problem string
+		var problem *nomination.FieldError
 		for _, t := range terms {
 			if t.Start.Equal(r.start) && t.End.Equal(r.end) {
 				r.exists = true
 				break
 			}
 			if overlaps(t.Start, t.End, r.start, r.end) {
-				problem = fmt.Sprintf("overlaps the recorded term %s to %s", t.Start.Format(DateLayout), t.End.Format(DateLayout))
+				p := nomination.Problem("start", "OverlapsRecorded", "overlaps the recorded term {{.Start}} to {{.End}}", "Start", t.Start.Format(DateLayout), "End", t.End.Format(DateLayout))
+				problem = &p
 				break
 			}
 		}
-		if problem == "" {
+		if problem == nil {
 			for _, o := range accepted[id] {
 				if overlaps(o.start, o.end, r.start, r.end) {
-					problem = fmt.Sprintf("overlaps the term on line %d (%s to %s)", o.line, o.start.Format(DateLayout), o.end.Format(DateLayout))
+					p := nomination.Problem("start", "OverlapsLine", "overlaps the term on line {{.Line}} ({{.Start}} to {{.End}})", "Line", o.line, "Start", o.start.Format(DateLayout), "End", o.end.Format(DateLayout))
+					problem = &p
 					break
 				}
 			}
 		}
-		if problem != "" {
-			bad = append(bad, RowError{Line: r.line, Email: r.profile.Email, Problems: []nomination.FieldError{{Field: "start", Message: problem}}})
+		if problem != nil {
+			bad = append(bad, RowError{Line: r.line, Email: r.profile.Email, Problems: []nomination.FieldError{*problem}})
 			continue
 		}
 		accepted[id] = append(accepted[id], r)

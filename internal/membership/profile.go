@@ -1,7 +1,6 @@
 package membership
 
 import (
-	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
@@ -54,47 +53,47 @@ func (p Profile) normalize() Profile {
 // that is no ISO 3166 code, a region contradicting the nationality.
 func (p Profile) check(b Body) []nomination.FieldError {
 	var fe []nomination.FieldError
-	bad := func(field, format string, args ...any) {
-		fe = append(fe, nomination.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	bad := func(field, id, english string, args ...any) {
+		fe = append(fe, nomination.Problem(field, id, english, args...))
 	}
 	switch {
 	case p.Email == "":
-		bad("email", "required")
+		bad("email", "RequiredShort", "required")
 	case !validEmail(p.Email):
-		bad("email", "%q is not a plain email address", p.Email)
+		bad("email", "NotPlainEmail", "\"{{.Email}}\" is not a plain email address", "Email", p.Email)
 	}
 	if p.Name == "" || len([]rune(p.Name)) > 200 {
-		bad("name", "required: 1 to 200 characters on one line")
-	} else if msg := oneline.Problem(p.Name); msg != "" {
-		bad("name", "%s", msg)
+		bad("name", "NameRequired", "required: 1 to 200 characters on one line")
+	} else if msg := oneline.Problem(p.Name); msg.English != "" {
+		fe = append(fe, nomination.ProblemText("name", msg))
 	}
 	if !slices.Contains(SeatKinds, p.SeatKind) {
-		bad("seat_kind", "unknown seat kind %q: one of %s", p.SeatKind, strings.Join(SeatKinds, ", "))
+		bad("seat_kind", "UnknownSeatKind", "unknown seat kind \"{{.Value}}\": one of {{.Values}}", "Value", p.SeatKind, "Values", strings.Join(SeatKinds, ", "))
 	}
 	switch {
 	case p.StakeholderGroup == "" && p.SeatKind == SeatStakeholder:
-		bad("stakeholder_group", "required for a stakeholder group seat")
+		bad("stakeholder_group", "GroupRequired", "required for a stakeholder group seat")
 	case p.StakeholderGroup != "" && !choice(b.Groups, p.StakeholderGroup):
-		bad("stakeholder_group", "unknown stakeholder group %q: one of %s", p.StakeholderGroup, strings.Join(b.Groups, ", "))
+		bad("stakeholder_group", "UnknownGroup", "unknown stakeholder group \"{{.Value}}\": one of {{.Values}}", "Value", p.StakeholderGroup, "Values", strings.Join(b.Groups, ", "))
 	}
 	if p.Nationality != "" && !workflow.IsCountryCode(p.Nationality) {
-		bad("nationality", "%q is not an ISO 3166 alpha-2 country code", p.Nationality)
+		bad("nationality", "NotCountryCode", "\"{{.Value}}\" is not an ISO 3166 alpha-2 country code", "Value", p.Nationality)
 	}
 	switch {
 	case p.Region != "" && !choice(b.Regions, p.Region):
-		bad("region", "unknown region %q: one of %s", p.Region, strings.Join(b.Regions, ", "))
+		bad("region", "UnknownRegion", "unknown region \"{{.Value}}\": one of {{.Values}}", "Value", p.Region, "Values", strings.Join(b.Regions, ", "))
 	case p.Region != "" && p.Nationality != "":
 		if want, ok := nomination.RegionOf(p.Nationality); ok && want != p.Region {
-			bad("region", "nationality %s belongs to the %s group, not %s", p.Nationality, want, p.Region)
+			bad("region", "RegionContradicts", "nationality {{.Nationality}} belongs to the {{.Group}} group, not {{.Region}}", "Nationality", p.Nationality, "Group", want, "Region", p.Region)
 		}
 	}
 	if p.Gender != "" && !choice(b.Genders, p.Gender) {
-		bad("gender", "unknown gender %q: one of %s", p.Gender, strings.Join(b.Genders, ", "))
+		bad("gender", "UnknownGender", "unknown gender \"{{.Value}}\": one of {{.Values}}", "Value", p.Gender, "Values", strings.Join(b.Genders, ", "))
 	}
 	if len([]rune(p.Organization)) > 200 {
-		bad("organization", "at most 200 characters on one line")
-	} else if msg := oneline.Problem(p.Organization); msg != "" {
-		bad("organization", "%s", msg)
+		bad("organization", "OrgTooLong", "at most 200 characters on one line")
+	} else if msg := oneline.Problem(p.Organization); msg.English != "" {
+		fe = append(fe, nomination.ProblemText("organization", msg))
 	}
 	return fe
 }
@@ -125,15 +124,15 @@ func validEmail(e string) bool {
 func checkPeriod(start, end time.Time, startField, endField string) []nomination.FieldError {
 	var fe []nomination.FieldError
 	if start.IsZero() {
-		fe = append(fe, nomination.FieldError{Field: startField, Message: "required: a date such as 2026-01-01"})
+		fe = append(fe, nomination.Problem(startField, "StartDateRequired2026", "required: a date such as 2026-01-01"))
 	} else if start.Year() < 1990 || start.Year() > 2200 {
-		fe = append(fe, nomination.FieldError{Field: startField, Message: "out of range"})
+		fe = append(fe, nomination.Problem(startField, "OutOfRange", "out of range"))
 	}
 	if !start.IsZero() && !end.IsZero() && end.Before(start) {
-		fe = append(fe, nomination.FieldError{Field: endField, Message: "must not be before the start"})
+		fe = append(fe, nomination.Problem(endField, "EndBeforeStart", "must not be before the start"))
 	}
 	if !end.IsZero() && end.Year() > 2200 {
-		fe = append(fe, nomination.FieldError{Field: endField, Message: "out of range"})
+		fe = append(fe, nomination.Problem(endField, "OutOfRange", "out of range"))
 	}
 	return fe
 }

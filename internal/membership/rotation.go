@@ -88,7 +88,7 @@ func (s *Service) RotationPlan(ctx context.Context, actor nomination.Actor, body
 		return Plan{}, err
 	}
 	if year < 1990 || year > 2200 {
-		return Plan{}, nomination.Invalid("year", "a year such as 2027")
+		return Plan{}, nomination.Invalid(nomination.Problem("year", "AYear", "a year such as 2027"))
 	}
 	ms, err := s.members(ctx, MemberQuery{Body: b.ID})
 	if err != nil {

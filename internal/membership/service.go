@@ -101,7 +101,7 @@ func memberOfTerm(termID string) (string, bool) {
 
 func requireStaff(actor nomination.Actor) error {
 	if !actor.IsStaff() {
-		return nomination.Errorf(nomination.EFORBIDDEN, "only the secretariat manages members")
+		return nomination.Fail(nomination.EFORBIDDEN, "SecretariatManagesMembers", "only the secretariat manages members")
 	}
 	return nil
 }
@@ -179,7 +179,7 @@ func (s *Service) commit(ctx context.Context, id, actor string, decide decision)
 		}
 		return m, c, nil
 	}
-	return Member{}, nil, nomination.Errorf(nomination.ECONFLICT, "the member is being changed by someone else: try again")
+	return Member{}, nil, nomination.Fail(nomination.ECONFLICT, "MemberKeptChanging", "the member is being changed by someone else: try again")
 }
 
 // GetMember returns a member with all its terms. Errors: EFORBIDDEN unless
@@ -193,7 +193,7 @@ func (s *Service) GetMember(ctx context.Context, actor nomination.Actor, id stri
 		return Member{}, err
 	}
 	if m.Seq == 0 {
-		return Member{}, nomination.Errorf(nomination.ENOTFOUND, "no member %q", id)
+		return Member{}, nomination.Fail(nomination.ENOTFOUND, "NoSuchMember", "no member \"{{.Member}}\"", "Member", id)
 	}
 	return m, nil
 }
@@ -266,7 +266,7 @@ func (s *Service) RecordMember(ctx context.Context, actor nomination.Actor, in M
 	}
 	b, err := s.body(in.Body)
 	if err != nil {
-		return Member{}, nomination.Invalid("body", fmt.Sprintf("no body %q: one of %s", in.Body, strings.Join(s.bodyIDs(), ", ")))
+		return Member{}, nomination.Invalid(nomination.Problem("body", "BodyOneOf", "no body \"{{.Body}}\": one of {{.Bodies}}", "Body", in.Body, "Bodies", strings.Join(s.bodyIDs(), ", ")))
 	}
 	p := in.Profile.normalize()
 	var start, end time.Time
@@ -279,12 +279,12 @@ func (s *Service) RecordMember(ctx context.Context, actor nomination.Actor, in M
 	}
 	fe := append(p.check(b), checkPeriod(start, end, "start", "end")...)
 	if len(fe) > 0 {
-		return Member{}, &nomination.Error{Code: nomination.EINVALID, Message: "the member is invalid", Fields: fe}
+		return Member{}, nomination.Invalidf("MemberInvalid", "the member is invalid", fe...)
 	}
 	id := MemberID(b.ID, p.Email)
 	m, _, err := s.commit(ctx, id, actor.UserID, func(m Member) (*Change, error) {
 		if m.Seq > 0 {
-			return nil, nomination.Errorf(nomination.ECONFLICT, "%s is a member of %s already (%s): add a term to that member", p.Email, b.ID, id)
+			return nil, nomination.Fail(nomination.ECONFLICT, "MemberExists", "{{.Email}} is a member of {{.Body}} already ({{.Member}}): add a term to that member", "Email", p.Email, "Body", b.ID, "Member", id)
 		}
 		t := Term{ID: TermID(id, start), MemberID: id, Body: b.ID, Email: p.Email, Start: start, End: end,
 			Source: SourceSecretariat, SeatKind: p.SeatKind, StakeholderGroup: p.StakeholderGroup, CreatedAt: s.clock(), CreatedBy: actor.UserID}
@@ -334,13 +334,13 @@ func (s *Service) Appoint(ctx context.Context, in AppointInput) (Term, error) {
 		Organization: stringField(in.Fields, "organization")}.normalize()
 	switch {
 	case in.NominationID == "":
-		return Term{}, nomination.Invalid("nomination_id", "required")
+		return Term{}, nomination.Invalid(nomination.Problem("nomination_id", "RequiredShort", "required"))
 	case p.Email == "":
-		return Term{}, nomination.Invalid("email", "the nominee has no email address")
+		return Term{}, nomination.Invalid(nomination.Problem("email", "NomineeNoEmail", "the nominee has no email address"))
 	case in.TermStart.IsZero():
-		return Term{}, nomination.Invalid("term_start", "the call sets no term start: set it before recording appointments")
+		return Term{}, nomination.Invalid(nomination.Problem("term_start", "CallNoTermStart", "the call sets no term start: set it before recording appointments"))
 	case years <= 0:
-		return Term{}, nomination.Invalid("years", "the body's workflow sets no term length")
+		return Term{}, nomination.Invalid(nomination.Problem("years", "NoTermLength", "the body's workflow sets no term length"))
 	}
 	start := Day(in.TermStart)
 	source := SourceNominationPrefix + in.NominationID
@@ -410,7 +410,7 @@ func (s *Service) CreateTerm(ctx context.Context, actor nomination.Actor, member
 	}
 	_, c, err := s.commit(ctx, memberID, actor.UserID, func(m Member) (*Change, error) {
 		if m.Seq == 0 {
-			return nil, nomination.Errorf(nomination.ENOTFOUND, "no member %q", memberID)
+			return nil, nomination.Fail(nomination.ENOTFOUND, "NoSuchMember", "no member \"{{.Member}}\"", "Member", memberID)
 		}
 		b, err := s.body(m.Body)
 		if err != nil {
@@ -440,7 +440,7 @@ func (s *Service) CreateTerm(ctx context.Context, actor nomination.Actor, member
 		}
 		fe = append(fe, checkPeriod(start, end, "start", "end")...)
 		if len(fe) > 0 {
-			return nil, &nomination.Error{Code: nomination.EINVALID, Message: "the term is invalid", Fields: fe}
+			return nil, nomination.Invalidf("TermInvalid", "the term is invalid", fe...)
 		}
 		t := Term{ID: TermID(m.ID, start), MemberID: m.ID, Body: m.Body, Email: m.Email, Start: start, End: end,
 			Source: SourceSecretariat, SeatKind: p.SeatKind, StakeholderGroup: p.StakeholderGroup, CreatedAt: s.clock(), CreatedBy: actor.UserID}
@@ -465,18 +465,17 @@ func (s *Service) CreateTerm(ctx context.Context, actor nomination.Actor, member
 func admit(b Body, terms []Term, t Term) error {
 	for _, o := range terms {
 		if !o.End.Before(t.Start) && !o.Start.After(t.End) {
-			return nomination.Errorf(nomination.ECONFLICT, "the term %s to %s overlaps term %s (%s to %s)",
-				t.Start.Format(DateLayout), t.End.Format(DateLayout), o.ID, o.Start.Format(DateLayout), o.End.Format(DateLayout))
+			return nomination.Fail(nomination.ECONFLICT, "TermOverlaps", "the term {{.Start}} to {{.End}} overlaps term {{.Term}} ({{.TermStart}} to {{.TermEnd}})",
+				"Start", t.Start.Format(DateLayout), "End", t.End.Format(DateLayout), "Term", o.ID, "TermStart", o.Start.Format(DateLayout), "TermEnd", o.End.Format(DateLayout))
 		}
 	}
 	if t.SeatKind != SeatStakeholder || b.Terms.MaxConsecutive == 0 {
 		return nil
 	}
 	if n := consecutive(terms, t.Start); n >= b.Terms.MaxConsecutive {
-		return &nomination.Error{Code: nomination.EINVALID, Message: "the term limit is reached",
-			Fields: []nomination.FieldError{{Field: "start", Message: fmt.Sprintf(
-				"the member has served %d consecutive terms up to %s; %s allows at most %d in a row",
-				n, t.Start.Format(DateLayout), b.ID, b.Terms.MaxConsecutive)}}}
+		return nomination.Invalidf("TermLimitReached", "the term limit is reached",
+			nomination.Problem("start", "ServedConsecutive", "the member has served {{.Terms}} consecutive terms up to {{.Date}}; {{.Body}} allows at most {{.Max}} in a row",
+				"Terms", n, "Date", t.Start.Format(DateLayout), "Body", b.ID, "Max", b.Terms.MaxConsecutive))
 	}
 	return nil
 }
@@ -499,30 +498,30 @@ func (s *Service) EndTerm(ctx context.Context, actor nomination.Actor, termID st
 	end := Day(in.End)
 	var fe []nomination.FieldError
 	if in.End.IsZero() {
-		fe = append(fe, nomination.FieldError{Field: "end", Message: "required: the last day served, such as 2026-06-30"})
+		fe = append(fe, nomination.Problem("end", "LastDayRequired", "required: the last day served, such as 2026-06-30"))
 	}
-	if _, msg := oneline.Clean(reason, 1, 500); msg != "" {
-		fe = append(fe, nomination.FieldError{Field: "reason", Message: msg})
+	if _, msg := oneline.Clean(reason, 1, 500); msg.English != "" {
+		fe = append(fe, nomination.ProblemText("reason", msg))
 	}
 	memberID, ok := memberOfTerm(termID)
 	if !ok {
-		return Term{}, nomination.Errorf(nomination.ENOTFOUND, "no term %q", termID)
+		return Term{}, nomination.Fail(nomination.ENOTFOUND, "NoSuchTerm", "no term \"{{.Term}}\"", "Term", termID)
 	}
 	m, _, err := s.commit(ctx, memberID, actor.UserID, func(m Member) (*Change, error) {
 		t, ok := m.term(termID)
 		if !ok {
-			return nil, nomination.Errorf(nomination.ENOTFOUND, "no term %q", termID)
+			return nil, nomination.Fail(nomination.ENOTFOUND, "NoSuchTerm", "no term \"{{.Term}}\"", "Term", termID)
 		}
 		problems := slices.Clone(fe)
 		switch {
 		case in.End.IsZero():
 		case end.Before(t.Start):
-			problems = append(problems, nomination.FieldError{Field: "end", Message: "must not be before the term's start " + t.Start.Format(DateLayout)})
+			problems = append(problems, nomination.Problem("end", "EndBeforeTermStart", "must not be before the term's start {{.Date}}", "Date", t.Start.Format(DateLayout)))
 		case end.After(t.End):
-			problems = append(problems, nomination.FieldError{Field: "end", Message: "a term can only be ended early: its end is " + t.End.Format(DateLayout)})
+			problems = append(problems, nomination.Problem("end", "EndOnlyEarly", "a term can only be ended early: its end is {{.Date}}", "Date", t.End.Format(DateLayout)))
 		}
 		if len(problems) > 0 {
-			return nil, &nomination.Error{Code: nomination.EINVALID, Message: "the term cannot be ended so", Fields: problems}
+			return nil, nomination.Invalidf("TermEndInvalid", "the term cannot be ended so", problems...)
 		}
 		if end.Equal(t.End) && !t.EndedAt.IsZero() {
 			return nil, nil
@@ -548,13 +547,13 @@ func (s *Service) RenewTerm(ctx context.Context, actor nomination.Actor, termID 
 	}
 	memberID, ok := memberOfTerm(termID)
 	if !ok {
-		return Term{}, false, nomination.Errorf(nomination.ENOTFOUND, "no term %q", termID)
+		return Term{}, false, nomination.Fail(nomination.ENOTFOUND, "NoSuchTerm", "no term \"{{.Term}}\"", "Term", termID)
 	}
 	var found Term
 	_, c, err := s.commit(ctx, memberID, actor.UserID, func(m Member) (*Change, error) {
 		prev, ok := m.term(termID)
 		if !ok {
-			return nil, nomination.Errorf(nomination.ENOTFOUND, "no term %q", termID)
+			return nil, nomination.Fail(nomination.ENOTFOUND, "NoSuchTerm", "no term \"{{.Term}}\"", "Term", termID)
 		}
 		for _, o := range m.Terms {
 			if o.RenewalOf == prev.ID {

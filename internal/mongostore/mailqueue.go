@@ -293,13 +293,13 @@ func plainValue(v any) any {
 func (q *MailQueue) Enqueue(ctx context.Context, job nomination.MailJob) error {
 	switch {
 	case job.ID == "":
-		return nomination.Invalid("id", "a mail job needs an ID")
+		return nomination.Invalid(nomination.FieldError{Field: "id", Message: "a mail job needs an ID"})
 	case job.Template == "":
-		return nomination.Invalid("template", "a mail job needs a template")
+		return nomination.Invalid(nomination.FieldError{Field: "template", Message: "a mail job needs a template"})
 	case job.To == "":
-		return nomination.Invalid("to", "a mail job needs a recipient")
+		return nomination.Invalid(nomination.FieldError{Field: "to", Message: "a mail job needs a recipient"})
 	case job.CreatedAt.IsZero():
-		return nomination.Invalid("created_at", "a mail job needs its creation time")
+		return nomination.Invalid(nomination.FieldError{Field: "created_at", Message: "a mail job needs its creation time"})
 	}
 	d := toMailJobDoc(job)
 	// The schedule entry first: see the comment at the top of the file. For
@@ -429,7 +429,7 @@ func (q *MailQueue) find(ctx context.Context, op string, filter bson.D, opts *op
 func (q *MailQueue) Claim(ctx context.Context, due, worker string, now time.Time, lease time.Duration) (nomination.MailAttempt, error) {
 	jobID, n, ok := parseAttemptID(due)
 	if !ok {
-		return nomination.MailAttempt{}, nomination.Invalid("due", "not a reference to a due mail attempt")
+		return nomination.MailAttempt{}, nomination.Invalid(nomination.FieldError{Field: "due", Message: "not a reference to a due mail attempt"})
 	}
 	for last := n + maxSkip; n < last; n++ {
 		a, abandoned, err := q.claim(ctx, jobID, n, worker, now, lease)
@@ -571,7 +571,7 @@ func (q *MailQueue) record(ctx context.Context, r mailResultDoc) error {
 
 func checkAttempt(jobID string, attempt int) error {
 	if jobID == "" || attempt < 1 {
-		return nomination.Invalid("attempt", "a result needs a job and an attempt number")
+		return nomination.Invalid(nomination.FieldError{Field: "attempt", Message: "a result needs a job and an attempt number"})
 	}
 	return nil
 }
@@ -691,7 +691,7 @@ func (q *MailQueue) MailLog(ctx context.Context, nominationID, status string, li
 	case nomination.MailQueued, nomination.MailSent, nomination.MailDead:
 		filter = append(filter, bson.E{Key: "status", Value: status})
 	default:
-		return nil, nomination.Invalid("status", "must be queued, sent or dead")
+		return nil, nomination.Invalid(nomination.FieldError{Field: "status", Message: "must be queued, sent or dead"})
 	}
 	switch {
 	case limit <= 0:

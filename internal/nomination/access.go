@@ -29,7 +29,7 @@ func (s *Service) access(ctx context.Context, actor Actor, n *Nomination) (strin
 			}
 		}
 	}
-	return "", Errorf(ENOTFOUND, "no such nomination")
+	return "", Fail(ENOTFOUND, "NoSuchNomination", "no such nomination")
 }
 
 // reviewedPanels lists the panels that review n now or reviewed it before,

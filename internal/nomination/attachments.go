@@ -63,18 +63,18 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up 
 		return Attachment{}, err
 	}
 	if n.OwnerID != actor.UserID {
-		return Attachment{}, Errorf(EFORBIDDEN, "only the nomination's owner adds files")
+		return Attachment{}, Fail(EFORBIDDEN, "OwnerAddsFiles", "only the nomination's owner adds files")
 	}
 	def, err := s.definition(n)
 	if err != nil {
 		return Attachment{}, err
 	}
 	if st, ok := def.State(n.State); !ok || !st.Editable {
-		return Attachment{}, Errorf(ECONFLICT, "files cannot be added in state %q", n.State)
+		return Attachment{}, Fail(ECONFLICT, "NoFilesInState", "files cannot be added in state \"{{.State}}\"", "State", n.State)
 	}
 	f, ok := def.Field(up.Kind)
 	if !ok || f.Type != workflow.TypeFile {
-		return Attachment{}, Invalid("kind", "not a file field of this form")
+		return Attachment{}, Invalid(Problem("kind", "NotAFileField", "not a file field of this form"))
 	}
 	if err := s.take(ctx, s.writeLimit(actor)); err != nil {
 		return Attachment{}, err
@@ -87,8 +87,8 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up 
 	head, _ := br.Peek(512)
 	ctype := sniff(head)
 	if !accepts(f.Accept, ctype, head) {
-		return Attachment{}, &Error{Code: EUNSUPPORTED, Message: "the file's content is not of an accepted type (" + strings.Join(f.Accept, ", ") + ")",
-			Fields: []FieldError{{Field: "file", Message: "content looks like " + ctype}}}
+		return Attachment{}, Fail(EUNSUPPORTED, "FileTypeRefused", "the file's content is not of an accepted type ({{.Types}})", "Types", strings.Join(f.Accept, ", ")).
+			With(Problem("file", "FileLooksLike", "content looks like {{.Type}}", "Type", ctype))
 	}
 	fileID, err := s.newID("f")
 	if err != nil {
@@ -101,11 +101,11 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up 
 	if err != nil {
 		_ = s.Files.DeleteFile(context.WithoutCancel(ctx), fileID)
 		if errors.Is(err, errTooLarge) || lr.left < 0 {
-			return Attachment{}, &Error{Code: ETOOLARGE, Message: "the file is larger than the limit", Fields: []FieldError{{Field: "file", Message: "at most " + strconv.FormatInt(limit, 10) + " bytes"}}}
+			return Attachment{}, Fail(ETOOLARGE, "FileTooLarge", "the file is larger than the limit").With(Problem("file", "AtMostBytes", "at most {{.Bytes}} bytes", "Bytes", strconv.FormatInt(limit, 10)))
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return Attachment{}, &Error{Code: ETOOLARGE, Message: "the upload is larger than the limit"}
+			return Attachment{}, Fail(ETOOLARGE, "UploadTooLarge", "the upload is larger than the limit")
 		}
 		return Attachment{}, err
 	}
@@ -113,7 +113,7 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up 
 	var replaced []string
 	_, ev, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
 		if st, ok := def.State(n.State); !ok || !st.Editable {
-			return Event{}, Errorf(ECONFLICT, "files cannot be added in state %q", n.State)
+			return Event{}, Fail(ECONFLICT, "NoFilesInState", "files cannot be added in state \"{{.State}}\"", "State", n.State)
 		}
 		replaced = replaced[:0]
 		for _, a := range n.Attachments {
@@ -148,7 +148,7 @@ func (s *Service) OpenAttachment(ctx context.Context, actor Actor, id, fileID st
 	}
 	i := slices.IndexFunc(v.Nomination.Attachments, func(a Attachment) bool { return a.ID == fileID })
 	if i < 0 {
-		return nil, Attachment{}, Errorf(ENOTFOUND, "no such attachment")
+		return nil, Attachment{}, Fail(ENOTFOUND, "NoSuchAttachment", "no such attachment")
 	}
 	rc, _, err := s.Files.OpenFile(ctx, fileID)
 	if err != nil {

@@ -49,11 +49,11 @@ const MaxBulk = 500
 func (s *Service) ActOnMany(ctx context.Context, actor Actor, ids []string, action string, in ActionInput) (BulkResult, error) {
 	res := BulkResult{Action: action}
 	if !actor.IsStaff() {
-		return res, Errorf(EFORBIDDEN, "only the secretariat acts on many nominations at once")
+		return res, Fail(EFORBIDDEN, "SecretariatBulkOnly", "only the secretariat acts on many nominations at once")
 	}
 	ids = slices.Compact(slices.Clone(ids))
 	if len(ids) == 0 || len(ids) > MaxBulk {
-		return res, Invalid("ids", "1 to 500 nominations")
+		return res, Invalid(Problem("ids", "BulkCount", "1 to 500 nominations"))
 	}
 	for _, id := range ids {
 		o := BulkOutcome{ID: id}

@@ -3,13 +3,13 @@ package nomination
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/igf/nomina/internal/oneline"
+	"github.com/igf/nomina/internal/phrase"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -36,43 +36,43 @@ var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$`)
 // the field named, ECONFLICT when the slug is taken.
 func (s *Service) CreateCall(ctx context.Context, actor Actor, in CallInput) (Call, error) {
 	if !actor.IsStaff() {
-		return Call{}, Errorf(EFORBIDDEN, "only the secretariat opens calls")
+		return Call{}, Fail(EFORBIDDEN, "SecretariatOpensCalls", "only the secretariat opens calls")
 	}
 	var fields []FieldError
-	bad := func(f, m string) { fields = append(fields, FieldError{Field: f, Message: m}) }
+	bad := func(f, id, m string, args ...any) { fields = append(fields, Problem(f, id, m, args...)) }
 	if !slugPattern.MatchString(in.Slug) {
-		bad("slug", "3 to 64 lower-case letters, digits and dashes, starting and ending with a letter or digit")
+		bad("slug", "SlugFormat", "3 to 64 lower-case letters, digits and dashes, starting and ending with a letter or digit")
 	}
 	def, ok := s.Workflows.Latest(in.Workflow)
 	if !ok {
-		bad("workflow", "no such workflow")
+		bad("workflow", "NoSuchWorkflow", "no such workflow")
 	}
 	c := Call{Slug: in.Slug, CreatedBy: actor.UserID}
 	if def != nil {
 		c.Workflow, c.WorkflowVersion = def.ID, def.Version
 	}
 	if in.Title == nil || strings.TrimSpace(*in.Title) == "" {
-		bad("title", "required")
+		bad("title", "RequiredShort", "required")
 	}
 	if in.OpensAt == nil {
-		bad("opens_at", "required")
+		bad("opens_at", "RequiredShort", "required")
 	}
 	if in.ClosesAt == nil {
-		bad("closes_at", "required")
+		bad("closes_at", "RequiredShort", "required")
 	}
 	if in.Seats == nil {
-		bad("seats", "required")
+		bad("seats", "RequiredShort", "required")
 	}
 	if def != nil && in.TermStart == nil {
 		for _, st := range def.States {
 			if st.CreatesMember {
-				bad("term_start", "required: appointments from this call start terms on that date")
+				bad("term_start", "TermStartRequired", "required: appointments from this call start terms on that date")
 				break
 			}
 		}
 	}
 	if len(fields) > 0 {
-		return Call{}, &Error{Code: EINVALID, Message: "the call is invalid", Fields: fields}
+		return Call{}, Invalidf("CallInvalid", "the call is invalid", fields...)
 	}
 	now := s.now()
 	c.CreatedAt, c.UpdatedAt, c.Version = now, now, 1
@@ -81,7 +81,7 @@ func (s *Service) CreateCall(ctx context.Context, actor Actor, in CallInput) (Ca
 	}
 	if err := s.Store.CreateCall(ctx, c); err != nil {
 		if ErrorCode(err) == ECONFLICT {
-			return Call{}, &Error{Code: ECONFLICT, Message: "a call with this slug exists", Fields: []FieldError{{Field: "slug", Message: "taken"}}}
+			return Call{}, Fail(ECONFLICT, "SlugExists", "a call with this slug exists").With(Problem("slug", "Taken", "taken"))
 		}
 		return Call{}, err
 	}
@@ -95,11 +95,11 @@ const MaxRequiredEndorsements = 20
 // workflow, whose quota a call may lower but not raise.
 func (s *Service) applyCallInput(c *Call, in CallInput, def *workflow.Definition) error {
 	var fields []FieldError
-	bad := func(f, m string) { fields = append(fields, FieldError{Field: f, Message: m}) }
+	bad := func(f, id, m string, args ...any) { fields = append(fields, Problem(f, id, m, args...)) }
 	if in.Title != nil {
 		t, msg := oneline.Clean(*in.Title, 1, 200)
-		if msg != "" {
-			bad("title", msg)
+		if msg.English != "" {
+			fields = append(fields, ProblemText("title", msg))
 		}
 		c.Title = t
 	}
@@ -113,20 +113,20 @@ func (s *Service) applyCallInput(c *Call, in CallInput, def *workflow.Definition
 		c.TermStart = in.TermStart.UTC().Truncate(time.Millisecond)
 	}
 	if !c.OpensAt.Before(c.ClosesAt) {
-		bad("closes_at", "must be after opens_at")
+		bad("closes_at", "ClosesAfterOpens", "must be after opens_at")
 	}
 	if c.OpensAt.Year() < 2000 || c.ClosesAt.Year() > 2200 {
-		bad("opens_at", "out of range")
+		bad("opens_at", "OutOfRange", "out of range")
 	}
 	if in.Seats != nil {
 		if *in.Seats < 1 || *in.Seats > 1000 {
-			bad("seats", "between 1 and 1000")
+			bad("seats", "SeatsRange", "between 1 and 1000")
 		}
 		c.Seats = *in.Seats
 	}
 	if in.RequiredEndorsements != nil {
 		if *in.RequiredEndorsements < 0 || *in.RequiredEndorsements > MaxRequiredEndorsements {
-			bad("required_endorsements", fmt.Sprintf("between 0 (none) and %d", MaxRequiredEndorsements))
+			bad("required_endorsements", "EndorsementsRange", "between 0 (none) and {{.Max}}", "Max", MaxRequiredEndorsements)
 		}
 		c.RequiredEndorsements = *in.RequiredEndorsements
 	}
@@ -134,35 +134,36 @@ func (s *Service) applyCallInput(c *Call, in CallInput, def *workflow.Definition
 		q := *in.NominatorQuota
 		switch {
 		case q < 0 || q > 1000:
-			bad("nominator_quota", "between 0 (the workflow's) and 1000")
+			bad("nominator_quota", "QuotaRange", "between 0 (the workflow's) and 1000")
 		case def != nil && def.Starting.Quota > 0 && q > def.Starting.Quota:
-			bad("nominator_quota", fmt.Sprintf("at most %d: the workflow allows each nominator %d nominations, and a call may only lower that", def.Starting.Quota, def.Starting.Quota))
+			bad("nominator_quota", "QuotaAboveWorkflow", "at most {{.Quota}}: the workflow allows each nominator {{.Quota}} nominations, and a call may only lower that", "Quota", def.Starting.Quota)
 		}
 		c.NominatorQuota = q
 	}
 	if len(in.Targets) > 0 && string(in.Targets) != "null" {
 		if len(in.Targets) > 64<<10 {
-			bad("targets", "too large")
+			bad("targets", "TooLarge", "too large")
 		} else if s.ValidateTargets != nil {
 			if err := s.ValidateTargets(in.Targets); err != nil {
 				if de, ok := err.(*Error); ok && len(de.Fields) > 0 {
 					for _, f := range de.Fields {
-						bad("targets."+strings.TrimPrefix(f.Field, "targets."), f.Message)
+						f.Field = "targets." + strings.TrimPrefix(f.Field, "targets.")
+						fields = append(fields, f)
 					}
 				} else {
-					bad("targets", err.Error())
+					fields = append(fields, ProblemText("targets", phrase.Plain(err.Error())))
 				}
 			}
 		} else {
 			var probe map[string]any
 			if json.Unmarshal(in.Targets, &probe) != nil {
-				bad("targets", "must be an object")
+				bad("targets", "MustBeObject", "must be an object")
 			}
 		}
 		c.Targets = append(json.RawMessage(nil), in.Targets...)
 	}
 	if len(fields) > 0 {
-		return &Error{Code: EINVALID, Message: "the call is invalid", Fields: fields}
+		return Invalidf("CallInvalid", "the call is invalid", fields...)
 	}
 	return nil
 }
@@ -171,7 +172,7 @@ func (s *Service) applyCallInput(c *Call, in CallInput, def *workflow.Definition
 // EFORBIDDEN, ENOTFOUND, EINVALID.
 func (s *Service) UpdateCall(ctx context.Context, actor Actor, slug string, in CallInput) (Call, error) {
 	if !actor.IsStaff() {
-		return Call{}, Errorf(EFORBIDDEN, "only the secretariat changes calls")
+		return Call{}, Fail(EFORBIDDEN, "SecretariatChangesCalls", "only the secretariat changes calls")
 	}
 	// Each change commits as the call's next revision; one that loses the
 	// race reloads and applies its change again.
@@ -181,7 +182,7 @@ func (s *Service) UpdateCall(ctx context.Context, actor Actor, slug string, in C
 			return Call{}, err
 		}
 		if in.Workflow != "" && in.Workflow != c.Workflow {
-			return Call{}, Invalid("workflow", "the workflow of a call cannot change")
+			return Call{}, Invalid(Problem("workflow", "CallWorkflowFixed", "the workflow of a call cannot change"))
 		}
 		// New nominations follow the latest version: its quota bounds the
 		// call's.
@@ -201,7 +202,7 @@ func (s *Service) UpdateCall(ctx context.Context, actor Actor, slug string, in C
 		}
 		return c, nil
 	}
-	return Call{}, Errorf(ECONFLICT, "the call kept changing while your change was applied; try again")
+	return Call{}, Fail(ECONFLICT, "CallKeptChanging", "the call kept changing while your change was applied; try again")
 }
 
 // visible reports whether actor may see call c at now: the secretariat
@@ -227,7 +228,7 @@ func (s *Service) GetCall(ctx context.Context, actor *Actor, slug string) (Call,
 		return Call{}, err
 	}
 	if !visible(actor, c, s.now()) {
-		return Call{}, Errorf(ENOTFOUND, "no such call")
+		return Call{}, Fail(ENOTFOUND, "NoSuchCall", "no such call")
 	}
 	return c, nil
 }

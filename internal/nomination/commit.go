@@ -38,7 +38,7 @@ func (s *Service) load(ctx context.Context, id string) (*Nomination, error) {
 		repaired = true
 	}
 	if n.Seq == 0 {
-		return nil, Errorf(ENOTFOUND, "no such nomination")
+		return nil, Fail(ENOTFOUND, "NoSuchNomination", "no such nomination")
 	}
 	// Side effects not yet known to be done are derived (again: deriving
 	// is idempotent).
@@ -118,7 +118,7 @@ func (s *Service) commit(ctx context.Context, id string, decide change) (*Nomina
 		}
 		return n, ev, nil
 	}
-	return nil, Event{}, Errorf(ECONFLICT, "the nomination kept changing while your change was applied; reload and try again")
+	return nil, Event{}, Fail(ECONFLICT, "NominationKeptChanging", "the nomination kept changing while your change was applied; reload and try again")
 }
 
 // create commits the first event of a new nomination.

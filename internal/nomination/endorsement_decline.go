@@ -18,19 +18,19 @@ func (s *Service) DeclineEndorsement(ctx context.Context, token string) (Endorse
 			return Event{}, err
 		}
 		if st, ok := def.State(n.State); !ok || st.Final {
-			return Event{}, Errorf(ECONFLICT, "the nomination has ended")
+			return Event{}, Fail(ECONFLICT, "NominationEnded", "the nomination has ended")
 		}
 		for _, e := range n.Endorsements {
 			if e.ID != c.Ref {
 				continue
 			}
 			if e.Status != "requested" {
-				return Event{}, Errorf(ECONFLICT, "this endorsement request was answered already")
+				return Event{}, Fail(ECONFLICT, "EndorsementAnswered", "this endorsement request was answered already")
 			}
 			out = e
 			return Event{Actor: "endorser:" + e.ID, Type: EvEndorsementDeclined, Data: mustJSON(endorsementConfirmedData{ID: e.ID})}, nil
 		}
-		return Event{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+		return Event{}, Fail(ENOTFOUND, "LinkNotValid", "this link is not valid or has expired")
 	})
 	if err != nil {
 		return Endorsement{}, err

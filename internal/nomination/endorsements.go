@@ -42,7 +42,7 @@ func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string
 			return Event{}, err
 		}
 		if n.OwnerID != actor.UserID {
-			return Event{}, Errorf(EFORBIDDEN, "only the nomination's owner asks for endorsements")
+			return Event{}, Fail(EFORBIDDEN, "OwnerAsksEndorsements", "only the nomination's owner asks for endorsements")
 		}
 		if err := MayMailOthers(actor); err != nil {
 			return Event{}, err
@@ -52,21 +52,21 @@ func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string
 			return Event{}, err
 		}
 		if st, ok := def.State(n.State); !ok || st.Final {
-			return Event{}, Errorf(ECONFLICT, "the nomination has ended")
+			return Event{}, Fail(ECONFLICT, "NominationEnded", "the nomination has ended")
 		}
 		// Support comes from someone else: not the candidate, not who
 		// nominated them, whatever spelling of their address is used.
 		for _, own := range []string{n.Nominee.Email, n.Nominator.Email, actor.Email} {
 			if sameMailbox(own, en.Email) {
-				return Event{}, Invalid("email", "the candidate, the nominee or the nominator cannot endorse the nomination")
+				return Event{}, Invalid(Problem("email", "EndorserIsParty", "the candidate, the nominee or the nominator cannot endorse the nomination"))
 			}
 		}
 		if len(n.Endorsements) >= MaxEndorsements {
-			return Event{}, Errorf(ECONFLICT, "at most %d endorsements may be requested", MaxEndorsements)
+			return Event{}, Fail(ECONFLICT, "TooManyEndorsements", "at most {{.Max}} endorsements may be requested", "Max", MaxEndorsements)
 		}
 		for _, x := range n.Endorsements {
 			if sameMailbox(x.Email, en.Email) {
-				return Event{}, &Error{Code: ECONFLICT, Message: "this person was asked already", Fields: []FieldError{{Field: "email", Message: "asked already"}}}
+				return Event{}, Fail(ECONFLICT, "AskedAlready", "this person was asked already").With(Problem("email", "AskedAlreadyShort", "asked already"))
 			}
 		}
 		if !limited {
@@ -111,7 +111,7 @@ func (s *Service) OpenEndorsement(ctx context.Context, token string) (Endorsemen
 	}
 	n, err := s.load(ctx, c.NominationID)
 	if err != nil {
-		return EndorsementLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+		return EndorsementLink{}, Fail(ENOTFOUND, "LinkNotValid", "this link is not valid or has expired")
 	}
 	for _, e := range n.Endorsements {
 		if e.ID == c.Ref {
@@ -120,7 +120,7 @@ func (s *Service) OpenEndorsement(ctx context.Context, token string) (Endorsemen
 				Ended: s.ended(n)}, nil
 		}
 	}
-	return EndorsementLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+	return EndorsementLink{}, Fail(ENOTFOUND, "LinkNotValid", "this link is not valid or has expired")
 }
 
 // ConfirmEndorsement records the endorser's statement. Errors: ENOTFOUND
@@ -133,7 +133,7 @@ func (s *Service) ConfirmEndorsement(ctx context.Context, token, statement strin
 	}
 	statement = strings.TrimSpace(statement)
 	if statement == "" || len([]rune(statement)) > 2000 || !cleanText(statement) {
-		return Endorsement{}, Invalid("statement", "1 to 2000 characters")
+		return Endorsement{}, Invalid(Problem("statement", "Length1To2000", "1 to 2000 characters"))
 	}
 	var out Endorsement
 	_, _, err = s.commit(ctx, c.NominationID, func(n *Nomination) (Event, error) {
@@ -142,22 +142,22 @@ func (s *Service) ConfirmEndorsement(ctx context.Context, token, statement strin
 			return Event{}, err
 		}
 		if st, ok := def.State(n.State); !ok || st.Final {
-			return Event{}, Errorf(ECONFLICT, "the nomination has ended")
+			return Event{}, Fail(ECONFLICT, "NominationEnded", "the nomination has ended")
 		}
 		for _, e := range n.Endorsements {
 			if e.ID != c.Ref {
 				continue
 			}
 			if e.Status == "confirmed" {
-				return Event{}, Errorf(ECONFLICT, "this endorsement was confirmed already")
+				return Event{}, Fail(ECONFLICT, "EndorsementConfirmedAlready", "this endorsement was confirmed already")
 			}
 			if e.Status == "declined" {
-				return Event{}, Errorf(ECONFLICT, "this endorsement request was declined")
+				return Event{}, Fail(ECONFLICT, "EndorsementDeclinedAlready", "this endorsement request was declined")
 			}
 			out = e
 			return Event{Actor: "endorser:" + e.ID, Type: EvEndorsementConfirmed, Data: mustJSON(endorsementConfirmedData{ID: e.ID, Statement: statement})}, nil
 		}
-		return Event{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+		return Event{}, Fail(ENOTFOUND, "LinkNotValid", "this link is not valid or has expired")
 	})
 	if err != nil {
 		return Endorsement{}, err
@@ -185,7 +185,7 @@ func (s *Service) OpenConsent(ctx context.Context, token string) (ConsentLink, e
 	}
 	n, err := s.load(ctx, c.NominationID)
 	if err != nil {
-		return ConsentLink{}, Errorf(ENOTFOUND, "this link is not valid or has expired")
+		return ConsentLink{}, Fail(ENOTFOUND, "LinkNotValid", "this link is not valid or has expired")
 	}
 	call, _ := s.Store.GetCall(ctx, n.CallSlug)
 	return ConsentLink{NomineeName: n.Nominee.Name, NominatorName: n.Nominator.Name, CallTitle: call.Title, Consent: n.Consent,
@@ -218,7 +218,7 @@ func (s *Service) AnswerConsent(ctx context.Context, token, decision string) (st
 	case "decline":
 		d = "declined"
 	default:
-		return "", Invalid("decision", "accept or decline")
+		return "", Invalid(Problem("decision", "AcceptOrDecline", "accept or decline"))
 	}
 	_, _, err = s.commit(ctx, c.NominationID, func(n *Nomination) (Event, error) {
 		def, err := s.definition(n)
@@ -226,10 +226,10 @@ func (s *Service) AnswerConsent(ctx context.Context, token, decision string) (st
 			return Event{}, err
 		}
 		if st, ok := def.State(n.State); !ok || st.Final {
-			return Event{}, Errorf(ECONFLICT, "the nomination has ended: it can no longer be accepted or declined")
+			return Event{}, Fail(ECONFLICT, "ConsentNominationEnded", "the nomination has ended: it can no longer be accepted or declined")
 		}
 		if n.Consent != "pending" {
-			return Event{}, Errorf(ECONFLICT, "the nomination was answered already (%s)", n.Consent)
+			return Event{}, Fail(ECONFLICT, "ConsentAnswered", "the nomination was answered already ({{.Consent}})", "Consent", n.Consent)
 		}
 		return Event{Actor: "nominee", Type: EvConsent, Data: mustJSON(consentData{Decision: d})}, nil
 	})

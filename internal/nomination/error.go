@@ -6,6 +6,9 @@ package nomination
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Error codes. The HTTP layer maps each to one status in a single table.
@@ -25,18 +28,22 @@ const (
 	EINTERNAL     = "internal"              // anything else (500)
 )
 
-// FieldError names one field of the input and what is wrong with it.
+// FieldError names one field of the input and what is wrong with it:
+// Message in English, Text for saying it in the reader's language.
 type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
+	Field   string      `json:"field"`
+	Message string      `json:"message"`
+	Text    phrase.Text `json:"-"`
 }
 
 // Error is the one error type of the domain. Message is safe to show to the
-// caller; Fields lists per-field problems; RetryAfter (seconds) accompanies
-// ETOOMANY.
+// caller, in English; Text says the same in a form the edge can say in the
+// reader's language (the domain translates nothing itself); Fields lists
+// per-field problems; RetryAfter (seconds) accompanies ETOOMANY.
 type Error struct {
 	Code       string
 	Message    string
+	Text       phrase.Text
 	Fields     []FieldError
 	RetryAfter int
 }
@@ -48,14 +55,50 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s (%s: %s)", e.Code, e.Message, e.Fields[0].Field, e.Fields[0].Message)
 }
 
-// Errorf returns an *Error with the given code and a formatted message.
+// Errorf returns an *Error with the given code and a formatted message
+// that has no translation: for errors nobody but the log reads (EINTERNAL).
+// Messages people read are made with Fail, Invalid and Problem.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Invalid returns an EINVALID error naming one field.
-func Invalid(field, message string) *Error {
-	return &Error{Code: EINVALID, Message: "the request is invalid", Fields: []FieldError{{Field: field, Message: message}}}
+// Fail returns an *Error of code whose message is catalog message id: its
+// English is english with the {{.Name}} placeholders filled from args
+// (name, value pairs), and the edge says it in the reader's language from
+// the catalogs in locales/ beside the package that raises it.
+func Fail(code, id, english string, args ...any) *Error {
+	t := phrase.New(id, english, args...)
+	return &Error{Code: code, Message: t.English, Text: t}
+}
+
+// Problem returns the problem of one field, as catalog message id (see
+// Fail).
+func Problem(field, id, english string, args ...any) FieldError {
+	return ProblemText(field, phrase.New(id, english, args...))
+}
+
+// ProblemText returns the problem of one field, said by t.
+func ProblemText(field string, t phrase.Text) FieldError {
+	return FieldError{Field: field, Message: t.English, Text: t}
+}
+
+// Invalid returns an EINVALID error naming the problems of some fields.
+func Invalid(fields ...FieldError) *Error {
+	return Invalidf("RequestInvalid", "the request is invalid", fields...)
+}
+
+// Invalidf returns an EINVALID error whose message is catalog message id
+// (see Fail) naming the problems of some fields.
+func Invalidf(id, english string, fields ...FieldError) *Error {
+	e := Fail(EINVALID, id, english)
+	e.Fields = fields
+	return e
+}
+
+// With returns e with the problems of some fields added.
+func (e *Error) With(fields ...FieldError) *Error {
+	e.Fields = append(e.Fields, fields...)
+	return e
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
@@ -79,4 +122,49 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// joined says texts one after the other, separated by sep: in each
+// language the texts give, or, for catalog messages, as their English.
+func joined(texts []phrase.Text, sep string) phrase.Text {
+	var eng []string
+	langs := map[string]bool{}
+	for _, t := range texts {
+		eng = append(eng, t.English)
+		for l := range t.Texts {
+			langs[l] = true
+		}
+	}
+	out := phrase.Text{English: strings.Join(eng, sep)}
+	if len(langs) == 0 {
+		return out
+	}
+	out.Texts = map[string]string{}
+	for l := range langs {
+		var parts []string
+		for _, t := range texts {
+			s, ok := t.Texts[l]
+			if !ok {
+				s = t.English
+			}
+			parts = append(parts, s)
+		}
+		out.Texts[l] = strings.Join(parts, sep)
+	}
+	return out
+}
+
+// startRefused is the refusal of a nomination the workflow's start rules
+// do not allow, in the workflow's words.
+func startRefused(failed []phrase.Text) *Error {
+	t := joined(failed, " ")
+	return &Error{Code: EFORBIDDEN, Message: t.English, Text: t}
+}
+
+// WithArgs returns e with the values of its message's placeholders set
+// (name, value pairs) and its English filled again.
+func (e *Error) WithArgs(args ...any) *Error {
+	t := phrase.New(e.Text.ID, e.Text.English, args...)
+	e.Text, e.Message = t, t.English
+	return e
 }

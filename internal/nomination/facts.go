@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/igf/nomina/internal/phrase"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -154,7 +155,7 @@ const maxSlotGenerations = 1000
 // withdrawn (or never created) are freed and the search runs again. It
 // returns the slot taken. Errors: EFORBIDDEN with message when the quota is
 // reached.
-func (s *Service) takeSlot(ctx context.Context, call, owner, id string, quota int, message string) (string, error) {
+func (s *Service) takeSlot(ctx context.Context, call, owner, id string, quota int, message phrase.Text) (string, error) {
 	for attempt := 0; attempt < s.MaxAttempts; attempt++ {
 		var held []string
 		for n := 1; n <= quota; n++ {
@@ -172,13 +173,13 @@ func (s *Service) takeSlot(ctx context.Context, call, owner, id string, quota in
 			return "", err
 		}
 		if !freed {
-			if message == "" {
-				message = fmt.Sprintf("You hold the %d nominations a nominator may hold in this call.", quota)
+			if message.English == "" {
+				return "", Fail(EFORBIDDEN, "QuotaReached", "You hold the {{.Quota}} nominations a nominator may hold in this call.", "Quota", quota)
 			}
-			return "", &Error{Code: EFORBIDDEN, Message: message}
+			return "", &Error{Code: EFORBIDDEN, Message: message.English, Text: message}
 		}
 	}
-	return "", Errorf(ECONFLICT, "your nominations kept changing while this one was started; try again")
+	return "", Fail(ECONFLICT, "QuotaKeptChanging", "your nominations kept changing while this one was started; try again")
 }
 
 // takePlace tries to take place n for nomination id: it finds the place's

@@ -161,4 +161,4 @@ func (s *LinkSigner) Inspect(token, kind string) (LinkClaims, error) {
 }
 
 // errBadLinkToken is the one answer to a link token that is not accepted.
-var errBadLinkToken = Errorf(ENOTFOUND, "this link is not valid or has expired")
+var errBadLinkToken = Fail(ENOTFOUND, "LinkNotValid", "this link is not valid or has expired")

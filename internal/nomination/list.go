@@ -43,10 +43,10 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 		q.Limit = 50
 	}
 	if q.Limit < 1 || q.Limit > MaxPageSize {
-		return Page{}, Invalid("limit", "between 1 and 100")
+		return Page{}, Invalid(Problem("limit", "LimitRange", "between 1 and 100"))
 	}
 	if len(q.Cursor) > 64 || len(q.Query) > 200 || len(q.State) > 64 || len(q.Call) > 64 || len(q.Panel) > 64 {
-		return Page{}, Invalid("cursor", "too long")
+		return Page{}, Invalid(Problem("cursor", "TooLong", "too long"))
 	}
 	f := ListFilter{Call: q.Call, Query: q.Query, Limit: q.Limit + 1, Sort: q.Sort}
 	switch q.Sort {
@@ -56,19 +56,19 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 		if q.Cursor != "" {
 			off, err := strconv.Atoi(strings.TrimPrefix(q.Cursor, "o"))
 			if err != nil || off < 0 || !strings.HasPrefix(q.Cursor, "o") {
-				return Page{}, Invalid("cursor", "not a cursor of this list")
+				return Page{}, Invalid(Problem("cursor", "NotACursor", "not a cursor of this list"))
 			}
 			f.Offset = off
 		}
 	default:
-		return Page{}, Invalid("sort", "one of name, submitted, score")
+		return Page{}, Invalid(Problem("sort", "SortOptions", "one of name, submitted, score"))
 	}
 	if len(q.Fields) > 0 {
 		if !actor.IsStaff() {
-			return Page{}, Errorf(EFORBIDDEN, "only the secretariat filters by form answers")
+			return Page{}, Fail(EFORBIDDEN, "SecretariatFiltersAnswers", "only the secretariat filters by form answers")
 		}
 		if len(q.Fields) > 8 {
-			return Page{}, Invalid("fields", "at most 8 filters")
+			return Page{}, Invalid(Problem("fields", "AtMost8Filters", "at most 8 filters"))
 		}
 		f.FieldEquals = q.Fields
 	}
@@ -83,7 +83,7 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 		}
 	case actor.HasRole("reviewer") && (q.Panel != "" || len(actor.Panels) > 0):
 		if q.Panel != "" && !actor.OnPanel(q.Panel) {
-			return Page{}, Errorf(EFORBIDDEN, "you are not on panel %q", q.Panel)
+			return Page{}, Fail(EFORBIDDEN, "NotOnPanelNamed", "you are not on panel \"{{.Panel}}\"", "Panel", q.Panel)
 		}
 		f.Panels = actor.Panels
 		if q.Panel != "" {

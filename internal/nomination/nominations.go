@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/oneline"
+	"github.com/igf/nomina/internal/phrase"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -46,7 +47,7 @@ type View struct {
 // behalf of an account whose address is not confirmed. It is returned as
 // is, so callers may tell it apart with errors.Is and say why in their own
 // words.
-var ErrUnconfirmed = Errorf(EFORBIDDEN, "confirm your email address first: Nomina mails other people on your behalf only after you have followed the confirmation link it sent to your address (you can ask for a new link)")
+var ErrUnconfirmed = Fail(EFORBIDDEN, "Unconfirmed", "confirm your email address first: Nomina mails other people on your behalf only after you have followed the confirmation link it sent to your address (you can ask for a new link)")
 
 // MayMailOthers returns ErrUnconfirmed when Nomina may not mail other
 // people (a nominee, an endorser) on actor's behalf yet, and nil when it
@@ -70,7 +71,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 		return nil, err
 	}
 	if !call.IsOpen(s.now()) {
-		return nil, Errorf(ECONFLICT, "the call %q is not open for nominations", slug)
+		return nil, Fail(ECONFLICT, "CallNotOpen", "the call \"{{.Call}}\" is not open for nominations", "Call", slug)
 	}
 	def, ok := s.Workflows.Latest(call.Workflow)
 	if !ok {
@@ -126,7 +127,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 		}
 		subj := workflow.Subject{State: def.Initial, Fields: fields, Consent: consent, Nominator: nominatorFacts, Nominee: nomineeFacts}
 		if failed := def.CheckStart(subj, env); len(failed) > 0 {
-			return nil, &Error{Code: EFORBIDDEN, Message: strings.Join(failed, " ")}
+			return nil, startRefused(failed)
 		}
 	}
 	if err := s.take(ctx, limits...); err != nil {
@@ -141,7 +142,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 	// nominations cannot both win.
 	slot := ""
 	if quota := def.Quota(call.NominatorQuota); quota > 0 {
-		if slot, err = s.takeSlot(ctx, slug, actor.UserID, id, quota, def.Starting.QuotaMessage); err != nil {
+		if slot, err = s.takeSlot(ctx, slug, actor.UserID, id, quota, def.QuotaText()); err != nil {
 			return nil, err
 		}
 	}
@@ -201,14 +202,14 @@ func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, vers
 			return Event{}, err
 		}
 		if n.OwnerID != actor.UserID {
-			return Event{}, Errorf(EFORBIDDEN, "only the nomination's owner edits it")
+			return Event{}, Fail(EFORBIDDEN, "OwnerEdits", "only the nomination's owner edits it")
 		}
 		if version == 0 {
-			return Event{}, &Error{Code: EPRECONDREQ, Message: "send If-Match with the version you read (the ETag), or * to change whatever is current",
-				Fields: []FieldError{{Field: "If-Match", Message: "required"}}}
+			return Event{}, Fail(EPRECONDREQ, "IfMatchRequired", "send If-Match with the version you read (the ETag), or * to change whatever is current").
+				With(Problem("If-Match", "RequiredShort", "required"))
 		}
 		if version != AnyVersion && version != n.Seq {
-			return Event{}, Errorf(EPRECONDITION, "the nomination changed since you read it (version %d, now %d)", version, n.Seq)
+			return Event{}, Fail(EPRECONDITION, "VersionChanged", "the nomination changed since you read it (version {{.Version}}, now {{.Now}})", "Version", version, "Now", n.Seq)
 		}
 		d, err := s.definition(n)
 		if err != nil {
@@ -217,7 +218,7 @@ func (s *Service) UpdateFields(ctx context.Context, actor Actor, id string, vers
 		def = d
 		st, _ := d.State(n.State)
 		if st == nil || !st.Editable {
-			return Event{}, Errorf(ECONFLICT, "the nomination cannot be edited in state %q", n.State)
+			return Event{}, Fail(ECONFLICT, "NotEditableInState", "the nomination cannot be edited in state \"{{.State}}\"", "State", n.State)
 		}
 		// Every key must be a field of the form, a removal too: nothing
 		// else is ever recorded.
@@ -293,7 +294,7 @@ func unknownFields(def *workflow.Definition, values map[string]any) *Error {
 	var fields []FieldError
 	for k := range values {
 		if _, ok := def.Field(k); !ok {
-			fields = append(fields, FieldError{Field: "fields." + k, Message: "not a field of this form"})
+			fields = append(fields, Problem("fields."+k, "NotAFieldShort", "not a field of this form"))
 		}
 	}
 	if len(fields) == 0 {
@@ -303,7 +304,7 @@ func unknownFields(def *workflow.Definition, values map[string]any) *Error {
 	if len(fields) > 20 {
 		fields = fields[:20]
 	}
-	return &Error{Code: EBADREQUEST, Message: "the request names answers this form does not have", Fields: fields}
+	return Fail(EBADREQUEST, "UnknownAnswers", "the request names answers this form does not have").With(fields...)
 }
 
 // sameValue reports whether two form answers are equal as JSON: a value
@@ -326,7 +327,7 @@ type ActionInput struct {
 // missing; the guards' messages are in Fields).
 func (s *Service) Act(ctx context.Context, actor Actor, id, action string, in ActionInput) (*View, error) {
 	if len(in.Comment) > 4000 || len(in.Reason) > 4000 || !cleanText(in.Comment) || !cleanText(in.Reason) {
-		return nil, Invalid("comment", "at most 4000 characters, no control characters")
+		return nil, Invalid(Problem("comment", "CommentLimit", "at most 4000 characters, no control characters"))
 	}
 	var def *workflow.Definition
 	n, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
@@ -398,21 +399,26 @@ func actionError(err error) error {
 	msg := strings.Join(ae.Messages, "; ")
 	switch ae.Kind {
 	case workflow.ErrUnknownAction:
-		return Errorf(ENOTFOUND, "no action %q in this workflow", ae.Action)
+		return Fail(ENOTFOUND, "NoActionInWorkflow", "no action \"{{.Action}}\" in this workflow", "Action", ae.Action)
 	case workflow.ErrNotAllowed:
-		return Errorf(EFORBIDDEN, "your role may not %s this nomination", ae.Action)
+		return Fail(EFORBIDDEN, "RoleMayNot", "your role may not {{.Action}} this nomination", "Action", ae.Action)
 	case workflow.ErrNotAvailable:
-		return Errorf(ECONFLICT, "%s is not possible in the nomination's current state", ae.Action)
+		return Fail(ECONFLICT, "ActionNotNow", "{{.Action}} is not possible in the nomination's current state", "Action", ae.Action)
 	default:
 		e := &Error{Code: EINVALID, Message: msg}
-		if e.Message == "" {
-			e.Message = "the action's conditions are not met"
+		switch {
+		case len(ae.Texts) == 1:
+			e.Text = ae.Texts[0]
+		case msg == "":
+			e = Fail(EINVALID, "ConditionsNotMet", "the action's conditions are not met")
+		default:
+			e.Text = joined(ae.Texts, "; ")
 		}
 		for _, f := range ae.Fields {
-			e.Fields = append(e.Fields, FieldError{Field: "fields." + f.Field, Message: f.Message})
+			e.Fields = append(e.Fields, ProblemText("fields."+f.Field, f.Text))
 		}
 		if len(ae.Fields) == 0 {
-			for _, m := range ae.Messages {
+			for i, m := range ae.Messages {
 				field := "action"
 				switch {
 				case ae.Kind == workflow.ErrInputRequired && strings.Contains(m, "comment"):
@@ -422,7 +428,11 @@ func actionError(err error) error {
 				case ae.Kind == workflow.ErrInvalidVote:
 					field = "decision"
 				}
-				e.Fields = append(e.Fields, FieldError{Field: field, Message: m})
+				t := phrase.Plain(m)
+				if i < len(ae.Texts) {
+					t = ae.Texts[i]
+				}
+				e.Fields = append(e.Fields, ProblemText(field, t))
 			}
 		}
 		return e
@@ -435,14 +445,14 @@ func (s *Service) checkFields(def *workflow.Definition, values map[string]any, c
 	for k := range values {
 		f, ok := def.Field(k)
 		if !ok {
-			fields = append(fields, FieldError{Field: "fields." + k, Message: "not a field of this form"})
+			fields = append(fields, Problem("fields."+k, "NotAFieldShort", "not a field of this form"))
 		} else if f.Type == workflow.TypeFile {
-			fields = append(fields, FieldError{Field: "fields." + k, Message: "upload the file as an attachment"})
+			fields = append(fields, Problem("fields."+k, "UploadAsAttachment", "upload the file as an attachment"))
 		}
 	}
 	if len(fields) == 0 {
 		for _, p := range def.CheckFields(values, complete) {
-			fields = append(fields, FieldError{Field: "fields." + p.Field, Message: p.Message})
+			fields = append(fields, ProblemText("fields."+p.Field, p.Text))
 		}
 	}
 	if len(fields) == 0 {
@@ -452,7 +462,7 @@ func (s *Service) checkFields(def *workflow.Definition, values map[string]any, c
 		return nil
 	}
 	slices.SortFunc(fields, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
-	return &Error{Code: EINVALID, Message: "some answers are not acceptable", Fields: fields}
+	return Invalidf("AnswersNotAcceptable", "some answers are not acceptable", fields...)
 }
 
 // checkComplete checks what submission needs: every required answer and
@@ -464,13 +474,13 @@ func (s *Service) checkComplete(def *workflow.Definition, n *Nomination) *Error 
 	}
 	for _, f := range def.Fields {
 		if f.Type == workflow.TypeFile && f.Required && countAttachments(n, f.Name) == 0 {
-			fields = append(fields, FieldError{Field: "fields." + f.Name, Message: "required: upload the file"})
+			fields = append(fields, Problem("fields."+f.Name, "RequiredUploadFile", "required: upload the file"))
 		}
 	}
 	if len(fields) == 0 {
 		return nil
 	}
-	return &Error{Code: EINVALID, Message: "the nomination is not complete", Fields: fields}
+	return Invalidf("NotComplete", "the nomination is not complete", fields...)
 }
 
 func countAttachments(n *Nomination, kind string) int {
@@ -508,8 +518,8 @@ func normaliseValue(v any) any {
 // or EINVALID naming field.
 func singleLine(field, s string, min, max int) (string, error) {
 	out, msg := oneline.Clean(s, min, max)
-	if msg != "" {
-		return "", Invalid(field, msg)
+	if msg.English != "" {
+		return "", Invalid(ProblemText(field, msg))
 	}
 	return out, nil
 }
@@ -528,22 +538,19 @@ func cleanPerson(p Person, field string) (Person, error) {
 	}
 	p.Name = name
 	p.Email = strings.TrimSpace(p.Email)
-	if err := checkEmail(p.Email); err != "" {
-		return p, Invalid(prefix+"email", err)
+	if !plainEmail(p.Email) {
+		return p, Invalid(Problem(prefix+"email", "PlainEmail", "a plain email address, such as ana@example.org"))
 	}
 	return p, nil
 }
 
-// checkEmail returns what is wrong with an address, or "".
-func checkEmail(e string) string {
+// plainEmail reports whether e is a plain email address.
+func plainEmail(e string) bool {
 	if len(e) > 254 || strings.ContainsAny(e, "\r\n\x00 <>,;\"") {
-		return "a plain email address, such as ana@example.org"
+		return false
 	}
 	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e || !strings.Contains(e[strings.IndexByte(e, '@')+1:], ".") {
-		return "a plain email address, such as ana@example.org"
-	}
-	return ""
+	return err == nil && a.Address == e && strings.Contains(e[strings.IndexByte(e, '@')+1:], ".")
 }
 
 // timerEffects picks from an outcome's effects the timers to arm and

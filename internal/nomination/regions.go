@@ -63,11 +63,11 @@ func EconomicGroupOf(iso string) (string, bool) {
 var derivedGroups = []struct {
 	field string
 	of    func(string) (string, bool)
-	// what names the group in messages.
-	what string
+	// id and english are the message refusing a contradicting answer.
+	id, english string
 }{
-	{"region", RegionOf, "group"},
-	{"economic_group", EconomicGroupOf, "economic group"},
+	{"region", RegionOf, "NationalityRegion", "nationality {{.Nationality}} belongs to the {{.Group}} group"},
+	{"economic_group", EconomicGroupOf, "NationalityEconomicGroup", "nationality {{.Nationality}} belongs to the {{.Group}} economic group"},
 }
 
 // deriveGroups fills, for each derived group the form has, the answer the
@@ -104,7 +104,7 @@ func checkGroups(fields map[string]any) []FieldError {
 			continue
 		}
 		if want, ok := g.of(nat); ok && want != v {
-			out = append(out, FieldError{Field: "fields." + g.field, Message: "nationality " + strings.ToUpper(nat) + " belongs to the " + want + " " + g.what})
+			out = append(out, Problem("fields."+g.field, g.id, g.english, "Nationality", strings.ToUpper(nat), "Group", want))
 		}
 	}
 	return out

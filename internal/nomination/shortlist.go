@@ -56,7 +56,7 @@ type ShortlistQuery struct {
 
 func (s *Service) staffCall(ctx context.Context, actor Actor, slug string) (Call, *workflow.Definition, error) {
 	if !actor.IsStaff() {
-		return Call{}, nil, Errorf(EFORBIDDEN, "only the secretariat exports shortlists")
+		return Call{}, nil, Fail(EFORBIDDEN, "SecretariatExports", "only the secretariat exports shortlists")
 	}
 	call, err := s.Store.GetCall(ctx, slug)
 	if err != nil {

@@ -46,7 +46,7 @@ func (s *Service) Verify(ctx context.Context, id string) (Verification, error) {
 		return Verification{}, err
 	}
 	if len(evs) == 0 && stored == nil {
-		return Verification{}, Errorf(ENOTFOUND, "no such nomination")
+		return Verification{}, Fail(ENOTFOUND, "NoSuchNomination", "no such nomination")
 	}
 	v := Verification{Events: len(evs)}
 	if seq, err := VerifyChain(evs); err != nil {

@@ -23,7 +23,7 @@ type VoteInput struct {
 // review open, or already voted where changes are not allowed), EINVALID.
 func (s *Service) CastVote(ctx context.Context, actor Actor, id string, in VoteInput) (Vote, error) {
 	if len(in.Comment) > 4000 || !cleanText(in.Comment) {
-		return Vote{}, Invalid("comment", "at most 4000 characters")
+		return Vote{}, Invalid(Problem("comment", "Length4000", "at most 4000 characters"))
 	}
 	var vote Vote
 	_, ev, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
@@ -36,28 +36,28 @@ func (s *Service) CastVote(ctx context.Context, actor Actor, id string, in VoteI
 		}
 		st, _ := def.State(n.State)
 		if st == nil || st.Review == nil {
-			return Event{}, Errorf(ECONFLICT, "no review is open on this nomination")
+			return Event{}, Fail(ECONFLICT, "NoReviewOpenHere", "no review is open on this nomination")
 		}
 		r := st.Review
 		panel := currentPanel(def, n)
 		if panel == "" || !actor.OnPanel(panel) || !actor.HasRole("reviewer") {
-			return Event{}, Errorf(EFORBIDDEN, "you are not on the panel reviewing this nomination")
+			return Event{}, Fail(EFORBIDDEN, "NotOnPanel", "you are not on the panel reviewing this nomination")
 		}
 		if slices.Contains(r.Exclude, workflow.ExcludeSubmitter) && actor.UserID == n.OwnerID {
-			return Event{}, Errorf(EFORBIDDEN, "you may not vote on your own nomination")
+			return Event{}, Fail(EFORBIDDEN, "NoVoteOwn", "you may not vote on your own nomination")
 		}
 		if isNominee(actor, n) {
-			return Event{}, Errorf(EFORBIDDEN, "you may not vote on a nomination of yourself")
+			return Event{}, Fail(EFORBIDDEN, "NoVoteSelf", "you may not vote on a nomination of yourself")
 		}
 		if s.conflicted(actor, n) {
-			return Event{}, Errorf(EFORBIDDEN, "you have a conflict of interest with this nomination")
+			return Event{}, Fail(EFORBIDDEN, "YouAreConflicted", "you have a conflict of interest with this nomination")
 		}
 		if err := checkVote(r, in); err != nil {
 			return Event{}, err
 		}
 		for _, v := range n.CurrentVotes(n.State) {
 			if v.Reviewer == actor.UserID && !r.AllowChange {
-				return Event{}, Errorf(ECONFLICT, "you have voted in this round already")
+				return Event{}, Fail(ECONFLICT, "VotedAlready", "you have voted in this round already")
 			}
 		}
 		vote = Vote{Reviewer: actor.UserID, Stage: n.State, Panel: panel, Round: n.Round, Decision: in.Decision, Score: in.Score, Comment: strings.TrimSpace(in.Comment)}
@@ -94,23 +94,23 @@ func currentPanel(def *workflow.Definition, n *Nomination) string {
 
 func checkVote(r *workflow.Review, in VoteInput) error {
 	if !slices.Contains(r.Options, in.Decision) {
-		return Invalid("decision", "one of "+strings.Join(r.Options, ", "))
+		return Invalid(Problem("decision", "OneOf", "one of {{.Options}}", "Options", strings.Join(r.Options, ", ")))
 	}
 	if in.Decision == workflow.VoteRequestChanges && strings.TrimSpace(in.Comment) == "" {
-		return Invalid("comment", "say what should change")
+		return Invalid(Problem("comment", "SayWhatShouldChange", "say what should change"))
 	}
 	if in.Score != nil {
 		if r.Score == nil {
-			return Invalid("score", "this review takes no score")
+			return Invalid(Problem("score", "NoScoreHere", "this review takes no score"))
 		}
 		if in.Decision == workflow.VoteRecuse {
-			return Invalid("score", "a recusal carries no score")
+			return Invalid(Problem("score", "NoScoreRecusal", "a recusal carries no score"))
 		}
 		if *in.Score < float64(r.Score.Min) || *in.Score > float64(r.Score.Max) || *in.Score != float64(int(*in.Score)) {
-			return Invalid("score", "a whole number within the review's range")
+			return Invalid(Problem("score", "ScoreWholeInRange", "a whole number within the review's range"))
 		}
 	} else if r.Score != nil && r.Score.Required && (in.Decision == workflow.VoteApprove || in.Decision == workflow.VoteReject) {
-		return Invalid("score", "required")
+		return Invalid(Problem("score", "RequiredShort", "required"))
 	}
 	return nil
 }
@@ -156,7 +156,7 @@ func (s *Service) decision(ctx context.Context, n *Nomination, def *workflow.Def
 func (s *Service) DeclareConflict(ctx context.Context, actor Actor, id, reason string) error {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len([]rune(reason)) > 2000 || !cleanText(reason) {
-		return Invalid("reason", "1 to 2000 characters")
+		return Invalid(Problem("reason", "Length1To2000", "1 to 2000 characters"))
 	}
 	_, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
 		role, err := s.access(ctx, actor, n)
@@ -164,10 +164,10 @@ func (s *Service) DeclareConflict(ctx context.Context, actor Actor, id, reason s
 			return Event{}, err
 		}
 		if role != "reviewer" {
-			return Event{}, Errorf(EFORBIDDEN, "only reviewers of this nomination declare conflicts")
+			return Event{}, Fail(EFORBIDDEN, "ReviewersDeclareConflicts", "only reviewers of this nomination declare conflicts")
 		}
 		if _, ok := n.ConflictOf(actor.UserID); ok {
-			return Event{}, Errorf(ECONFLICT, "you declared a conflict already")
+			return Event{}, Fail(ECONFLICT, "ConflictDeclaredAlready", "you declared a conflict already")
 		}
 		def, err := s.definition(n)
 		if err != nil {
@@ -197,11 +197,11 @@ func (s *Service) DeclareConflict(ctx context.Context, actor Actor, id, reason s
 // state), EINVALID (no reason).
 func (s *Service) Override(ctx context.Context, actor Actor, id, action, reason string) (*View, error) {
 	if !actor.IsStaff() {
-		return nil, Errorf(EFORBIDDEN, "only the secretariat overrides a stage")
+		return nil, Fail(EFORBIDDEN, "SecretariatOverrides", "only the secretariat overrides a stage")
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len([]rune(reason)) > 2000 || !cleanText(reason) {
-		return nil, Invalid("reason", "required: say why the stage is overridden")
+		return nil, Invalid(Problem("reason", "OverrideReasonRequired", "required: say why the stage is overridden"))
 	}
 	var def *workflow.Definition
 	n, _, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
@@ -212,10 +212,10 @@ func (s *Service) Override(ctx context.Context, actor Actor, id, action, reason 
 		def = d
 		a, ok := d.Action(action)
 		if !ok {
-			return Event{}, Errorf(ENOTFOUND, "no action %q in this workflow", action)
+			return Event{}, Fail(ENOTFOUND, "NoActionInWorkflow", "no action \"{{.Action}}\" in this workflow", "Action", action)
 		}
 		if !slices.Contains(a.From, n.State) {
-			return Event{}, Errorf(ECONFLICT, "%s does not leave state %q", action, n.State)
+			return Event{}, Fail(ECONFLICT, "ActionNotFromState", "{{.Action}} does not leave state \"{{.State}}\"", "Action", action, "State", n.State)
 		}
 		subj, env, err := s.subject(ctx, n, d, "")
 		if err != nil {

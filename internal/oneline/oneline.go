@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Forbidden reports whether r may not appear in a single-line text: the C0
@@ -32,43 +34,44 @@ func Forbidden(r rune) bool {
 }
 
 // Problem returns what makes s unacceptable as a single-line text, naming
-// the first offending character, or "" when s is acceptable (whatever its
-// length).
-func Problem(s string) string {
+// the first offending character, or the zero Text when s is acceptable
+// (whatever its length).
+func Problem(s string) phrase.Text {
 	if !utf8.ValidString(s) {
-		return "must be valid UTF-8 text"
+		return phrase.New("TextNotUTF8", "must be valid UTF-8 text")
 	}
 	for _, r := range s {
 		if Forbidden(r) {
-			return fmt.Sprintf("must be one line of text without line breaks, control or text-direction characters (it contains U+%04X)", r)
+			return phrase.New("TextNotOneLine", "must be one line of text without line breaks, control or text-direction characters (it contains {{.Char}})",
+				"Char", fmt.Sprintf("U+%04X", r))
 		}
 	}
-	return ""
+	return phrase.Text{}
 }
 
 // Clean returns s without surrounding spaces and in Unicode normal form C,
-// with an empty message when it is an acceptable single-line text of min to
+// with the zero Text when it is an acceptable single-line text of min to
 // max characters; otherwise the message says what is wrong. Forbidden
 // characters are refused, never removed: what a person typed is either kept
 // as typed or refused with a reason.
-func Clean(s string, min, max int) (string, string) {
+func Clean(s string, min, max int) (string, phrase.Text) {
 	if len(s) > 4*max+64 {
-		return "", fmt.Sprintf("must be at most %d characters", max)
+		return "", phrase.New("TextTooLong", "must be at most {{.Max}} characters", "Max", max)
 	}
-	if msg := Problem(s); msg != "" {
+	if msg := Problem(s); msg.English != "" {
 		return "", msg
 	}
 	s = norm.NFC.String(strings.TrimSpace(s))
 	n := utf8.RuneCountInString(s)
 	switch {
 	case n == 0 && min > 0:
-		return "", "is required"
+		return "", phrase.New("Required", "is required")
 	case n < min:
-		return "", fmt.Sprintf("must be at least %d characters", min)
+		return "", phrase.New("TextTooShort", "must be at least {{.Min}} characters", "Min", min)
 	case n > max:
-		return "", fmt.Sprintf("must be at most %d characters (it is %d)", max, n)
+		return "", phrase.New("TextTooLongIs", "must be at most {{.Max}} characters (it is {{.Length}})", "Max", max, "Length", n)
 	}
-	return s, ""
+	return s, phrase.Text{}
 }
 
 // Strip returns s with every forbidden character and invalid byte removed:

@@ -38,7 +38,7 @@ func TestClean(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, msg := Clean(c.in, 1, 200)
-			if (msg == "") != c.ok || got != c.want {
+			if (msg.English == "") != c.ok || got != c.want {
 				t.Fatalf("Clean(%q) = %q, %q; want %q, ok=%v", c.in, got, msg, c.want, c.ok)
 			}
 		})
@@ -46,10 +46,10 @@ func TestClean(t *testing.T) {
 }
 
 func TestProblemNamesTheCharacter(t *testing.T) {
-	if msg := Problem("Ana\u202eabc"); !strings.Contains(msg, "U+202E") {
+	if msg := Problem("Ana\u202eabc"); !strings.Contains(msg.English, "U+202E") || msg.ID != "TextNotOneLine" {
 		t.Fatalf("message %q does not name the character", msg)
 	}
-	if msg := Problem("Ana López"); msg != "" {
+	if msg := Problem("Ana López"); msg.English != "" {
 		t.Fatalf("a plain name was refused: %s", msg)
 	}
 }
@@ -69,7 +69,7 @@ func FuzzClean(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got, msg := Clean(s, 1, 200)
-		if msg == "" {
+		if msg.English == "" {
 			if !utf8.ValidString(got) || got != strings.TrimSpace(got) || !norm.NFC.IsNormalString(got) {
 				t.Fatalf("Clean(%q) = %q: not trimmed, valid NFC", s, got)
 			}
@@ -81,14 +81,14 @@ func FuzzClean(f *testing.F) {
 					t.Fatalf("Clean(%q) kept U+%04X", s, r)
 				}
 			}
-			if again, msg := Clean(got, 1, 200); msg != "" || again != got {
+			if again, msg := Clean(got, 1, 200); msg.English != "" || again != got {
 				t.Fatalf("Clean is not stable on %q: %q, %q", got, again, msg)
 			}
 		} else if got != "" {
 			t.Fatalf("Clean(%q) refused with %q but returned %q", s, msg, got)
 		}
 		stripped := Strip(s)
-		if Problem(stripped) != "" {
+		if Problem(stripped).English != "" {
 			t.Fatalf("Strip(%q) = %q still has a problem: %s", s, stripped, Problem(stripped))
 		}
 	})

@@ -2,8 +2,11 @@ package workflow
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
+
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Actor is who asks to act on a nomination.
@@ -134,9 +137,10 @@ type ActionStatus struct {
 	Name  string
 	Label string
 	// Allowed is false when a guard fails; Reasons holds the failed guards'
-	// messages.
+	// messages, and Why the same in every language the workflow gives.
 	Allowed bool
 	Reasons []string
+	Why     []phrase.Text `json:"-"`
 	// Inputs lists what the action requires (reason, comment).
 	Inputs []string
 }
@@ -219,8 +223,9 @@ type ActionError struct {
 	Kind   ErrorKind
 	Action string
 	// Messages are fit to show the actor: the failed guards' messages, or
-	// what is missing.
+	// what is missing. Texts says each of them in any language.
 	Messages []string
+	Texts    []phrase.Text
 	// Fields lists the form's problems when a failed guard depends on the
 	// form being complete.
 	Fields []FieldProblem
@@ -244,8 +249,8 @@ func (e *ActionError) Is(target error) bool {
 	return ok && k == e.Kind
 }
 
-func actionError(kind ErrorKind, action string, format string, args ...any) *ActionError {
-	return &ActionError{Kind: kind, Action: action, Messages: []string{fmt.Sprintf(format, args...)}}
+func actionError(kind ErrorKind, action string, t phrase.Text) *ActionError {
+	return &ActionError{Kind: kind, Action: action, Messages: []string{t.English}, Texts: []phrase.Text{t}}
 }
 
 // roleSet is the set of workflow roles an actor holds.
@@ -323,23 +328,35 @@ func (d *Definition) Available(s Subject, a Actor, env Env) []ActionStatus {
 			continue
 		}
 		st := ActionStatus{Name: ac.Name, Label: ac.Label, Allowed: true, Inputs: ac.Inputs}
-		st.Reasons = d.failedGuards(ac, act)
+		for _, g := range d.failedGuards(ac, act) {
+			st.Reasons = append(st.Reasons, g.Message)
+			st.Why = append(st.Why, d.GuardText(g))
+		}
 		st.Allowed = len(st.Reasons) == 0
 		out = append(out, st)
 	}
 	return out
 }
 
-// failedGuards returns the messages of the guards of ac that do not hold. A
-// guard that cannot be evaluated (say, a division by zero) does not hold.
-func (d *Definition) failedGuards(ac *Action, act *activation) []string {
-	var failed []string
+// failedGuards returns the guards of ac that do not hold. A guard that
+// cannot be evaluated (say, a division by zero) does not hold.
+func (d *Definition) failedGuards(ac *Action, act *activation) []*Guard {
+	var failed []*Guard
 	for _, g := range ac.Guards {
 		if ok, err := g.expr.evalBool(act); err != nil || !ok {
-			failed = append(failed, g.Message)
+			failed = append(failed, g)
 		}
 	}
 	return failed
+}
+
+// GuardText returns the message of guard g of d in every language the
+// file writes it in.
+func (d *Definition) GuardText(g *Guard) phrase.Text {
+	if t := d.texts[g.key]; len(t) > 0 {
+		return phrase.Text{English: g.Message, Texts: maps.Clone(t)}
+	}
+	return phrase.Plain(g.Message)
 }
 
 // Fire takes an action on behalf of an actor and returns its outcome: the
@@ -352,16 +369,20 @@ func (d *Definition) failedGuards(ac *Action, act *activation) []string {
 func (d *Definition) Fire(s Subject, a Actor, action string, in Input, env Env) (*Outcome, error) {
 	ac, ok := d.actionIndex[action]
 	if !ok {
-		return nil, actionError(ErrUnknownAction, action, "there is no action %q", action)
+		return nil, actionError(ErrUnknownAction, action, phrase.New("NoSuchAction", "there is no action \"{{.Action}}\"", "Action", action))
 	}
 	if !d.mayAct(ac, a, &s) {
-		return nil, actionError(ErrNotAllowed, action, "you may not take the action %q on this nomination", actionTitle(ac))
+		return nil, actionError(ErrNotAllowed, action, phrase.New("ActionNotAllowed", "you may not take the action \"{{.Action}}\" on this nomination", "Action", actionTitle(ac)))
 	}
 	if !contains(ac.From, s.State) {
-		return nil, actionError(ErrNotAvailable, action, "the action %q is not possible while the nomination is in state %q", actionTitle(ac), s.State)
+		return nil, actionError(ErrNotAvailable, action, phrase.New("ActionNotInState", "the action \"{{.Action}}\" is not possible while the nomination is in state \"{{.State}}\"", "Action", actionTitle(ac), "State", s.State))
 	}
-	if msgs := checkInputs(ac, in); len(msgs) > 0 {
-		return nil, &ActionError{Kind: ErrInputRequired, Action: action, Messages: msgs}
+	if texts := checkInputs(ac, in); len(texts) > 0 {
+		e := &ActionError{Kind: ErrInputRequired, Action: action, Texts: texts}
+		for _, t := range texts {
+			e.Messages = append(e.Messages, t.English)
+		}
+		return nil, e
 	}
 	return d.take(s, ac, a.ID, env)
 }
@@ -374,28 +395,40 @@ func actionTitle(ac *Action) string {
 	return ac.Name
 }
 
-func checkInputs(ac *Action, in Input) []string {
-	var msgs []string
+func checkInputs(ac *Action, in Input) []phrase.Text {
+	var out []phrase.Text
 	for _, name := range []string{InputReason, InputComment} {
 		v := in.Reason
 		if name == InputComment {
 			v = in.Comment
 		}
 		if contains(ac.Inputs, name) && strings.TrimSpace(v) == "" {
-			msgs = append(msgs, name+" is required")
+			if name == InputComment {
+				out = append(out, phrase.New("CommentRequired", "comment is required"))
+			} else {
+				out = append(out, phrase.New("ReasonRequired", "reason is required"))
+			}
 		}
 		if len(v) > maxInputLen*4 || len([]rune(v)) > maxInputLen {
-			msgs = append(msgs, fmt.Sprintf("%s must be at most %d characters", name, maxInputLen))
+			if name == InputComment {
+				out = append(out, phrase.New("CommentTooLong", "comment must be at most {{.Max}} characters", "Max", maxInputLen))
+			} else {
+				out = append(out, phrase.New("ReasonTooLong", "reason must be at most {{.Max}} characters", "Max", maxInputLen))
+			}
 		}
 	}
-	return msgs
+	return out
 }
 
 // take checks the action's guards and computes its outcome.
 func (d *Definition) take(s Subject, ac *Action, by string, env Env) (*Outcome, error) {
 	act := newActivation(d, &s, &env)
 	if failed := d.failedGuards(ac, act); len(failed) > 0 {
-		e := &ActionError{Kind: ErrGuardFailed, Action: ac.Name, Messages: failed}
+		e := &ActionError{Kind: ErrGuardFailed, Action: ac.Name}
+		for _, g := range failed {
+			e.Messages = append(e.Messages, g.Message)
+			e.Texts = append(e.Texts, d.GuardText(g))
+		}
 		for _, g := range ac.Guards {
 			if g.expr.refs["complete"] {
 				e.Fields = d.Incomplete(s)
@@ -471,12 +504,12 @@ func nextAfter(due time.Time, every time.Duration, now time.Time) time.Time {
 // messages of the start guards that do not hold, none when the nominator
 // may start it. A guard that cannot be evaluated does not hold. The quota
 // is the caller's to enforce (see StartRules and Quota).
-func (d *Definition) CheckStart(s Subject, env Env) []string {
+func (d *Definition) CheckStart(s Subject, env Env) []phrase.Text {
 	act := newActivation(d, &s, &env)
-	var failed []string
+	var failed []phrase.Text
 	for _, g := range d.Starting.Guards {
 		if ok, err := g.expr.evalBool(act); err != nil || !ok {
-			failed = append(failed, g.Message)
+			failed = append(failed, d.GuardText(g))
 		}
 	}
 	return failed
@@ -514,7 +547,7 @@ func (d *Definition) Start(s Subject, a Actor, env Env) *Outcome {
 func (d *Definition) Decide(s Subject, env Env) (*Outcome, error) {
 	st, ok := d.States[s.State]
 	if !ok || st.Review == nil {
-		return nil, actionError(ErrNotAvailable, "", "no review is open while the nomination is %s", s.State)
+		return nil, actionError(ErrNotAvailable, "", phrase.New("NoReviewOpen", "no review is open while the nomination is {{.State}}", "State", s.State))
 	}
 	r := st.Review
 	act := newActivation(d, &s, &env)
@@ -557,7 +590,7 @@ func (d *Definition) Decide(s Subject, env Env) (*Outcome, error) {
 func (d *Definition) FireTimer(s Subject, name string, due time.Time, env Env) (*Outcome, error) {
 	t, ok := d.Timer(s.State, name)
 	if !ok {
-		return nil, actionError(ErrNotAvailable, "", "state %q has no timer %q", s.State, name)
+		return nil, actionError(ErrNotAvailable, "", phrase.New("NoSuchTimer", "state \"{{.State}}\" has no timer \"{{.Timer}}\"", "State", s.State, "Timer", name))
 	}
 	var notify []Effect
 	if t.Audience != "" {
@@ -590,23 +623,23 @@ func (d *Definition) FireTimer(s Subject, name string, due time.Time, env Env) (
 func (d *Definition) CheckVote(state, decision string, score *int) error {
 	st, ok := d.States[state]
 	if !ok || st.Review == nil {
-		return actionError(ErrNotAvailable, "", "no review is open while the nomination is %s", state)
+		return actionError(ErrNotAvailable, "", phrase.New("NoReviewOpen", "no review is open while the nomination is {{.State}}", "State", state))
 	}
 	r := st.Review
 	if !contains(r.Options, decision) {
-		return actionError(ErrInvalidVote, "", "decision must be %s", quoteList(r.Options))
+		return actionError(ErrInvalidVote, "", phrase.New("DecisionMustBe", "decision must be {{.Options}}", "Options", quoteList(r.Options)))
 	}
 	switch {
 	case score == nil:
 		if r.Score != nil && r.Score.Required && (decision == VoteApprove || decision == VoteReject) {
-			return actionError(ErrInvalidVote, "", "a score from %d to %d is required", r.Score.Min, r.Score.Max)
+			return actionError(ErrInvalidVote, "", phrase.New("ScoreRequired", "a score from {{.Min}} to {{.Max}} is required", "Min", r.Score.Min, "Max", r.Score.Max))
 		}
 	case r.Score == nil:
-		return actionError(ErrInvalidVote, "", "this review takes no score")
+		return actionError(ErrInvalidVote, "", phrase.New("NoScoreHere", "this review takes no score"))
 	case decision == VoteRecuse:
-		return actionError(ErrInvalidVote, "", "a recusal carries no score")
+		return actionError(ErrInvalidVote, "", phrase.New("NoScoreRecusal", "a recusal carries no score"))
 	case *score < r.Score.Min || *score > r.Score.Max:
-		return actionError(ErrInvalidVote, "", "score must be from %d to %d", r.Score.Min, r.Score.Max)
+		return actionError(ErrInvalidVote, "", phrase.New("ScoreRange", "score must be from {{.Min}} to {{.Max}}", "Min", r.Score.Min, "Max", r.Score.Max))
 	}
 	return nil
 }

@@ -107,6 +107,14 @@ func TestAvailable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := mag.Available(tt.subject, tt.actor, tt.env)
+			for i := range got {
+				for j, w := range got[i].Why {
+					if w.English != got[i].Reasons[j] || len(w.Texts) == 0 {
+						t.Errorf("Why[%d] = %+v, reason %q", j, w, got[i].Reasons[j])
+					}
+				}
+				got[i].Why = nil
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Available =\n%+v\nwant\n%+v", got, tt.want)
 			}
@@ -167,8 +175,8 @@ func TestFireIncompleteListsFields(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Kind != ErrGuardFailed {
 		t.Fatalf("Fire = %v, want guard failure", err)
 	}
-	want := []FieldProblem{{"nationality", "is required"}, {"cv", "is required: upload a file"}}
-	if !reflect.DeepEqual(ae.Fields, want) {
+	want := []FieldProblem{{Field: "nationality", Message: "is required"}, {Field: "cv", Message: "is required: upload a file"}}
+	if !reflect.DeepEqual(plainProblems(ae.Fields), want) {
 		t.Errorf("Fields = %v, want %v", ae.Fields, want)
 	}
 }

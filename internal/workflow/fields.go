@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"fmt"
 	"net/mail"
 	"sort"
 	"strings"
@@ -10,12 +9,25 @@ import (
 	"unicode/utf8"
 
 	"github.com/igf/nomina/internal/oneline"
+	"github.com/igf/nomina/internal/phrase"
 )
 
-// FieldProblem is one problem with one answer of the form.
+// FieldProblem is one problem with one answer of the form: Message in
+// English, and Text for saying it in the reader's language.
 type FieldProblem struct {
 	Field   string
 	Message string
+	Text    phrase.Text
+}
+
+// problem returns the problem of field with the catalog message id (see
+// phrase.New).
+func problem(field, id, english string, args ...any) FieldProblem {
+	return problemText(field, phrase.New(id, english, args...))
+}
+
+func problemText(field string, t phrase.Text) FieldProblem {
+	return FieldProblem{Field: field, Message: t.English, Text: t}
 }
 
 // CheckFields checks form values against the definition's fields and
@@ -33,22 +45,22 @@ func (d *Definition) CheckFields(values map[string]any, complete bool) []FieldPr
 		v, present := values[f.Name]
 		if f.Type == TypeFile {
 			if present {
-				out = append(out, FieldProblem{f.Name, "is a file: upload it as an attachment"})
+				out = append(out, problem(f.Name, "FieldIsFile", "is a file: upload it as an attachment"))
 			}
 			continue
 		}
 		if !present || v == nil || v == "" {
 			if complete && f.Required {
-				out = append(out, FieldProblem{f.Name, "is required"})
+				out = append(out, problem(f.Name, "Required", "is required"))
 			}
 			continue
 		}
-		if msg := f.check(v); msg != "" {
-			out = append(out, FieldProblem{f.Name, msg})
+		if msg := f.check(v); msg.English != "" {
+			out = append(out, problemText(f.Name, msg))
 			continue
 		}
 		if complete && f.Required && f.Type == TypeBool && v == false {
-			out = append(out, FieldProblem{f.Name, "must be accepted"})
+			out = append(out, problem(f.Name, "MustBeAccepted", "must be accepted"))
 		}
 	}
 	var unknown []string
@@ -59,7 +71,7 @@ func (d *Definition) CheckFields(values map[string]any, complete bool) []FieldPr
 	}
 	sort.Strings(unknown)
 	for _, name := range unknown {
-		out = append(out, FieldProblem{name, "is not a field of this form"})
+		out = append(out, problem(name, "NotAField", "is not a field of this form"))
 	}
 	return out
 }
@@ -78,46 +90,47 @@ func (d *Definition) Incomplete(s Subject) []FieldProblem {
 		n := s.Attachments[f.Name]
 		switch {
 		case f.Required && n < 1:
-			out = append(out, FieldProblem{f.Name, "is required: upload a file"})
+			out = append(out, problem(f.Name, "RequiredUpload", "is required: upload a file"))
 		case n > f.MaxFiles:
-			out = append(out, FieldProblem{f.Name, fmt.Sprintf("takes at most %d file(s)", f.MaxFiles)})
+			out = append(out, problem(f.Name, "TooManyFiles", "takes at most {{.Max}} file(s)", "Max", f.MaxFiles))
 		}
 	}
 	return out
 }
 
-// check returns what is wrong with one present, non-empty value, or "".
-func (f *Field) check(v any) string {
+// check returns what is wrong with one present, non-empty value, or the
+// zero Text.
+func (f *Field) check(v any) phrase.Text {
 	if f.Type == TypeBool {
 		if _, ok := v.(bool); !ok {
-			return "must be true or false"
+			return phrase.New("MustBeBool", "must be true or false")
 		}
-		return ""
+		return phrase.Text{}
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "must be text"
+		return phrase.New("MustBeText", "must be text")
 	}
 	if !utf8.ValidString(s) {
-		return "is not valid text"
+		return phrase.New("NotValidText", "is not valid text")
 	}
 	n := utf8.RuneCountInString(s)
 	switch f.Type {
 	case TypeChoice:
 		if !contains(f.Choices, s) {
-			return "must be one of " + quoteList(f.Choices)
+			return phrase.New("MustBeOneOf", "must be one of {{.Choices}}", "Choices", quoteList(f.Choices))
 		}
 	case TypeText, TypeLongText:
 		if n > f.MaxLen {
-			return fmt.Sprintf("must be at most %d characters (it is %d)", f.MaxLen, n)
+			return phrase.New("TextTooLongIs", "must be at most {{.Max}} characters (it is {{.Length}})", "Max", f.MaxLen, "Length", n)
 		}
 		if n < f.MinLen {
-			return fmt.Sprintf("must be at least %d characters (it is %d)", f.MinLen, n)
+			return phrase.New("TextTooShortIs", "must be at least {{.Min}} characters (it is {{.Length}})", "Min", f.MinLen, "Length", n)
 		}
 		if f.Type == TypeText {
 			// A one-line answer (an organisation, a title) reaches mail
 			// and exports: the shared one-line rule applies.
-			if msg := oneline.Problem(s); msg != "" {
+			if msg := oneline.Problem(s); msg.English != "" {
 				return msg
 			}
 			break
@@ -127,26 +140,26 @@ func (f *Field) check(v any) string {
 				continue
 			}
 			if unicode.IsControl(r) {
-				return "contains control characters"
+				return phrase.New("ControlCharacters", "contains control characters")
 			}
 		}
 	case TypeEmail:
 		if n > f.MaxLen {
-			return fmt.Sprintf("must be at most %d characters", f.MaxLen)
+			return phrase.New("TextTooLong", "must be at most {{.Max}} characters", "Max", f.MaxLen)
 		}
 		addr, err := mail.ParseAddress(s)
 		if err != nil || addr.Address != s || addr.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
-			return "must be an email address such as name@example.org"
+			return phrase.New("MustBeEmail", "must be an email address such as name@example.org")
 		}
 	case TypeCountry:
 		if !IsCountryCode(s) {
-			return "must be an ISO 3166-1 alpha-2 country code such as KE or BR"
+			return phrase.New("MustBeCountry", "must be an ISO 3166-1 alpha-2 country code such as KE or BR")
 		}
 	case TypeDate:
 		t, err := time.Parse(time.DateOnly, s)
 		if err != nil || t.Format(time.DateOnly) != s {
-			return "must be a date written YYYY-MM-DD"
+			return phrase.New("MustBeDate", "must be a date written YYYY-MM-DD")
 		}
 	}
-	return ""
+	return phrase.Text{}
 }

@@ -111,6 +111,15 @@ type Definition struct {
 	// Starting holds the rules on who may start a nomination in a call and
 	// how many each nominator may have.
 	Starting StartRules
+	// Languages are the languages the workflow's texts are written in
+	// (the file's languages key; every language Nomina speaks when it
+	// has none): a text missing one of them is a warning.
+	Languages []string
+
+	// texts holds every text of the file in its languages; localized the
+	// definition's copy in each language (see In).
+	texts     translations
+	localized map[string]*Definition
 
 	fieldIndex  map[string]*Field
 	actionIndex map[string]*Action
@@ -274,6 +283,8 @@ type Guard struct {
 	Rule    string
 	Message string
 	Line    int
+	// key is where the guard's message is among the definition's texts.
+	key string
 
 	expr *expr
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/google/cel-go/cel"
+
+	"github.com/igf/nomina/internal/locale"
 )
 
 // Bounds on the size of a definition; far above any real process.
@@ -98,6 +101,7 @@ func Parse(file string, data []byte, templates TemplateSet) (*Definition, []Diag
 			fieldIndex:  map[string]*Field{},
 			actionIndex: map[string]*Action{},
 			refs:        map[string]bool{},
+			texts:       translations{},
 		},
 		fromNodes:  map[*Action][]ast.Node{},
 		stateKeys:  map[string]ast.Node{},
@@ -109,6 +113,7 @@ func Parse(file string, data []byte, templates TemplateSet) (*Definition, []Diag
 	if HasErrors(r.diags) {
 		return nil, r.diags
 	}
+	b.def.localize()
 	return b.def, r.diags
 }
 
@@ -130,12 +135,16 @@ type builder struct {
 
 func (b *builder) build(root ast.Node) {
 	top, ok := b.object(root, root, "the workflow",
-		"id", "version", "title", "description", "body", "terms", "fields", "roles", "panels", "initial", "states", "actions", "start")
+		"id", "version", "title", "description", "body", "terms", "fields", "roles", "panels", "initial", "states", "actions", "start", "languages")
 	if top == nil && !ok {
 		return
 	}
 	b.require(top, root, "the workflow", "id", "version", "title", "body", "roles", "initial", "states", "actions")
 	d := b.def
+	d.Languages = locale.Languages
+	if e, ok := top["languages"]; ok {
+		b.languages(e)
+	}
 	if e, ok := top["id"]; ok {
 		if id, ok := b.text(e, "id"); ok {
 			if !idPattern.MatchString(id) {
@@ -150,7 +159,7 @@ func (b *builder) build(root ast.Node) {
 		}
 	}
 	if e, ok := top["title"]; ok {
-		if t, ok := b.text(e, "title"); ok {
+		if t, ok := b.translated(e, "title", "title"); ok {
 			if strings.TrimSpace(t) == "" {
 				b.errAt(orKey(e.value, e), "title is empty")
 			}
@@ -158,7 +167,7 @@ func (b *builder) build(root ast.Node) {
 		}
 	}
 	if e, ok := top["description"]; ok {
-		d.Description, _ = b.text(e, "description")
+		d.Description, _ = b.translated(e, "description", "description")
 	}
 	if e, ok := top["body"]; ok {
 		if v, ok := b.name(e.value, e.keyN, "body"); ok {
@@ -299,13 +308,13 @@ func (b *builder) field(n ast.Node, at ast.Node) {
 	}
 	f.Type = typ
 	if e, ok := m["label"]; ok {
-		f.Label, _ = b.text(e, what+" label")
+		f.Label, _ = b.translated(e, "fields."+name+".label", what+" label")
 	}
 	if f.Label == "" {
 		f.Label = strings.ToUpper(name[:1]) + strings.ReplaceAll(name[1:], "_", " ")
 	}
 	if e, ok := m["help"]; ok {
-		f.Help, _ = b.text(e, what+" help")
+		f.Help, _ = b.translated(e, "fields."+name+".help", what+" help")
 	}
 	if e, ok := m["required"]; ok {
 		f.Required, _ = b.boolean(e, what+" required")
@@ -397,8 +406,12 @@ func (b *builder) choices(f *Field, e entry, what string) {
 				continue
 			}
 			value, at = v, m["value"].value
+			if contains(f.Choices, value) {
+				b.errAt(at, "%s lists choice %q twice", what, value)
+				continue
+			}
 			if le, ok := m["label"]; ok {
-				label, _ = b.text(le, what+" choice label")
+				label, _ = b.translated(le, "fields."+f.Name+".choices."+v, fmt.Sprintf("%s choice %q label", what, v))
 			}
 		}
 		if contains(f.Choices, value) {
@@ -543,10 +556,10 @@ func (b *builder) action(n ast.Node, at ast.Node) {
 		return
 	}
 	if e, ok := m["label"]; ok {
-		a.Label, _ = b.text(e, what+" label")
+		a.Label, _ = b.translated(e, "actions."+name+".label", what+" label")
 	}
 	if e, ok := m["description"]; ok {
-		a.Description, _ = b.text(e, what+" description")
+		a.Description, _ = b.translated(e, "actions."+name+".description", what+" description")
 	}
 	froms, fromNodes, fromOK := b.names(m["from"], what+" from", true)
 	if fromOK && len(froms) == 0 {
@@ -596,7 +609,7 @@ func (b *builder) action(n ast.Node, at ast.Node) {
 		}
 	}
 	if e, ok := m["guards"]; ok {
-		a.Guards = b.guards(e, what)
+		a.Guards = b.guards(e, what, "actions."+name+".guards.")
 	}
 	if e, ok := m["notify"]; ok {
 		// Panel audiences are checked against the target state once the
@@ -608,7 +621,7 @@ func (b *builder) action(n ast.Node, at ast.Node) {
 }
 
 // guards reads a list of {rule, message} items.
-func (b *builder) guards(e entry, what string) []*Guard {
+func (b *builder) guards(e entry, what, key string) []*Guard {
 	var out []*Guard
 	items, ok := b.list(e, what+" guards")
 	if !ok {
@@ -631,7 +644,7 @@ func (b *builder) guards(e entry, what string) []*Guard {
 		if !ok {
 			continue
 		}
-		msg, ok := b.text(m["message"], what+" guard message")
+		msg, ok := b.translated(m["message"], key+strconv.Itoa(i+1), fmt.Sprintf("%s guard %d message", what, i+1))
 		if !ok {
 			continue
 		}
@@ -640,7 +653,7 @@ func (b *builder) guards(e entry, what string) []*Guard {
 			continue
 		}
 		line, _ := pos(item)
-		g := &Guard{Rule: rule, Message: strings.TrimSpace(msg), Line: line}
+		g := &Guard{Rule: rule, Message: strings.TrimSpace(msg), Line: line, key: key + strconv.Itoa(i+1)}
 		g.expr = b.compileAt(m["rule"].value, rule, cel.BoolType, fmt.Sprintf("%s guard %d", what, i+1))
 		key := strings.Join(strings.Fields(rule), " ")
 		if prev, dup := seen[key]; dup {
@@ -664,7 +677,7 @@ func (b *builder) start(e entry) {
 	st := &b.def.Starting
 	st.Line = line
 	if ge, ok := m["guards"]; ok {
-		st.Guards = b.guards(ge, "start")
+		st.Guards = b.guards(ge, "start", "start.guards.")
 	}
 	qe, hasQuota := m["quota"]
 	me, hasMessage := m["quota_message"]
@@ -674,7 +687,7 @@ func (b *builder) start(e entry) {
 		}
 	}
 	if hasMessage {
-		if msg, ok := b.text(me, "start quota_message"); ok {
+		if msg, ok := b.translated(me, "start.quota_message", "start quota_message"); ok {
 			st.QuotaMessage = strings.TrimSpace(msg)
 		}
 	}
@@ -819,7 +832,7 @@ func (b *builder) stateBody(st *State, se entry) {
 		return
 	}
 	if e, ok := m["description"]; ok {
-		st.Description, _ = b.text(e, what+" description")
+		st.Description, _ = b.translated(e, "states."+st.Name+".description", what+" description")
 	}
 	if e, ok := m["final"]; ok {
 		st.Final, _ = b.boolean(e, what+" final")

@@ -40,7 +40,10 @@ func TestStartRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := d.CheckStart(Subject{Nominator: tt.nominator, Nominee: tt.nominee}, envNow)
+			var got []string
+			for _, t := range d.CheckStart(Subject{Nominator: tt.nominator, Nominee: tt.nominee}, envNow) {
+				got = append(got, t.English)
+			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("CheckStart = %q, want %q", got, tt.want)
 			}
