@@ -101,7 +101,7 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, id string, up 
 	if err != nil {
 		_ = s.Files.DeleteFile(context.WithoutCancel(ctx), fileID)
 		if errors.Is(err, errTooLarge) || lr.left < 0 {
-			return Attachment{}, Fail(ETOOLARGE, "FileTooLarge", "the file is larger than the limit").With(Problem("file", "AtMostBytes", "at most {{.Bytes}} bytes", "Bytes", strconv.FormatInt(limit, 10)))
+			return Attachment{}, Fail(ETOOLARGE, "FileOverLimit", "the file is larger than the limit").With(Problem("file", "AtMostBytes", "at most {{.Bytes}} bytes", "Bytes", strconv.FormatInt(limit, 10)))
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
+
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // BulkOutcome is what ActOnMany did with one nomination: Done when the
@@ -19,6 +20,9 @@ type BulkOutcome struct {
 	NotAvailable bool
 	Reasons      []string
 	Problem      string
+	// Why and ProblemText say Reasons and Problem in any language.
+	Why         []phrase.Text `json:"-"`
+	ProblemText phrase.Text   `json:"-"`
 }
 
 func (o BulkOutcome) failed() bool { return o.NotAvailable || len(o.Reasons) > 0 || o.Problem != "" }
@@ -60,7 +64,8 @@ func (s *Service) ActOnMany(ctx context.Context, actor Actor, ids []string, acti
 		v, err := s.Get(ctx, actor, id)
 		switch {
 		case err != nil:
-			o.Problem = errorText(err)
+			o.ProblemText = errorText(err)
+			o.Problem = o.ProblemText.English
 		default:
 			o.Name, o.State = v.Nomination.Nominee.Name, v.Nomination.State
 			o.NotAvailable = true
@@ -70,9 +75,10 @@ func (s *Service) ActOnMany(ctx context.Context, actor Actor, ids []string, acti
 				}
 				o.NotAvailable = false
 				if !a.Allowed {
-					o.Reasons = slices.Clone(a.Reasons)
+					o.Reasons, o.Why = slices.Clone(a.Reasons), slices.Clone(a.Why)
 					if len(o.Reasons) == 0 {
-						o.Problem = "not allowed now"
+						o.ProblemText = phrase.New("NotAllowedNow", "not allowed now")
+						o.Problem = o.ProblemText.English
 					}
 				}
 			}
@@ -93,7 +99,8 @@ func (s *Service) ActOnMany(ctx context.Context, actor Actor, ids []string, acti
 	for i := range res.Outcomes {
 		o := &res.Outcomes[i]
 		if _, err := s.Act(ctx, actor, o.ID, action, in); err != nil {
-			o.Problem = errorText(err)
+			o.ProblemText = errorText(err)
+			o.Problem = o.ProblemText.English
 			res.Failed++
 			continue
 		}
@@ -104,14 +111,22 @@ func (s *Service) ActOnMany(ctx context.Context, actor Actor, ids []string, acti
 }
 
 // errorText is the message of a domain error with its fields' messages.
-func errorText(err error) string {
+func errorText(err error) phrase.Text {
 	var de *Error
 	if !errors.As(err, &de) {
-		return "internal error"
+		return phrase.New("InternalError", "internal error")
 	}
-	parts := []string{de.Message}
+	parts := []phrase.Text{textOf(de.Message, de.Text)}
 	for _, f := range de.Fields {
-		parts = append(parts, f.Message)
+		parts = append(parts, textOf(f.Message, f.Text))
 	}
-	return strings.Join(parts, "; ")
+	return phrase.Join("; ", parts...)
+}
+
+// textOf is t, or message as a text without translation.
+func textOf(message string, t phrase.Text) phrase.Text {
+	if t.English == "" {
+		return phrase.Plain(message)
+	}
+	return t
 }

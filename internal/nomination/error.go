@@ -6,7 +6,6 @@ package nomination
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/igf/nomina/internal/phrase"
 )
@@ -124,40 +123,10 @@ func ErrorMessage(err error) string {
 	return "internal error"
 }
 
-// joined says texts one after the other, separated by sep: in each
-// language the texts give, or, for catalog messages, as their English.
-func joined(texts []phrase.Text, sep string) phrase.Text {
-	var eng []string
-	langs := map[string]bool{}
-	for _, t := range texts {
-		eng = append(eng, t.English)
-		for l := range t.Texts {
-			langs[l] = true
-		}
-	}
-	out := phrase.Text{English: strings.Join(eng, sep)}
-	if len(langs) == 0 {
-		return out
-	}
-	out.Texts = map[string]string{}
-	for l := range langs {
-		var parts []string
-		for _, t := range texts {
-			s, ok := t.Texts[l]
-			if !ok {
-				s = t.English
-			}
-			parts = append(parts, s)
-		}
-		out.Texts[l] = strings.Join(parts, sep)
-	}
-	return out
-}
-
 // startRefused is the refusal of a nomination the workflow's start rules
 // do not allow, in the workflow's words.
 func startRefused(failed []phrase.Text) *Error {
-	t := joined(failed, " ")
+	t := phrase.Join(" ", failed...)
 	return &Error{Code: EFORBIDDEN, Message: t.English, Text: t}
 }
 

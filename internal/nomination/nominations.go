@@ -412,7 +412,7 @@ func actionError(err error) error {
 		case msg == "":
 			e = Fail(EINVALID, "ConditionsNotMet", "the action's conditions are not met")
 		default:
-			e.Text = joined(ae.Texts, "; ")
+			e.Text = phrase.Join("; ", ae.Texts...)
 		}
 		for _, f := range ae.Fields {
 			e.Fields = append(e.Fields, ProblemText("fields."+f.Field, f.Text))

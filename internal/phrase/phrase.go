@@ -22,6 +22,21 @@ type Text struct {
 	ID      string
 	Args    map[string]any
 	Texts   map[string]string
+	// Parts, when set, make the text: each said in turn, Sep between.
+	Parts []Text
+	Sep   string
+}
+
+// Join returns the text saying each of texts in turn, sep between them.
+func Join(sep string, texts ...Text) Text {
+	if len(texts) == 1 {
+		return texts[0]
+	}
+	eng := make([]string, len(texts))
+	for i, t := range texts {
+		eng[i] = t.English
+	}
+	return Text{English: strings.Join(eng, sep), Parts: texts, Sep: sep}
 }
 
 // New returns the Text of catalog message id, whose English is english

@@ -32,6 +32,19 @@ type Page struct {
 	// AddressNotice, when set, asks the signed-in person to confirm their
 	// address (see ConfirmNotice and request.addressNotice).
 	AddressNotice *ConfirmNotice
+	// Languages is the language switch: each language with the link to
+	// this page in it. SwitchForm makes the switch submit the page's form
+	// (id "nm-form") instead, so that what the reader typed is shown
+	// again in the language chosen.
+	Languages  []LangLink
+	SwitchForm bool
+}
+
+// LangLink is one language of the language switch: its tag, its name in
+// itself, the page in it, and whether it is the page's language.
+type LangLink struct {
+	Lang, Name, Href, Dir string
+	Current               bool
 }
 
 // UserView is the signed-in person as the header shows them.

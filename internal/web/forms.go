@@ -68,10 +68,10 @@ func (fe *formErrors) addDomain(err error, fields ...field) bool {
 	default:
 		return false
 	}
-	msgs := map[string]string{}
+	msgs := map[string]nomination.FieldError{}
 	for _, f := range de.Fields {
 		if _, ok := msgs[f.Field]; !ok {
-			msgs[f.Field] = f.Message
+			msgs[f.Field] = f
 		}
 	}
 	for _, f := range fields {
@@ -91,15 +91,25 @@ func (fe *formErrors) addDomain(err error, fields ...field) bool {
 		if len(fields) > 0 {
 			target = fields[0].id
 		}
-		fe.items = append(fe.items, ErrorItem{Href: "#" + target, Text: fe.L.T("FieldProblem", "Label", humanize(f.Field), "Message", f.Message)})
+		fe.items = append(fe.items, ErrorItem{Href: "#" + target, Text: fe.L.T("FieldProblem", "Label", humanize(f.Field), "Message", sayField(fe.L, f))})
 	}
 	return true
 }
 
 // sentence makes one problem a sentence that names the field.
-func (fe *formErrors) sentence(f field, msg string) string {
-	if f.required != "" && (msg == "is required" || msg == "required" || strings.HasPrefix(msg, "required:")) {
+func (fe *formErrors) sentence(f field, p nomination.FieldError) string {
+	if f.required != "" && isRequired(p) {
 		return fe.L.T(f.required, "Label", f.label)
 	}
-	return fe.L.T("FieldProblem", "Label", f.label, "Message", msg)
+	return fe.L.T("FieldProblem", "Label", f.label, "Message", sayField(fe.L, p))
+}
+
+// isRequired reports whether a problem is a missing answer.
+func isRequired(p nomination.FieldError) bool {
+	switch p.Text.ID {
+	case "Required", "RequiredShort", "RequiredUpload", "RequiredUploadFile":
+		return true
+	}
+	msg := p.Message
+	return msg == "is required" || msg == "required" || strings.HasPrefix(msg, "required:")
 }

@@ -2,133 +2,130 @@ package web
 
 import (
 	"embed"
-	"fmt"
 	"io/fs"
 	"log/slog"
-	"path"
+	"net/http"
 	"strings"
-	"sync"
 
-	"github.com/goccy/go-yaml"
-	"github.com/nicksnyder/go-i18n/v2/i18n"
-	"golang.org/x/text/language"
+	"github.com/igf/nomina/internal/locale"
+	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
-// The message catalogs: one file per language, active.<tag>.yaml. English is
-// the source language and the fallback of every message.
+// The message catalogs of the pages: one file per language,
+// active.<lang>.yaml, English the source language and the fallback of
+// every message; glossary.yaml beside them fixes the terms every
+// translation uses.
 //
-//go:embed locales/*.yaml
+//go:embed locales/active.*.yaml
 var localeFiles embed.FS
-
-// catalog holds every language's messages and picks the language of a
-// request.
-type catalog struct {
-	bundle  *i18n.Bundle
-	matcher language.Matcher
-	tags    []language.Tag
-	log     *slog.Logger
-	// missing remembers message ids already reported missing, so a
-	// missing translation is logged once, not on every page.
-	missing sync.Map
-}
-
-func newCatalog(log *slog.Logger) (*catalog, error) {
-	b := i18n.NewBundle(language.English)
-	b.RegisterUnmarshalFunc("yaml", func(data []byte, v any) error { return yaml.Unmarshal(data, v) })
-	files, err := fs.Glob(localeFiles, "locales/active.*.yaml")
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		data, err := localeFiles.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := b.ParseMessageFileBytes(data, path.Base(f)); err != nil {
-			return nil, fmt.Errorf("message catalog %s: %w", f, err)
-		}
-	}
-	// English first: the matcher falls back to its first tag.
-	tags := []language.Tag{language.English}
-	for _, t := range b.LanguageTags() {
-		if t != language.English {
-			tags = append(tags, t)
-		}
-	}
-	return &catalog{bundle: b, matcher: language.NewMatcher(tags), tags: tags, log: log}, nil
-}
-
-// rtlScripts are the scripts written right to left among those the UN
-// languages and their neighbours use.
-var rtlLanguages = map[string]bool{"ar": true, "fa": true, "he": true, "ur": true}
-
-// localizer returns the localizer for a reader who prefers, in order, the
-// account's language (may be empty) and the browser's Accept-Language.
-func (c *catalog) localizer(preferred, acceptLanguage string) *Localizer {
-	var prefs []language.Tag
-	if preferred != "" {
-		if t, err := language.Parse(preferred); err == nil {
-			prefs = append(prefs, t)
-		}
-	}
-	if acceptLanguage != "" && len(acceptLanguage) < 512 {
-		if ts, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil {
-			prefs = append(prefs, ts...)
-		}
-	}
-	_, i, _ := c.matcher.Match(prefs...)
-	tag := c.tags[i]
-	base, _ := tag.Base()
-	dir := "ltr"
-	if rtlLanguages[base.String()] {
-		dir = "rtl"
-	}
-	return &Localizer{c: c, loc: i18n.NewLocalizer(c.bundle, tag.String()), Tag: tag, Lang: tag.String(), Dir: dir}
-}
 
 // Localizer translates the messages of one request: every word a page
 // shows goes through it.
-type Localizer struct {
-	c   *catalog
-	loc *i18n.Localizer
-	// Tag is the language the pages are shown in; Lang is its BCP 47 form
-	// for <html lang>, Dir "ltr" or "rtl" for <html dir>.
-	Tag  language.Tag
-	Lang string
-	Dir  string
-}
+type Localizer = locale.Localizer
 
-// T returns message id with its template data given as name, value pairs.
-func (l *Localizer) T(id string, kv ...any) string {
-	return l.localize(id, nil, kv)
-}
-
-// N returns the plural form of message id for count; the count is in the
-// template data as .Count.
-func (l *Localizer) N(id string, count int, kv ...any) string {
-	return l.localize(id, count, append([]any{"Count", count}, kv...))
-}
-
-func (l *Localizer) localize(id string, count any, kv []any) string {
-	var data map[string]any
-	if len(kv) > 0 {
-		data = make(map[string]any, len(kv)/2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			if k, ok := kv[i].(string); ok {
-				data[k] = kv[i+1]
-			}
-		}
-	}
-	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
+// newCatalog joins the pages' catalog with the catalog of the messages
+// the domain raises (phrase.Catalogs), which the pages say too.
+func newCatalog(log *slog.Logger) (*locale.Catalog, error) {
+	pages, err := fs.Sub(localeFiles, "locales")
 	if err != nil {
-		if _, seen := l.c.missing.LoadOrStore(id, true); !seen && l.c.log != nil {
-			l.c.log.Error("message missing from the catalog", "id", id, "lang", l.Lang, "err", err)
+		return nil, err
+	}
+	domain, err := fs.Sub(phrase.Catalogs, "locales")
+	if err != nil {
+		return nil, err
+	}
+	return locale.New(log, pages, domain)
+}
+
+// langCookie keeps the language a reader chose with the language switch,
+// for readers without an account (and over an account's preference, in
+// this browser, until the account's language is saved again).
+const langCookie = "nomina_lang"
+
+// langParam is the query parameter (and form field) of the language
+// switch.
+const langParam = "lang"
+
+// readerLanguage picks the language of a request: the language the switch
+// asks for now (?lang=), the one chosen earlier in this browser (cookie),
+// the account's preference, the browser's Accept-Language, English.
+func (rq *request) readerLanguage() string {
+	var prefs []string
+	if l := rq.r.URL.Query().Get(langParam); locale.Supported(l) {
+		prefs = append(prefs, l)
+	}
+	if c, err := rq.r.Cookie(langCookie); err == nil && locale.Supported(c.Value) {
+		prefs = append(prefs, c.Value)
+	}
+	if rq.user != nil {
+		prefs = append(prefs, rq.user.Language)
+	}
+	return locale.Match(rq.r.Header.Get("Accept-Language"), prefs...)
+}
+
+// rememberLanguage keeps lang as the reader's choice in this browser.
+func (rq *request) rememberLanguage(lang string) {
+	http.SetCookie(rq.w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: rq.h.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// forgetLanguage drops the choice kept in this browser, so that the
+// account's preference applies again.
+func (rq *request) forgetLanguage() {
+	http.SetCookie(rq.w, &http.Cookie{Name: langCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: rq.h.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// say returns a text of the domain in the reader's language: the
+// workflow's own translation, or the catalog's message, or its English.
+func say(L *Localizer, t phrase.Text) string {
+	if len(t.Parts) > 0 {
+		parts := make([]string, len(t.Parts))
+		for i, p := range t.Parts {
+			parts[i] = say(L, p)
 		}
-		if s == "" {
-			return id
+		return strings.Join(parts, t.Sep)
+	}
+	if s, ok := t.Texts[L.Lang]; ok && s != "" {
+		return s
+	}
+	if t.ID != "" && L.Lang != locale.Source {
+		if s, ok := L.Message(t.ID, t.Args); ok {
+			return s
 		}
 	}
-	return s
+	return t.English
+}
+
+// sayAll says each of texts in the reader's language.
+func sayAll(L *Localizer, texts []phrase.Text) []string {
+	out := make([]string, len(texts))
+	for i, t := range texts {
+		out[i] = say(L, t)
+	}
+	return out
+}
+
+// sayError returns the message of a domain error in the reader's
+// language, or "" when err is no *nomination.Error.
+func sayError(L *Localizer, err error) string {
+	de := asDomain(err)
+	if de == nil {
+		return ""
+	}
+	if de.Text.English == "" {
+		return de.Message
+	}
+	return say(L, de.Text)
+}
+
+// sayField returns a field problem in the reader's language.
+func sayField(L *Localizer, f nomination.FieldError) string {
+	if f.Text.English == "" {
+		return f.Message
+	}
+	return say(L, f.Text)
 }
 
 // humanize turns a machine name such as "panel_review" into words, for
@@ -139,14 +136,4 @@ func humanize(name string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// TOr returns message id, or fallback when the catalog has no such
-// message (a workflow's own names, which may or may not be translated).
-func (l *Localizer) TOr(id, fallback string) string {
-	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id})
-	if err != nil || s == "" {
-		return fallback
-	}
-	return s
 }

@@ -9,11 +9,20 @@ import (
 	"unicode/utf8"
 
 	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/nomination"
 )
 
 // register lists every page; the order is the route table's.
 func (h *Handler) register() {
+	// The forms the language switch may submit: each page shows the
+	// values posted again, in the language chosen, without acting.
+	h.switchable = map[string]bool{}
+	for _, p := range []string{"POST /calls/{slug}/nominations", "POST /signup", "POST /signin", "POST /forgot-password",
+		"POST /account", "POST /endorse/{token}", "POST /nominations/{id}/details", "POST /nominations/{id}/endorsements",
+		"POST /review/{id}/vote", "POST /secretariat/calls/new", "POST /secretariat/calls/{slug}"} {
+		h.switchable[p] = true
+	}
 	h.handle("GET /assets/{name}", func(rq *request) {
 		if !h.assets.serve(rq.w, rq.r) {
 			rq.notFound()
@@ -51,6 +60,9 @@ func (h *Handler) register() {
 // page returns the layout data of a page titled title.
 func (rq *request) page(title string) Page {
 	p := Page{L: rq.L, Title: title}
+	for _, l := range locale.Languages {
+		p.Languages = append(p.Languages, LangLink{Lang: l, Name: locale.Name(l), Dir: locale.Dir(l), Href: withLang(rq.r.URL, l), Current: l == rq.L.Lang})
+	}
 	if u := rq.user; u != nil {
 		p.User = &UserView{Name: u.Name, Reviewer: u.HasRole(auth.RoleReviewer), Staff: rq.actor().IsStaff()}
 	}
@@ -74,21 +86,21 @@ func (rq *request) addressNotice(why string) *ConfirmNotice {
 		Button: Button{Text: rq.L.T("ConfirmSendAgain"), Secondary: true}}
 }
 
-// when writes a time for the reader, in UTC.
-func (rq *request) when(t time.Time) string {
-	return t.UTC().Format(rq.L.T("LayoutDateTime"))
-}
+// when writes a time for the reader, in UTC, as their language writes
+// it ("31 mars 2026 à 23:59 UTC").
+func (rq *request) when(t time.Time) string { return rq.L.DateTime(t) }
+
+// isoTime is t for machines (a <time> element's datetime, app.js).
+func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // day writes a date for the reader.
-func (rq *request) day(t time.Time) string {
-	return t.UTC().Format(rq.L.T("LayoutDate"))
-}
+func (rq *request) day(t time.Time) string { return rq.L.Date(t) }
 
 func (h *Handler) now() time.Time { return h.cfg.Now() }
 
 type callItem struct {
-	Title, Href, Dates, Description string
-	Start                           Button
+	Title, Href, Dates, Description, ClosesISO string
+	Start                                      Button
 }
 
 func (h *Handler) home(rq *request) {
@@ -108,11 +120,11 @@ func (h *Handler) home(rq *request) {
 		}
 		item := callItem{
 			Title: c.Title, Href: "/calls/" + url.PathEscape(c.Slug),
-			Dates: rq.L.T("CallDates", "Opens", rq.day(c.OpensAt), "Closes", rq.when(c.ClosesAt)),
+			Dates: rq.L.T("CallDates", "Opens", rq.day(c.OpensAt), "Closes", rq.when(c.ClosesAt)), ClosesISO: isoTime(c.ClosesAt),
 			Start: Button{Text: rq.L.T("HomeStart"), Href: "/calls/" + url.PathEscape(c.Slug) + "#start"},
 		}
 		if def, ok := h.cfg.Workflows.Latest(c.Workflow); ok {
-			item.Description = strings.TrimSpace(def.Description)
+			item.Description = strings.TrimSpace(def.In(rq.L.Lang).Description)
 		}
 		data.Calls = append(data.Calls, item)
 	}
@@ -129,6 +141,7 @@ type callPageData struct {
 	Rules          []string
 	Open           bool
 	Action         string
+	ClosesISO      string
 	Who            Radios
 	NomineeName    Input
 	NomineeEmail   Input
@@ -152,6 +165,7 @@ func (h *Handler) renderCall(rq *request, status int, fe *formErrors, who, name,
 	L := rq.L
 	d := callPageData{Page: rq.page(c.Title), Open: c.IsOpen(h.now()), Action: "/calls/" + url.PathEscape(c.Slug) + "/nominations"}
 	d.Call.Title = c.Title
+	d.ClosesISO = isoTime(c.ClosesAt)
 	d.Errors = fe.summary()
 	d.Facts = SummaryList{L: L, Rows: []SummaryRow{
 		{Key: L.T("CallOpens"), Value: []string{rq.when(c.OpensAt)}},
@@ -162,6 +176,7 @@ func (h *Handler) renderCall(rq *request, status int, fe *formErrors, who, name,
 		d.Facts.Rows = append(d.Facts.Rows, SummaryRow{Key: L.T("CallTermStart"), Value: []string{rq.day(c.TermStart)}})
 	}
 	if def, ok := h.cfg.Workflows.Latest(c.Workflow); ok {
+		def = def.In(L.Lang)
 		d.Call.Description = strings.TrimSpace(def.Description)
 		if f, ok := def.Field("stakeholder_group"); ok {
 			for _, v := range f.Choices {
@@ -197,6 +212,7 @@ func (h *Handler) renderCall(rq *request, status int, fe *formErrors, who, name,
 	d.NomineeName = Input{L: L, ID: "nominee_name", Name: "nominee_name", Label: L.T("CallNomineeName"), Value: name, Error: fe.get("nominee_name"), Autocomplete: "off", NoSpellcheck: true}
 	d.NomineeEmail = Input{L: L, ID: "nominee_email", Name: "nominee_email", Type: "email", Label: L.T("CallNomineeEmail"), Value: email, Error: fe.get("nominee_email"), Autocomplete: "off", NoSpellcheck: true}
 	d.Submit = Button{Text: L.T("CallStartButton")}
+	d.SwitchForm = d.Open && d.User != nil
 	next := url.QueryEscape("/calls/" + c.Slug + "#start")
 	d.SignUp = Button{Text: L.T("NavSignUp"), Href: "/signup?next=" + next}
 	d.SignInHref = "/signin?next=" + next
@@ -226,6 +242,9 @@ func (h *Handler) signUp(rq *request) {
 			return
 		}
 		name, email = rq.form("name"), rq.form("email")
+		if rq.switched {
+			goto show
+		}
 		err := h.cfg.Accounts.Register(rq.ctx, auth.Registration{Name: name, Email: email, Password: rq.r.PostForm.Get("password"), ClientIP: rq.clientIP()})
 		if err == nil {
 			// The same answer for a new and a taken address: the mail
@@ -250,6 +269,8 @@ func (h *Handler) signUp(rq *request) {
 			return
 		}
 	}
+show:
+	d.SwitchForm = true
 	d.Errors = fe.summary()
 	d.Name = Input{L: L, ID: "name", Name: "name", Label: L.T("LabelFullName"), Value: name, Error: fe.get("name"), Autocomplete: "name", NoSpellcheck: true}
 	d.Email = Input{L: L, ID: "email", Name: "email", Type: "email", Label: L.T("LabelEmail"), Hint: L.T("HintEmail"), Value: email, Error: fe.get("email"), Autocomplete: "email", NoSpellcheck: true}
@@ -294,6 +315,7 @@ func (h *Handler) signIn(rq *request) {
 		email = rq.form("email")
 		password := rq.r.PostForm.Get("password")
 		switch {
+		case rq.switched:
 		case email == "" || password == "":
 			if email == "" {
 				fe.add("email", L.T("RequiredEmail"))
@@ -324,6 +346,7 @@ func (h *Handler) signIn(rq *request) {
 			}
 		}
 	}
+	d.SwitchForm = true
 	d.Errors = fe.summary()
 	d.Email = Input{L: L, ID: "email", Name: "email", Type: "email", Label: L.T("LabelEmail"), Value: email, Error: fe.get("email"), Autocomplete: "email", NoSpellcheck: true}
 	d.Password = Input{L: L, ID: "password", Name: "password", Type: "password", Label: L.T("LabelPassword"), Error: fe.get("password"), Autocomplete: "current-password"}
@@ -355,19 +378,23 @@ func (h *Handler) forgotPassword(rq *request) {
 			return
 		}
 		email = rq.form("email")
-		err := h.cfg.Accounts.RequestPasswordReset(rq.ctx, email)
-		if err == nil {
+		var err error
+		if !rq.switched {
+			err = h.cfg.Accounts.RequestPasswordReset(rq.ctx, email)
+		}
+		if err == nil && !rq.switched {
 			rq.render(http.StatusOK, "message", messagePage{Page: rq.page(L.T("ForgotSentTitle")), Heading: L.T("ForgotSentTitle"),
 				Body:  []string{L.T("ForgotSentBody", "Email", email), L.T("ForgotSentSpam")},
 				Links: []Link{{Href: "/signin", Text: L.T("NavSignIn")}}})
 			return
 		}
-		if !fe.addDomain(err, field{"email", "email", L.T("LabelEmail"), "RequiredEmail"}) {
+		if err != nil && !fe.addDomain(err, field{"email", "email", L.T("LabelEmail"), "RequiredEmail"}) {
 			rq.failWith(err)
 			return
 		}
 	}
 	d := accountForm{Page: rq.page(L.T("ForgotTitle"))}
+	d.SwitchForm = true
 	d.Errors = fe.summary()
 	d.Back = &Link{Href: "/signin", Text: L.T("Back")}
 	d.Email = Input{L: L, ID: "email", Name: "email", Type: "email", Label: L.T("LabelEmail"), Value: email, Error: fe.get("email"), Autocomplete: "email", NoSpellcheck: true}
@@ -509,7 +536,16 @@ func (h *Handler) account(rq *request) {
 			}
 		default:
 			name, lang = rq.form("name"), rq.form("language")
+			if rq.switched {
+				break
+			}
 			if _, err := h.cfg.Accounts.UpdateProfile(rq.ctx, rq.user, auth.Profile{Name: name, Language: lang}); err == nil {
+				// The account's language now applies in this browser too.
+				if lang != "" {
+					rq.rememberLanguage(lang)
+				} else {
+					rq.forgetLanguage()
+				}
 				rq.redirect("/account?changed=profile")
 				return
 			} else if !profileErrs.addDomain(err,
@@ -534,6 +570,7 @@ func (h *Handler) account(rq *request) {
 		SaveProfile, SavePassword Button
 	}{Page: rq.page(L.T("AccountTitle"))}
 	d.Nav = "account"
+	d.SwitchForm = true
 	d.Banner = banner
 	d.AddressNotice = rq.addressNotice("ConfirmWhy")
 	all := &formErrors{L: L, byField: map[string]string{}}
@@ -544,7 +581,7 @@ func (h *Handler) account(rq *request) {
 	d.Language = Select{L: L, ID: "language", Name: "language", Label: L.T("LabelLanguage"), Hint: L.T("HintLanguage"), Error: profileErrs.get("language")}
 	d.Language.Options = append(d.Language.Options, Option{Value: "", Label: L.T("LanguageNone"), Selected: lang == ""})
 	for _, tag := range auth.Languages {
-		d.Language.Options = append(d.Language.Options, Option{Value: tag, Label: languageName(tag), Selected: lang == tag})
+		d.Language.Options = append(d.Language.Options, Option{Value: tag, Label: locale.Name(tag), Selected: lang == tag})
 	}
 	d.Current = Input{L: L, ID: "current_password", Name: "current_password", Type: "password", Label: L.T("LabelCurrentPassword"), Error: passwordErrs.get("current_password"), Autocomplete: "current-password"}
 	d.Password = Input{L: L, ID: "password", Name: "password", Type: "password", Label: L.T("LabelNewPassword"), Hint: L.T("HintNewPassword"), Error: passwordErrs.get("password"), Autocomplete: "new-password"}
@@ -555,14 +592,6 @@ func (h *Handler) account(rq *request) {
 		status = http.StatusUnprocessableEntity
 	}
 	rq.render(status, "account", d)
-}
-
-// languageName names a language in itself, as a reader looking for their
-// own language expects to find it.
-func languageName(tag string) string {
-	return map[string]string{
-		"ar": "العربية", "en": "English", "es": "Español", "fr": "Français", "ru": "Русский", "zh": "中文",
-	}[tag]
 }
 
 // characterCount answers htmx's request for the character count of a

@@ -368,10 +368,10 @@ func (h *Handler) shortlistSuggestion(rq *request) {
 			what = []string{L.T("OutcomeNotAvailable", "State", rq.stateName(o.State))}
 		case len(o.Reasons) > 0:
 			tag = Tag{Text: L.T("OutcomeFailed"), Colour: "red"}
-			what = o.Reasons
+			what = sayAll(L, o.Why)
 		case o.Problem != "":
 			tag = Tag{Text: L.T("OutcomeFailed"), Colour: "red"}
-			what = []string{o.Problem}
+			what = []string{say(L, o.ProblemText)}
 		default:
 			tag = Tag{Text: L.T("OutcomeNotTried"), Colour: "grey"}
 		}

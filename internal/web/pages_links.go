@@ -53,10 +53,13 @@ func (h *Handler) endorse(rq *request) {
 		if !rq.parseForm() {
 			return
 		}
-		if _, declining := rq.r.PostForm["decline"]; declining {
+		if _, declining := rq.r.PostForm["decline"]; declining && !rq.switched {
 			_, err = h.cfg.Nominations.DeclineEndorsement(rq.ctx, token)
 		} else {
 			statement = rq.form("statement")
+			if rq.switched {
+				goto show
+			}
 			if statement == "" {
 				fe.add("statement", L.T("RequiredStatement"))
 			} else {
@@ -84,6 +87,7 @@ func (h *Handler) endorse(rq *request) {
 			return
 		}
 	}
+show:
 	e := link.Endorsement
 	d := struct {
 		Page
@@ -93,6 +97,7 @@ func (h *Handler) endorse(rq *request) {
 		Statement                  Textarea
 		Confirm, Decline           Button
 	}{Page: rq.page(L.T("EndorseTitle")), CallTitle: link.CallTitle, Action: rq.r.URL.Path}
+	d.SwitchForm = e.Status == "requested"
 	d.Errors = fe.summary()
 	switch e.Status {
 	case "confirmed":

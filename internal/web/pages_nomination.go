@@ -64,6 +64,7 @@ func (h *Handler) own(rq *request) (*owned, bool) {
 		rq.failWith(fmt.Errorf("workflow %s@%d of nomination %s is not loaded", n.Workflow.ID, n.Workflow.Version, n.ID))
 		return nil, false
 	}
+	def = def.In(rq.L.Lang)
 	a := rq.actor()
 	call, err := h.cfg.Nominations.GetCall(rq.ctx, &a, n.CallSlug)
 	if err != nil {
@@ -190,6 +191,10 @@ func (h *Handler) startNomination(rq *request) {
 	default:
 		fe.add("nominee", L.T("RequiredWho"))
 	}
+	if rq.switched {
+		h.renderCall(rq, http.StatusOK, nil, who, name, email)
+		return
+	}
 	if !fe.any() {
 		v, err := h.cfg.Nominations.Create(rq.ctx, rq.actor(), rq.r.PathValue("slug"), in)
 		if err == nil {
@@ -205,7 +210,7 @@ func (h *Handler) startNomination(rq *request) {
 			return
 		case errors.As(err, &de) && de.Code == nomination.EFORBIDDEN && de.Message != "":
 			// The call's start rules or quota, in the workflow's words.
-			fe.add("nominee", de.Message)
+			fe.add("nominee", sayError(L, de))
 			h.renderCall(rq, http.StatusForbidden, fe, who, name, email)
 			return
 		}
@@ -264,6 +269,7 @@ func (h *Handler) nominationPage(rq *request) {
 	d := struct {
 		Page
 		CallTitle, Heading, Progress, Deadline, Returned string
+		DeadlineISO                                      string
 		Draft                                            bool
 		Tasks                                            TaskList
 		Status                                           Tag
@@ -296,6 +302,7 @@ func (h *Handler) nominationPage(rq *request) {
 			d.Returned = L.T("NominationReturned", "Comment", n.LastComment)
 		}
 		d.Deadline = L.T("NominationDeadline", "Closes", rq.when(o.call.ClosesAt))
+		d.DeadlineISO = isoTime(o.call.ClosesAt)
 		d.Tasks = h.tasks(rq, o)
 		done := 0
 		for _, t := range d.Tasks.Items {
@@ -683,12 +690,18 @@ func (h *Handler) details(rq *request) {
 		if rq.form("then") == "later" {
 			next = "/nominations?saved=1"
 		}
-		if len(changes) == 0 {
+		if len(changes) == 0 && !rq.switched {
 			rq.redirect(next)
 			return
 		}
-		_, err = h.cfg.Nominations.UpdateFields(rq.ctx, rq.actor(), o.n.ID, sent, changes)
+		if rq.switched && sent != nomination.AnyVersion {
+			version = sent // the version the reader's answers were made on
+		}
+		if !rq.switched {
+			_, err = h.cfg.Nominations.UpdateFields(rq.ctx, rq.actor(), o.n.ID, sent, changes)
+		}
 		switch {
+		case rq.switched:
 		case err == nil:
 			rq.redirect(next)
 			return
@@ -707,6 +720,7 @@ func (h *Handler) details(rq *request) {
 		Save, SaveLater Button
 	}{Page: rq.page(L.T("DetailsTitle")), Caption: rq.caption(o), Action: o.base + "/details", Version: version}
 	d.Back = &Link{Href: o.base, Text: L.T("Back")}
+	d.SwitchForm = true
 	d.Errors = fe.summary()
 	d.HTMX = true
 	d.Fields = h.detailsForm(rq, o, values, fe)

@@ -59,7 +59,10 @@ func (h *Handler) endorsements(rq *request) {
 		if mayAsk && email == "" {
 			fe.add("email", L.T("RequiredEmail"))
 		}
-		if !fe.any() {
+		if rq.switched {
+			fe = newFormErrors(L)
+		}
+		if !fe.any() && !rq.switched {
 			en, err := h.cfg.Nominations.RequestEndorsement(rq.ctx, rq.actor(), o.n.ID, nomination.EndorsementInput{Name: name, Email: email, Organization: org})
 			if err == nil {
 				rq.redirect(o.base + "/endorsements?asked=" + url.QueryEscape(en.ID))
@@ -92,6 +95,7 @@ func (h *Handler) endorsements(rq *request) {
 		d.CanAsk, d.Unconfirmed = false, true
 		d.AddressNotice = rq.addressNotice("ConfirmWhyEndorse")
 	}
+	d.SwitchForm = d.CanAsk
 	d.Errors = fe.summary()
 	d.List = rq.endorsementRows(o.n)
 	for _, e := range o.n.Endorsements {
@@ -222,7 +226,7 @@ func (h *Handler) renderCheck(rq *request, o *owned, status int, fe *formErrors)
 		if !a.Allowed {
 			for _, p := range detailsProblems(o.def, n) {
 				if f, ok := o.def.Field(p.Field); ok {
-					d.Blockers = append(d.Blockers, L.T("FieldProblem", "Label", f.Label, "Message", p.Message))
+					d.Blockers = append(d.Blockers, L.T("FieldProblem", "Label", f.Label, "Message", say(L, p.Text)))
 				}
 			}
 			for _, f := range fileFields(o.def) {
@@ -230,7 +234,7 @@ func (h *Handler) renderCheck(rq *request, o *owned, status int, fe *formErrors)
 					d.Blockers = append(d.Blockers, L.T(requiredMessage(f), "Label", f.Label))
 				}
 			}
-			d.Blockers = append(d.Blockers, a.Reasons...)
+			d.Blockers = append(d.Blockers, sayAll(L, a.Why)...)
 		}
 	}
 	d.Submit = Button{Text: L.T("CheckSubmitButton")}
@@ -266,13 +270,13 @@ func (h *Handler) submit(rq *request) {
 				if wf.Type == workflow.TypeFile {
 					href = o.base + "/cv"
 				}
-				fe.items = append(fe.items, ErrorItem{Href: href, Text: (&formErrors{L: L}).sentence(field{label: wf.Label, required: requiredMessage(wf)}, f.Message)})
+				fe.items = append(fe.items, ErrorItem{Href: href, Text: (&formErrors{L: L}).sentence(field{label: wf.Label, required: requiredMessage(wf)}, f)})
 				continue
 			}
-			fe.items = append(fe.items, ErrorItem{Text: f.Message})
+			fe.items = append(fe.items, ErrorItem{Text: sayField(L, f)})
 		}
 		if len(fe.items) == 0 {
-			fe.items = append(fe.items, ErrorItem{Text: de.Message})
+			fe.items = append(fe.items, ErrorItem{Text: sayError(L, de)})
 		}
 	}
 	// Show the nomination as it is now, with what stopped it.

@@ -193,6 +193,7 @@ func (h *Handler) loadReviewed(rq *request) (*reviewed, bool) {
 		rq.failWith(fmt.Errorf("workflow %s@%d of nomination %s is not loaded", n.Workflow.ID, n.Workflow.Version, n.ID))
 		return nil, false
 	}
+	def = def.In(rq.L.Lang)
 	a := rq.actor()
 	call, err := h.cfg.Nominations.GetCall(rq.ctx, &a, n.CallSlug)
 	if err != nil {
@@ -329,6 +330,7 @@ func (h *Handler) renderReview(rq *request, r *reviewed, status int, fe *formErr
 			d.NotOpen = L.T("VoteOnceOnly")
 		}
 	}
+	d.SwitchForm = d.CanVote
 	if d.CanVote {
 		d.Decision = Radios{L: L, Name: "decision", Legend: L.T("LabelDecision"), Error: fe.get("decision")}
 		for i, o := range rv.Options {
@@ -413,6 +415,12 @@ func (h *Handler) vote(rq *request) {
 	f := voteForm{Decision: rq.form("decision"), Score: rq.form("score"), Comment: rq.form("comment")}
 	fe := newFormErrors(L)
 	in := nomination.VoteInput{Decision: f.Decision, Comment: f.Comment}
+	if rq.switched {
+		if r, ok := h.loadReviewed(rq); ok {
+			h.renderReview(rq, r, http.StatusOK, fe, f)
+		}
+		return
+	}
 	if f.Decision == "" {
 		fe.add("decision", L.T("RequiredVoteDecision"))
 	}
@@ -476,7 +484,7 @@ func (h *Handler) voteRefused(rq *request, err error) {
 		var de *nomination.Error
 		p.Body = []string{L.T("ErrorConflictBody")}
 		if errors.As(err, &de) {
-			p.Body = append(p.Body, de.Message)
+			p.Body = append(p.Body, sayError(L, de))
 		}
 	}
 	p.Links = []Link{{Href: r.base, Text: L.T("VoteSeeNomination")}, {Href: "/review", Text: L.T("BackToQueue")}}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/igf/nomina/internal/export"
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 func (h *Handler) staffRoutes() {
@@ -273,7 +274,10 @@ func (h *Handler) callForm(rq *request) {
 		default:
 			fe.add("targets_kind", L.T("RequiredChoice", "Label", L.T("LabelTargets")))
 		}
-		if !fe.any() {
+		if rq.switched {
+			fe = newFormErrors(L)
+		}
+		if !fe.any() && !rq.switched {
 			var c nomination.Call
 			var err error
 			if isNew {
@@ -332,7 +336,7 @@ func (h *Handler) callForm(rq *request) {
 		d.Workflow = Select{L: L, ID: "workflow", Name: "workflow", Label: L.T("LabelWorkflow"), Error: fe.get("workflow")}
 		d.Workflow.Options = append(d.Workflow.Options, Option{Value: "", Label: L.T("SelectPrompt")})
 		for _, w := range h.cfg.Workflows.All() {
-			d.Workflow.Options = append(d.Workflow.Options, Option{Value: w.ID, Label: w.Title, Selected: w.ID == v.Workflow})
+			d.Workflow.Options = append(d.Workflow.Options, Option{Value: w.ID, Label: w.In(L.Lang).Title, Selected: w.ID == v.Workflow})
 		}
 	}
 	d.Inputs = append(d.Inputs,
@@ -350,6 +354,7 @@ func (h *Handler) callForm(rq *request) {
 		{ID: "targets_kind-3", Value: "none", Label: L.T("TargetsNone"), Checked: v.TargetsKind == "none"},
 	}}
 	d.TargetsJSON = Textarea{L: L, ID: "targets", Name: "targets", Label: L.T("LabelTargetsJSON"), Hint: L.T("HintTargetsJSON"), Value: v.Targets, Error: fe.get("targets"), Optional: true, Rows: 8}
+	d.SwitchForm = true
 	rq.render(status, "call-form", d)
 }
 
@@ -365,8 +370,9 @@ func targetsAsOne(err error) error {
 	cp.Fields = nil
 	for _, f := range de.Fields {
 		if strings.HasPrefix(f.Field, "targets.") {
-			f.Message = strings.TrimPrefix(f.Field, "targets.") + ": " + f.Message
-			f.Field = "targets"
+			path := strings.TrimPrefix(f.Field, "targets.")
+			f.Text = phrase.Join(": ", phrase.Plain(path), f.Text)
+			f.Message, f.Field = f.Text.English, "targets"
 		}
 		cp.Fields = append(cp.Fields, f)
 	}

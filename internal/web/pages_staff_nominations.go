@@ -80,7 +80,7 @@ func (h *Handler) staffCall(rq *request) (nomination.Call, *workflow.Definition,
 			return c, nil, false
 		}
 	}
-	return c, def, true
+	return c, def.In(rq.L.Lang), true
 }
 
 // choiceOptions are a select's options for a choice field of def, with
@@ -285,6 +285,7 @@ func (h *Handler) loadStaffNomination(rq *request) (*staffNominated, bool) {
 		rq.failWith(fmt.Errorf("workflow %s@%d of nomination %s is not loaded", n.Workflow.ID, n.Workflow.Version, n.ID))
 		return nil, false
 	}
+	def = def.In(rq.L.Lang)
 	a := rq.actor()
 	call, err := h.cfg.Nominations.GetCall(rq.ctx, &a, n.CallSlug)
 	if err != nil {
@@ -380,7 +381,7 @@ func (h *Handler) renderStaffNomination(rq *request, o *staffNominated, status i
 		d.Conflicts = append(d.Conflicts, L.T("ConflictLine", "Reviewer", name, "Date", rq.day(c.At), "Reason", c.Reason))
 	}
 	for _, a := range o.v.Actions {
-		av := actionView{ID: "action-" + a.Name, Name: rq.actionName(def, a.Name), Action: o.base + "/actions/" + url.PathEscape(a.Name), Allowed: a.Allowed, Reasons: a.Reasons}
+		av := actionView{ID: "action-" + a.Name, Name: rq.actionName(def, a.Name), Action: o.base + "/actions/" + url.PathEscape(a.Name), Allowed: a.Allowed, Reasons: sayAll(L, a.Why)}
 		if a.Allowed {
 			for _, in := range a.Inputs {
 				ta := &Textarea{L: L, Rows: 3}
@@ -529,11 +530,11 @@ func (h *Handler) staffAction(rq *request) {
 		case workflow.InputReason, workflow.InputComment:
 			fe.add(action+"-"+f.Field, L.T("RequiredActionInput", "Action", name, "Input", L.TOr("Detail_"+f.Field, humanize(f.Field))))
 		default:
-			fe.items = append(fe.items, ErrorItem{Href: "#action-" + action, Text: L.T("ActionNotPossible", "Action", name, "Reason", f.Message)})
+			fe.items = append(fe.items, ErrorItem{Href: "#action-" + action, Text: L.T("ActionNotPossible", "Action", name, "Reason", sayField(L, f))})
 		}
 	}
 	if len(fe.items) == 0 {
-		fe.items = append(fe.items, ErrorItem{Href: "#action-" + action, Text: L.T("ActionNotPossible", "Action", name, "Reason", de.Message)})
+		fe.items = append(fe.items, ErrorItem{Href: "#action-" + action, Text: L.T("ActionNotPossible", "Action", name, "Reason", sayError(L, de))})
 	}
 	h.renderStaffNomination(rq, o, http.StatusUnprocessableEntity, fe, action, rq.r.PostForm)
 }

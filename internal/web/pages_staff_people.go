@@ -317,7 +317,7 @@ func (h *Handler) renderMembers(rq *request, status int, fe *formErrors, report 
 		for _, e := range report.Errors {
 			var ps []string
 			for _, p := range e.Problems {
-				ps = append(ps, L.T("FieldProblem", "Label", p.Field, "Message", p.Message))
+				ps = append(ps, L.T("FieldProblem", "Label", p.Field, "Message", sayField(L, p)))
 			}
 			d.Problems.Rows = append(d.Problems.Rows, TableRow{Cells: []TableCell{Cell(strconv.Itoa(e.Line)), Cell(orDefault(e.Email, "–")), {Lines: ps}}})
 		}
@@ -378,7 +378,7 @@ func (h *Handler) importMembers(rq *request) {
 		if nomination.ErrorCode(err) == nomination.EINVALID {
 			var de *nomination.Error
 			errors.As(err, &de)
-			fe.add("file", L.T("ImportFileProblem", "Problem", de.Message))
+			fe.add("file", L.T("ImportFileProblem", "Problem", sayError(L, de)))
 			h.renderMembers(rq, http.StatusUnprocessableEntity, fe, nil, "")
 			return
 		}

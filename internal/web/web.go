@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
@@ -105,10 +106,14 @@ type Handler struct {
 	handler http.Handler
 	routes  []Route
 	pages   map[string]*template.Template
-	i18n    *catalog
+	i18n    *locale.Catalog
 	assets  *assets
-	cookie  string
-	secure  bool
+	// switchable lists the form posts that the language switch may
+	// submit: their pages re-render with the posted values in the new
+	// language instead of acting (see request.switched).
+	switchable map[string]bool
+	cookie     string
+	secure     bool
 }
 
 // New builds the pages. It returns an error when a template or the message
@@ -174,6 +179,22 @@ func (h *Handler) route(pattern, access string, fn func(*request)) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		rq := h.newRequest(w, r)
 		defer rq.recover()
+		if r.Method == http.MethodPost {
+			lang, ok := rq.switchRequested()
+			if !ok {
+				return // the form could not be read; answered
+			}
+			if lang != "" {
+				rq.rememberLanguage(lang)
+				if !h.switchable[pattern] {
+					// Nothing typed to keep: the page itself, in the
+					// language chosen.
+					rq.redirect(withLang(r.URL, lang))
+					return
+				}
+				rq.switched, rq.L = true, h.i18n.In(lang)
+			}
+		}
 		fn(rq)
 	})
 }
@@ -230,6 +251,10 @@ type request struct {
 	L    *Localizer
 	// token is the session id from the cookie, when it opened a session.
 	token string
+	// switched is set on a form post sent by the language switch: the
+	// page shows the posted values again, in the language chosen (now
+	// rq.L's), and does nothing else.
+	switched bool
 }
 
 func (h *Handler) newRequest(w http.ResponseWriter, r *http.Request) *request {
@@ -241,11 +266,12 @@ func (h *Handler) newRequest(w http.ResponseWriter, r *http.Request) *request {
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	rq.loadSession()
-	lang := ""
-	if rq.user != nil {
-		lang = rq.user.Language
+	rq.L = h.i18n.In(rq.readerLanguage())
+	if l := r.URL.Query().Get(langParam); locale.Supported(l) && r.Method == http.MethodGet {
+		rq.rememberLanguage(l)
 	}
-	rq.L = h.i18n.localizer(lang, r.Header.Get("Accept-Language"))
+	hd.Add("Vary", "Accept-Language")
+	hd.Set("Content-Language", rq.L.Lang)
 	return rq
 }
 
@@ -420,7 +446,7 @@ func (rq *request) failWith(err error) {
 		p := messagePage{Page: rq.page(rq.L.T("ErrorConflictTitle")), Heading: rq.L.T("ErrorConflictTitle"),
 			Body: []string{rq.L.T("ErrorConflictBody")}, Links: []Link{{Href: "/nominations", Text: rq.L.T("NavNominations")}}}
 		if de != nil {
-			p.Body = append(p.Body, de.Message)
+			p.Body = append(p.Body, sayError(rq.L, de))
 		}
 		rq.render(http.StatusConflict, "message", p)
 	case nomination.ETOOMANY:
@@ -506,3 +532,41 @@ func (rq *request) optionalActor() *nomination.Actor {
 }
 
 var errNoTemplate = fmt.Errorf("no template")
+
+// switchField is the name of the language switch's buttons when they
+// submit a page's form.
+const switchField = "switch_lang"
+
+// switchRequested reads a form post for the language switch: the
+// language asked for, or "" when the post is not the switch's. ok is
+// false when the form could not be read (the answer is written).
+func (rq *request) switchRequested() (lang string, ok bool) {
+	ct := rq.r.Header.Get("Content-Type")
+	if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return "", true
+	}
+	if !rq.parseForm() {
+		return "", false
+	}
+	if l := rq.r.PostForm.Get(switchField); locale.Supported(l) {
+		return l, true
+	}
+	return "", true
+}
+
+// withLang returns the local address of u with the language parameter
+// set to lang.
+func withLang(u *url.URL, lang string) string {
+	q := u.Query()
+	q.Set(langParam, lang)
+	return u.EscapedPath() + "?" + q.Encode()
+}
+
+// asDomain returns the domain error in err's chain, or nil.
+func asDomain(err error) *nomination.Error {
+	var de *nomination.Error
+	if errors.As(err, &de) {
+		return de
+	}
+	return nil
+}

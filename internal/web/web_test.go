@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/igf/nomina/internal/locale/localetest"
 )
 
 func TestLocalPath(t *testing.T) {
@@ -76,7 +78,8 @@ func TestTemplatesHoldNoWords(t *testing.T) {
 	}
 }
 
-// Every message id a template or page names is in the English catalog.
+// Every message id a template or page names is in the English catalog,
+// and every language has every message of it, with its plural forms.
 func TestCatalogHasEveryMessage(t *testing.T) {
 	raw, err := localeFiles.ReadFile("locales/active.en.yaml")
 	if err != nil {
@@ -86,6 +89,37 @@ func TestCatalogHasEveryMessage(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &catalog); err != nil {
 		t.Fatal(err)
 	}
+	used := usedMessages(t)
+	if len(used) < 50 {
+		t.Fatalf("found only %d message ids in the templates", len(used))
+	}
+	for id := range used {
+		if _, ok := catalog[id]; !ok {
+			t.Errorf("message %s is used but not in the catalog", id)
+		}
+	}
+	sub, _ := fs.Sub(localeFiles, "locales")
+	localetest.Check(t, sub)
+	c, err := newCatalog(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	L := c.For("de-CH, ja;q=0.8")
+	if L.Lang != "en" || L.Dir != "ltr" {
+		t.Fatalf("fallback language %s %s", L.Lang, L.Dir)
+	}
+	if got := L.N("CountRemaining", 1); got != "You have 1 character remaining" {
+		t.Fatalf("plural one: %q", got)
+	}
+	if got := L.N("CountRemaining", 3); got != "You have 3 characters remaining" {
+		t.Fatalf("plural other: %q", got)
+	}
+}
+
+// usedMessages returns the message ids the templates and the pages' code
+// name.
+func usedMessages(t *testing.T) map[string]bool {
+	t.Helper()
 	used := map[string]bool{}
 	files, _ := fs.Glob(templateFiles, "templates/*.tmpl")
 	for _, f := range files {
@@ -109,27 +143,43 @@ func TestCatalogHasEveryMessage(t *testing.T) {
 			}
 		}
 	}
-	if len(used) < 50 {
-		t.Fatalf("found only %d message ids in the templates", len(used))
-	}
-	for id := range used {
-		if _, ok := catalog[id]; !ok {
-			t.Errorf("message %s is used but not in the catalog", id)
-		}
-	}
-	c, err := newCatalog(nil)
-	if err != nil {
+	return used
+}
+
+// The catalogs hold no message nobody uses (other than those named by a
+// machine name, such as State_draft), so that no translation is wasted.
+func TestCatalogHasNoUnusedMessage(t *testing.T) {
+	raw, _ := localeFiles.ReadFile("locales/active.en.yaml")
+	var catalog map[string]any
+	if err := yaml.Unmarshal(raw, &catalog); err != nil {
 		t.Fatal(err)
 	}
-	L := c.localizer("", "fr-CH, de;q=0.8")
-	if L.Lang != "en" || L.Dir != "ltr" {
-		t.Fatalf("fallback language %s %s", L.Lang, L.Dir)
+	var src strings.Builder
+	goFiles, _ := filepath.Glob("*.go")
+	for _, f := range goFiles {
+		if !strings.HasSuffix(f, "_test.go") {
+			b, _ := os.ReadFile(f)
+			src.Write(b)
+		}
 	}
-	if got := L.N("CountRemaining", 1); got != "You have 1 character remaining" {
-		t.Fatalf("plural one: %q", got)
+	files, _ := fs.Glob(templateFiles, "templates/*.tmpl")
+	for _, f := range files {
+		b, _ := templateFiles.ReadFile(f)
+		src.Write(b)
 	}
-	if got := L.N("CountRemaining", 3); got != "You have 3 characters remaining" {
-		t.Fatalf("plural other: %q", got)
+	code := src.String()
+	prefixes := regexp.MustCompile(`"([A-Z][A-Za-z]*_)"\s*\+`).FindAllStringSubmatch(code, -1)
+	for id := range catalog {
+		if strings.Contains(code, `"`+id+`"`) {
+			continue
+		}
+		named := false
+		for _, p := range prefixes {
+			named = named || strings.HasPrefix(id, p[1])
+		}
+		if !named {
+			t.Errorf("message %s is in the catalog but no page uses it", id)
+		}
 	}
 }
 
@@ -139,7 +189,7 @@ func TestWaitWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	L := c.localizer("", "en")
+	L := c.In("en")
 	for secs, want := range map[int]string{
 		1: "1 second", 59: "59 seconds", 60: "1 minute", 61: "2 minutes", 900: "15 minutes",
 		3600: "1 hour", 3601: "2 hours", 47 * 3600: "47 hours", 48 * 3600: "2 days", 7 * 86400: "7 days",

@@ -21,3 +21,32 @@
     input.focus({ preventScroll: true });
   });
 })();
+
+// Deadlines are stated in UTC; where the browser knows the reader's time
+// zone, each also says the time there, in the page's language
+// (data-nm-local-time holds the UTC time, the body's
+// data-nm-local-label the sentence, "{time}" its place).
+(function () {
+  "use strict";
+  var label = document.body && document.body.getAttribute("data-nm-local-label");
+  if (!label || typeof Intl === "undefined" || !Intl.DateTimeFormat) {
+    return;
+  }
+  var format;
+  try {
+    format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+    });
+  } catch (e) {
+    return;
+  }
+  var items = document.querySelectorAll("[data-nm-local-time]");
+  for (var i = 0; i < items.length; i++) {
+    var when = new Date(items[i].getAttribute("data-nm-local-time"));
+    if (isNaN(when.getTime())) {
+      continue;
+    }
+    items[i].textContent = label.replace("{time}", format.format(when));
+    items[i].hidden = false;
+  }
+})();
