@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/nomination"
 )
 
@@ -54,6 +55,10 @@ func (s *Server) problem(c *gin.Context, status int, title, detail string, field
 	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="nomina"`)
 	}
+	if c.Writer.Header().Get("Content-Language") == "" {
+		c.Header("Content-Language", locale.Source)
+	}
+	c.Writer.Header().Add("Vary", "Accept-Language")
 	c.Status(status)
 	c.JSON(status, p)
 }
@@ -74,14 +79,50 @@ func (s *Server) fail(c *gin.Context, err error) {
 		if de.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(de.RetryAfter))
 		}
-		s.problem(c, status, http.StatusText(status), de.Message, de.Fields)
+		detail, fields := s.inLanguage(c, de)
+		s.problem(c, status, http.StatusText(status), detail, fields)
 		return
 	}
 	s.log.Error("request failed", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "route", c.FullPath(), "err", err)
 	s.problem(c, http.StatusInternalServerError, "Internal Server Error", "internal error", nil)
 }
 
+// inLanguage says a domain error's message and its fields' in the language
+// the request's Accept-Language asks for, when Nomina speaks it (and
+// says so in Content-Language); in English otherwise. The title and each
+// error's field stay as they are: clients match on those.
+func (s *Server) inLanguage(c *gin.Context, de *nomination.Error) (string, []nomination.FieldError) {
+	lang := locale.Match(c.GetHeader("Accept-Language"))
+	c.Header("Content-Language", lang)
+	if lang == locale.Source || s.msgs == nil {
+		return de.Message, de.Fields
+	}
+	L := s.msgs.In(lang)
+	detail := de.Message
+	if de.Text.English != "" {
+		detail = L.Say(de.Text)
+	}
+	fields := make([]nomination.FieldError, len(de.Fields))
+	for i, f := range de.Fields {
+		fields[i] = f
+		if f.Text.English != "" {
+			fields[i].Message = L.Say(f.Text)
+		}
+	}
+	return detail, fields
+}
+
 // logAttrs is a helper for handlers that log with the request's identity.
 func logAttrs(c *gin.Context) []any {
 	return []any{slog.String("request_id", c.GetString(requestIDKey)), slog.String("route", c.FullPath())}
+}
+
+// readerLanguage tells the domain the language a client asks for with
+// Accept-Language: mail an API call causes to someone without a language
+// of their own (a nominee invited, an endorser asked) is written in it.
+func readerLanguage(c *gin.Context) {
+	if accept := c.GetHeader("Accept-Language"); accept != "" {
+		c.Request = c.Request.WithContext(nomination.WithReaderLanguage(c.Request.Context(), locale.Match(accept)))
+	}
+	c.Next()
 }

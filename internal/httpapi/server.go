@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net/http"
 
@@ -14,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -93,6 +96,8 @@ type Server struct {
 	engine  *gin.Engine
 	metrics *httpMetrics
 	access  map[string]Access // "METHOD /path" -> who may call it
+	// msgs says the domain's messages in the language a client asks for.
+	msgs *locale.Catalog
 	// pageNotFound answers unmatched paths outside the API (see Pages).
 	pageNotFound http.Handler
 	// handler serves every request: the engine, or the engine wrapped by
@@ -119,6 +124,13 @@ func New(cfg Config, parts ...func(*Server)) *Server {
 		cfg.Registry, cfg.Gatherer = r, r
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, access: map[string]Access{}}
+	if sub, err := fs.Sub(phrase.Catalogs, "locales"); err == nil {
+		if s.msgs, err = locale.New(cfg.Logger, sub); err != nil {
+			// The catalogs are part of the binary and checked by tests:
+			// without them the API still answers, in English.
+			cfg.Logger.Error("message catalogs", "err", err)
+		}
+	}
 	s.metrics = newHTTPMetrics(cfg.Registry)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -129,7 +141,7 @@ func New(cfg Config, parts ...func(*Server)) *Server {
 		cfg.Logger.Error("trusted proxies ignored", "err", err)
 		_ = e.SetTrustedProxies(nil)
 	}
-	e.Use(s.requestID, s.accessLog, s.recoverPanics, s.securityHeaders, s.cors, s.limitBody, s.authenticate)
+	e.Use(s.requestID, s.accessLog, s.recoverPanics, s.securityHeaders, s.cors, s.limitBody, s.authenticate, readerLanguage)
 	e.NoRoute(s.notFound)
 	e.NoMethod(func(c *gin.Context) {
 		s.problem(c, http.StatusMethodNotAllowed, "method not allowed", "this resource does not accept "+c.Request.Method, nil)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
 )
@@ -140,9 +141,10 @@ func toWorkflowResponse(d *workflow.Definition, full bool) workflowResponse {
 
 func (s *Server) listWorkflows(c *gin.Context) {
 	out := []workflowResponse{}
+	lang := textLanguage(c)
 	if s.cfg.Workflows != nil {
 		for _, d := range s.cfg.Workflows.All() {
-			out = append(out, toWorkflowResponse(d, false))
+			out = append(out, toWorkflowResponse(d.In(lang), false))
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
@@ -160,7 +162,7 @@ func (s *Server) workflow(c *gin.Context) (*workflow.Definition, bool) {
 
 func (s *Server) getWorkflow(c *gin.Context) {
 	if d, ok := s.workflow(c); ok {
-		c.JSON(http.StatusOK, toWorkflowResponse(d, true))
+		c.JSON(http.StatusOK, toWorkflowResponse(d.In(textLanguage(c)), true))
 	}
 }
 
@@ -185,4 +187,14 @@ func (s *Server) workflowGraph(c *gin.Context) {
 		ctype = "text/vnd.graphviz; charset=utf-8"
 	}
 	c.Data(http.StatusOK, ctype, []byte(g))
+}
+
+// textLanguage is the language a workflow's texts are given in: the one
+// Accept-Language asks for, when the workflow is written in it (English
+// stands in for any text it lacks), said in Content-Language.
+func textLanguage(c *gin.Context) string {
+	lang := locale.Match(c.GetHeader("Accept-Language"))
+	c.Header("Content-Language", lang)
+	c.Writer.Header().Add("Vary", "Accept-Language")
+	return lang
 }

@@ -17,25 +17,26 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/goccy/go-yaml"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
+
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Languages are the languages Nomina speaks, as BCP 47 tags: the six
 // official languages of the UN. English is the source language of every
 // text and the fallback of every missing one.
-var Languages = []string{"en", "ar", "es", "fr", "ru", "zh"}
+var Languages = phrase.Languages
 
 // Source is the language every text is written in first.
 const Source = "en"
 
 // Supported reports whether lang is one of Languages.
-func Supported(lang string) bool { return slices.Contains(Languages, lang) }
+func Supported(lang string) bool { return phrase.Supported(lang) }
 
 // Name names a language in itself, as a reader looking for their own
 // language expects to find it.
@@ -319,4 +320,26 @@ func PluralForms(lang string) []string {
 	default:
 		return []string{"one", "other"}
 	}
+}
+
+// Say returns a text of the domain (see phrase.Text) in this language:
+// the translation the text carries (a workflow's own), or its catalog
+// message filled from its values, or its English.
+func (l *Localizer) Say(t phrase.Text) string {
+	if len(t.Parts) > 0 {
+		parts := make([]string, len(t.Parts))
+		for i, p := range t.Parts {
+			parts[i] = l.Say(p)
+		}
+		return strings.Join(parts, t.Sep)
+	}
+	if s, ok := t.Texts[l.Lang]; ok && s != "" {
+		return s
+	}
+	if t.ID != "" && l.Lang != Source {
+		if s, ok := l.Message(t.ID, t.Args); ok {
+			return s
+		}
+	}
+	return t.English
 }

@@ -1,4 +1,4 @@
-package phrase
+package phrase_test
 
 import (
 	"flag"
@@ -17,6 +17,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/igf/nomina/internal/locale/localetest"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 var update = flag.Bool("update", false, "rewrite locales/messages.en.yaml from the code")
@@ -121,7 +122,7 @@ func TestCatalogsFollowTheCode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw, err := fs.ReadFile(Catalogs, enFile)
+	raw, err := fs.ReadFile(phrase.Catalogs, enFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestCatalogsFollowTheCode(t *testing.T) {
 			t.Errorf("%s: message %s is no longer raised by the code", enFile, id)
 		}
 	}
-	sub, _ := fs.Sub(Catalogs, "locales")
+	sub, _ := fs.Sub(phrase.Catalogs, "locales")
 	localetest.Check(t, sub)
 }
 
@@ -199,11 +200,11 @@ func callName(e ast.Expr) string {
 }
 
 func TestFill(t *testing.T) {
-	tx := New("Seats", "{{.Count}} of {{.All}} seats, {{.Missing}}", "Count", 3, "All", 40)
+	tx := phrase.New("Seats", "{{.Count}} of {{.All}} seats, {{.Missing}}", "Count", 3, "All", 40)
 	if tx.English != "3 of 40 seats, {{.Missing}}" || tx.ID != "Seats" || tx.Args["All"] != 40 {
 		t.Fatalf("New = %+v", tx)
 	}
-	if got := Fill("plain", nil); got != "plain" {
+	if got := phrase.Fill("plain", nil); got != "plain" {
 		t.Fatal(got)
 	}
 }

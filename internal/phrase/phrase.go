@@ -11,6 +11,21 @@ import (
 	"strings"
 )
 
+// Languages are the languages a Text may be said in, as BCP 47 tags: the
+// six official languages of the UN, English, the source of every text,
+// first.
+var Languages = []string{"en", "ar", "es", "fr", "ru", "zh"}
+
+// Supported reports whether lang is one of Languages.
+func Supported(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
+}
+
 // Text is a text for people. It is either a message of Nomina's catalogs
 // (ID, with Args filling its {{.Name}} placeholders), which the edge looks
 // up in the reader's language, or a text someone wrote in several

@@ -77,26 +77,8 @@ func (rq *request) forgetLanguage() {
 		HttpOnly: true, Secure: rq.h.secure, SameSite: http.SameSiteLaxMode})
 }
 
-// say returns a text of the domain in the reader's language: the
-// workflow's own translation, or the catalog's message, or its English.
-func say(L *Localizer, t phrase.Text) string {
-	if len(t.Parts) > 0 {
-		parts := make([]string, len(t.Parts))
-		for i, p := range t.Parts {
-			parts[i] = say(L, p)
-		}
-		return strings.Join(parts, t.Sep)
-	}
-	if s, ok := t.Texts[L.Lang]; ok && s != "" {
-		return s
-	}
-	if t.ID != "" && L.Lang != locale.Source {
-		if s, ok := L.Message(t.ID, t.Args); ok {
-			return s
-		}
-	}
-	return t.English
-}
+// say returns a text of the domain in the reader's language.
+func say(L *Localizer, t phrase.Text) string { return L.Say(t) }
 
 // sayAll says each of texts in the reader's language.
 func sayAll(L *Localizer, texts []phrase.Text) []string {
