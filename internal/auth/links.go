@@ -50,7 +50,11 @@ func (s *Service) sealedLink(u *User, purpose, path string, ttl time.Duration) (
 func (s *Service) enqueueAccountMail(ctx context.Context, id, template string, u *User, sealed map[string]nomination.SealedLink) error {
 	job := nomination.MailJob{
 		ID: id, Template: template, To: u.Email, Name: u.Name, RecipientID: u.ID,
-		Sealed: sealed, CreatedAt: s.now(),
+		Sealed: sealed, CreatedAt: s.now(), Language: u.Language,
+	}
+	if job.Language == "" {
+		// No preference yet: the language of the page the person used.
+		job.Language = nomination.ReaderLanguage(ctx)
 	}
 	if err := s.outbox.Enqueue(ctx, job); err != nil {
 		return fmt.Errorf("enqueue %s mail: %w", template, err)

@@ -242,7 +242,7 @@ func toNominationResponse(v *nomination.View) nominationResponse {
 	n := v.Nomination
 	r := nominationResponse{
 		ID: n.ID, Call: n.CallSlug, Workflow: n.Workflow, State: n.State, Version: n.Seq,
-		Nominee: personResponse(n.Nominee), SelfNominated: n.SelfNominated, Consent: n.Consent,
+		Nominee: personResponse{Name: n.Nominee.Name, Email: n.Nominee.Email}, SelfNominated: n.SelfNominated, Consent: n.Consent,
 		Fields: n.Fields, Attachments: n.Attachments, Round: n.Round, Panel: v.Panel,
 		StageDue: timePtr(n.StageDue), SubmittedAt: timePtr(n.SubmittedAt), LastComment: n.LastComment, LastReason: n.LastReason,
 		Actions: []actionResponse{}, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
@@ -254,7 +254,7 @@ func toNominationResponse(v *nomination.View) nominationResponse {
 		r.Attachments = []nomination.Attachment{}
 	}
 	if v.Role != "reviewer" {
-		nm := personResponse(n.Nominator)
+		nm := personResponse{Name: n.Nominator.Name, Email: n.Nominator.Email}
 		r.Nominator = &nm
 		r.Endorsements = n.Endorsements
 	}

@@ -108,11 +108,12 @@ func JobData(job nomination.MailJob, baseURL string) Data {
 			NomineeName: PlainName(job.NomineeName),
 			Fields:      job.Fields,
 		},
-		Call:    Call{Title: job.CallTitle, Slug: job.CallSlug, ClosesAt: job.CallClosesAt},
-		Links:   links,
-		Comment: or(job.Comment, job.Data["comment"]),
-		Reason:  or(job.Reason, job.Data["reason"]),
-		Extra:   extra,
+		Call:     Call{Title: job.CallTitle, Slug: job.CallSlug, ClosesAt: job.CallClosesAt},
+		Links:    links,
+		Comment:  or(job.Comment, job.Data["comment"]),
+		Reason:   or(job.Reason, job.Data["reason"]),
+		Extra:    extra,
+		Language: job.Language,
 	}
 }
 
@@ -169,6 +170,9 @@ func buildMsg(from *netmail.Address, job nomination.MailJob, m Message, now time
 	msg.SetDateWithValue(now)
 	// Auto-Submitted keeps out-of-office replies from answering a robot.
 	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	if m.Language != "" {
+		msg.SetGenHeader(gomail.Header("Content-Language"), m.Language)
+	}
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)

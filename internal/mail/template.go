@@ -13,6 +13,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/nomination"
 )
 
@@ -22,6 +23,8 @@ type Message struct {
 	Subject string
 	Text    string
 	HTML    string
+	// Language is the language the message is written in.
+	Language string
 }
 
 // Recipient is the person a message is addressed to.
@@ -56,16 +59,22 @@ type Data struct {
 	Comment    string
 	Reason     string
 	Extra      map[string]string
+	// Language is the language to write in (one of locale.Languages; ""
+	// or one without the template: English, the templates' source).
+	Language string
 }
 
 // Templates is a set of mail templates loaded from one directory: for each
 // name, "<name>.txt" holds the subject line and the text body, and the
-// optional "<name>.html" the HTML body.
+// optional "<name>.html" the HTML body, in English; a subdirectory named
+// by a language ("fr", "ar", ...) holds the same templates in it.
 type Templates struct {
 	byName map[string]*template
+	byLang map[string]map[string]*template
 }
 
 type template struct {
+	lang    string
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template // nil when the template has no HTML body
@@ -80,10 +89,26 @@ type refs struct {
 
 var templateName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-// funcs are the functions templates may call besides the built-in ones.
-var funcs = map[string]any{
-	// date formats a time for people: "31 March 2026 23:59 UTC".
-	"date": func(t time.Time) string { return t.UTC().Format("2 January 2006 15:04 MST") },
+// formats writes dates as each language does; it holds no messages.
+var formats = func() *locale.Catalog {
+	c, err := locale.New(nil)
+	if err != nil {
+		panic(err) // no catalog to read: cannot fail
+	}
+	return c
+}()
+
+// funcsIn are the functions templates in lang may call besides the
+// built-in ones.
+func funcsIn(lang string) map[string]any {
+	L := formats.In(lang)
+	return map[string]any{
+		// date writes a time for people in the template's language, in
+		// UTC: "31 March 2026, 23:59 UTC", "31 mars 2026 à 23:59 UTC".
+		"date": L.DateTime,
+		// day writes the date alone: "31 March 2026".
+		"day": L.Date,
+	}
 }
 
 // LoadTemplates reads every "*.txt" and "*.html" file at the root of fsys
@@ -97,6 +122,45 @@ func LoadTemplates(fsys fs.FS) (*Templates, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read mail templates: %w", err)
 	}
+	en, err := loadLanguage(fsys, locale.Source, "")
+	if err != nil {
+		return nil, err
+	}
+	t := &Templates{byName: en, byLang: map[string]map[string]*template{locale.Source: en}}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		lang := e.Name()
+		if !locale.Supported(lang) || lang == locale.Source {
+			return nil, fmt.Errorf("mail templates %s/: not a language Nomina writes in (%s)", lang, strings.Join(locale.Languages[1:], ", "))
+		}
+		sub, err := fs.Sub(fsys, lang)
+		if err != nil {
+			return nil, err
+		}
+		byName, err := loadLanguage(sub, lang, lang+"/")
+		if err != nil {
+			return nil, err
+		}
+		for name := range byName {
+			if _, ok := en[name]; !ok {
+				return nil, fmt.Errorf("mail template %s%s.txt: no English template %s.txt to translate", lang+"/", name, name)
+			}
+		}
+		t.byLang[lang] = byName
+	}
+	return t, nil
+}
+
+// loadLanguage reads the templates at the root of fsys, in lang; prefix
+// names their folder in errors.
+func loadLanguage(fsys fs.FS, lang, prefix string) (map[string]*template, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read mail templates: %w", err)
+	}
+	funcs := funcsIn(lang)
 	t := &Templates{byName: map[string]*template{}}
 	var htmlFiles []string
 	for _, e := range entries {
@@ -110,7 +174,7 @@ func LoadTemplates(fsys fs.FS) (*Templates, error) {
 		}
 		name := strings.TrimSuffix(file, ext)
 		if !templateName.MatchString(name) {
-			return nil, fmt.Errorf("mail template %s: name must be lower-case letters, digits, _ or -", file)
+			return nil, fmt.Errorf("mail template %s%s: name must be lower-case letters, digits, _ or -", prefix, file)
 		}
 		if ext == ".html" {
 			htmlFiles = append(htmlFiles, file)
@@ -120,17 +184,18 @@ func LoadTemplates(fsys fs.FS) (*Templates, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read mail template: %w", err)
 		}
-		tpl, err := parseText(file, string(src))
+		tpl, err := parseText(prefix+file, string(src), funcs)
 		if err != nil {
 			return nil, err
 		}
+		tpl.lang = lang
 		t.byName[name] = tpl
 	}
 	for _, file := range htmlFiles {
 		name := strings.TrimSuffix(file, ".html")
 		tpl, ok := t.byName[name]
 		if !ok {
-			return nil, fmt.Errorf("mail template %s: no %s.txt beside it for the subject and text body", file, name)
+			return nil, fmt.Errorf("mail template %s%s: no %s.txt beside it for the subject and text body", prefix, file, name)
 		}
 		src, err := fs.ReadFile(fsys, file)
 		if err != nil {
@@ -138,16 +203,16 @@ func LoadTemplates(fsys fs.FS) (*Templates, error) {
 		}
 		h, err := htmltemplate.New(file).Option("missingkey=error").Funcs(funcs).Parse(string(src))
 		if err != nil {
-			return nil, fmt.Errorf("mail template %s: %w", file, err)
+			return nil, fmt.Errorf("mail template %s%s: %w", prefix, file, err)
 		}
 		tpl.html = h
 		tpl.refs.collect(h.Tree.Root)
 	}
-	return t, nil
+	return t.byName, nil
 }
 
 // parseText splits a ".txt" template into its subject line and text body.
-func parseText(file, src string) (*template, error) {
+func parseText(file, src string, funcs map[string]any) (*template, error) {
 	src = strings.ReplaceAll(src, "\r\n", "\n")
 	first, rest, _ := strings.Cut(src, "\n")
 	subject, ok := cutPrefixFold(first, "Subject:")
@@ -178,6 +243,27 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 	return s[len(prefix):], true
 }
 
+// Languages returns, for the template of that name, the languages it is
+// written in, English first.
+func (t *Templates) Languages(name string) []string {
+	var out []string
+	for _, l := range locale.Languages {
+		if _, ok := t.byLang[l][name]; ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// in returns the template of that name in lang, or in English.
+func (t *Templates) in(lang, name string) (*template, bool) {
+	if tpl, ok := t.byLang[lang][name]; ok {
+		return tpl, true
+	}
+	tpl, ok := t.byName[name]
+	return tpl, ok
+}
+
 // Has reports whether a template of that name was loaded.
 func (t *Templates) Has(name string) bool {
 	_, ok := t.byName[name]
@@ -201,11 +287,11 @@ func (t *Templates) Names() []string {
 // ENOTFOUND for an unknown name, and an error naming the template when
 // rendering fails (for example an unknown link name).
 func (t *Templates) Render(name string, data Data) (Message, error) {
-	tpl, ok := t.byName[name]
+	tpl, ok := t.in(data.Language, name)
 	if !ok {
 		return Message{}, nomination.Errorf(nomination.ENOTFOUND, "no mail template %q", name)
 	}
-	var msg Message
+	msg := Message{Language: tpl.lang}
 	var buf bytes.Buffer
 	if err := tpl.subject.Execute(&buf, data); err != nil {
 		return Message{}, fmt.Errorf("render mail template %s: %w", name, err)
@@ -248,11 +334,18 @@ const PreviewBaseURL = "https://nomina.example.org"
 // the template uses and links lacks gets a sample. It returns the errors
 // of Render.
 func (t *Templates) Preview(name string, links map[string]string) (Message, error) {
-	tpl, ok := t.byName[name]
+	return t.PreviewIn(locale.Source, name, links)
+}
+
+// PreviewIn is Preview in lang: the template in that language, or in
+// English when it has no translation.
+func (t *Templates) PreviewIn(lang, name string, links map[string]string) (Message, error) {
+	tpl, ok := t.in(lang, name)
 	if !ok {
 		return Message{}, nomination.Errorf(nomination.ENOTFOUND, "no mail template %q", name)
 	}
 	d := sampleData(tpl.refs)
+	d.Language = lang
 	for k := range d.Links {
 		if p, ok := links[k]; ok {
 			d.Links[k] = PreviewBaseURL + p

@@ -7,6 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/nomination"
 )
 
@@ -16,13 +17,16 @@ type Directory struct {
 	users *Users
 }
 
-var _ nomination.Directory = (*Directory)(nil)
+var (
+	_ nomination.Directory   = (*Directory)(nil)
+	_ nomination.AddressBook = (*Directory)(nil)
+)
 
 // Directory returns the people directory over the same database.
 func (s *Store) Directory() *Directory { return &Directory{users: s.Users()} }
 
 func toMember(d userDoc) nomination.Member {
-	return nomination.Member{UserID: d.ID, Name: d.Name, Email: d.Email, Organization: d.Organization}
+	return nomination.Member{UserID: d.ID, Name: d.Name, Email: d.Email, Organization: d.Organization, Language: d.Language}
 }
 
 // User returns one account; ENOTFOUND when there is none.
@@ -31,11 +35,29 @@ func (d *Directory) User(ctx context.Context, id string) (nomination.Member, err
 	if err != nil {
 		return nomination.Member{}, err
 	}
+	return memberOf(u), nil
+}
+
+func memberOf(u *auth.User) nomination.Member {
 	roles := make([]string, len(u.Roles))
 	for i, r := range u.Roles {
 		roles[i] = string(r)
 	}
-	return nomination.Member{UserID: u.ID, Name: u.Name, Email: u.Email, Organization: u.Organization, Roles: roles}, nil
+	return nomination.Member{UserID: u.ID, Name: u.Name, Email: u.Email, Organization: u.Organization, Roles: roles, Language: u.Language}
+}
+
+// UserByEmail returns the account of an address; ENOTFOUND when there is
+// none (or the address is not one an account could have).
+func (d *Directory) UserByEmail(ctx context.Context, email string) (nomination.Member, error) {
+	_, key, err := auth.NormalizeEmail(email)
+	if err != nil {
+		return nomination.Member{}, nomination.Errorf(nomination.ENOTFOUND, "no account")
+	}
+	u, err := d.users.UserByEmailKey(ctx, key)
+	if err != nil {
+		return nomination.Member{}, err
+	}
+	return memberOf(u), nil
 }
 
 // members returns the enabled users matching filter, each caught up with

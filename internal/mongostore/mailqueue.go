@@ -121,6 +121,7 @@ type mailJobDoc struct {
 	Reason          string                   `bson:"reason,omitempty"`
 	Audience        string                   `bson:"audience,omitempty"`
 	RecipientID     string                   `bson:"recipient_id,omitempty"`
+	Language        string                   `bson:"language,omitempty"`
 	CreatedAt       time.Time                `bson:"created_at"`
 	NotBefore       time.Time                `bson:"not_before"`
 
@@ -223,7 +224,7 @@ func toMailJobDoc(j nomination.MailJob) mailJobDoc {
 		Data: j.Data, Links: j.Links, Sealed: toSealedDocs(j.Sealed),
 		NominationState: j.NominationState, NomineeName: j.NomineeName, Fields: j.Fields,
 		CallTitle: j.CallTitle, CallClosesAt: j.CallClosesAt,
-		Comment: j.Comment, Reason: j.Reason, Audience: j.Audience, RecipientID: j.RecipientID,
+		Comment: j.Comment, Reason: j.Reason, Audience: j.Audience, RecipientID: j.RecipientID, Language: j.Language,
 		CreatedAt: j.CreatedAt, NotBefore: j.NotBefore,
 		Status: nomination.MailQueued, NextAttemptAt: next, UpdatedAt: j.CreatedAt,
 	}
@@ -238,7 +239,7 @@ func fromMailJobDoc(d mailJobDoc) nomination.MailRecord {
 			Data: d.Data, Links: d.Links, Sealed: fromSealedDocs(d.Sealed),
 			NominationState: d.NominationState, NomineeName: d.NomineeName, Fields: fields,
 			CallTitle: d.CallTitle, CallClosesAt: d.CallClosesAt,
-			Comment: d.Comment, Reason: d.Reason, Audience: d.Audience, RecipientID: d.RecipientID,
+			Comment: d.Comment, Reason: d.Reason, Audience: d.Audience, RecipientID: d.RecipientID, Language: d.Language,
 			CreatedAt: d.CreatedAt, NotBefore: d.NotBefore,
 		},
 		Status:        d.Status,

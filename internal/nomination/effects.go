@@ -154,7 +154,7 @@ func (s *Service) derive(ctx context.Context, n *Nomination, ev Event) error {
 		if err != nil {
 			return err
 		}
-		return s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email}, sealed)
+		return s.enqueueFor(ctx, n, def, c, EventID(n.ID, ev.Seq), &ev, "endorsement_request", workflow.AudienceEndorser, Member{UserID: "endorser-" + en.ID, Name: en.Name, Email: en.Email, Language: en.Language}, sealed)
 	case EvAction, EvOverride, EvVote, EvConflict:
 		d, ok := transitionOf(ev)
 		if !ok || (ev.Type != EvAction && ev.Type != EvOverride && ev.To == "") {
@@ -253,6 +253,7 @@ func (s *Service) enqueueFor(ctx context.Context, n *Nomination, def *workflow.D
 		CallClosesAt:    call.ClosesAt,
 		Audience:        audience,
 		RecipientID:     to.UserID,
+		Language:        to.Language,
 		CreatedAt:       s.now(),
 	}
 	if len(sealed) > 0 {
@@ -290,16 +291,16 @@ func (s *Service) audience(ctx context.Context, n *Nomination, def *workflow.Def
 	switch audience {
 	case workflow.AudienceCandidate:
 		if n.SelfNominated {
-			return []Member{{UserID: n.OwnerID, Name: n.Nominee.Name, Email: n.Nominee.Email}}, nil
+			return []Member{{UserID: n.OwnerID, Name: n.Nominee.Name, Email: n.Nominee.Email, Language: s.userLanguage(ctx, n.OwnerID)}}, nil
 		}
-		return []Member{{Name: n.Nominee.Name, Email: n.Nominee.Email}}, nil
+		return []Member{{Name: n.Nominee.Name, Email: n.Nominee.Email, Language: s.addressLanguage(ctx, n.Nominee)}}, nil
 	case workflow.AudienceNominee:
 		if n.SelfNominated {
 			return nil, nil
 		}
-		return []Member{{Name: n.Nominee.Name, Email: n.Nominee.Email}}, nil
+		return []Member{{Name: n.Nominee.Name, Email: n.Nominee.Email, Language: s.addressLanguage(ctx, n.Nominee)}}, nil
 	case workflow.AudienceNominator:
-		return []Member{{UserID: n.OwnerID, Name: n.Nominator.Name, Email: n.Nominator.Email}}, nil
+		return []Member{{UserID: n.OwnerID, Name: n.Nominator.Name, Email: n.Nominator.Email, Language: s.userLanguage(ctx, n.OwnerID)}}, nil
 	case workflow.AudiencePanel, workflow.AudiencePendingReviewers:
 		st, ok := def.State(n.State)
 		if !ok || st.Review == nil {
@@ -325,7 +326,7 @@ func (s *Service) audience(ctx context.Context, n *Nomination, def *workflow.Def
 	case workflow.AudienceEndorser:
 		var out []Member
 		for _, e := range n.Endorsements {
-			out = append(out, Member{UserID: "endorser-" + e.ID, Name: e.Name, Email: e.Email})
+			out = append(out, Member{UserID: "endorser-" + e.ID, Name: e.Name, Email: e.Email, Language: e.Language})
 		}
 		return out, nil
 	}
@@ -360,4 +361,32 @@ func (s *Service) StillAddressed(ctx context.Context, job MailJob) (bool, error)
 		return false, err
 	}
 	return slices.ContainsFunc(to, func(m Member) bool { return m.UserID == job.RecipientID }), nil
+}
+
+// userLanguage is the preferred language of account id, "" when it has
+// none or cannot be read (the message is then written in English).
+func (s *Service) userLanguage(ctx context.Context, id string) string {
+	if s.Directory == nil || id == "" {
+		return ""
+	}
+	m, err := s.Directory.User(ctx, id)
+	if err != nil {
+		if ErrorCode(err) != ENOTFOUND {
+			s.Logger.WarnContext(ctx, "language of a recipient", "user", id, "err", err)
+		}
+		return ""
+	}
+	return m.Language
+}
+
+// addressLanguage is the language to write to p in: the preference of the
+// account of p's address when there is one, else the language p was
+// nominated in.
+func (s *Service) addressLanguage(ctx context.Context, p Person) string {
+	if ab, ok := s.Directory.(AddressBook); ok {
+		if m, err := ab.UserByEmail(ctx, p.Email); err == nil && m.Language != "" {
+			return m.Language
+		}
+	}
+	return p.Language
 }

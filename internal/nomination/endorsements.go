@@ -10,6 +10,9 @@ type EndorsementInput struct {
 	Name         string
 	Email        string
 	Organization string
+	// Language is the language the endorser is written to in; empty: the
+	// language of the request (ReaderLanguage).
+	Language string
 }
 
 // MaxEndorsements bounds the endorsement requests of one nomination.
@@ -23,10 +26,14 @@ const MaxEndorsements = 20
 // confirmed), ECONFLICT (a final state, or the person was asked already),
 // EINVALID (a bad or excluded endorser), ETOOMANY over a limit.
 func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string, in EndorsementInput) (Endorsement, error) {
-	p, err := cleanPerson(Person{Name: in.Name, Email: in.Email}, "")
+	if in.Language == "" {
+		in.Language = ReaderLanguage(ctx)
+	}
+	p, err := cleanPerson(Person{Name: in.Name, Email: in.Email, Language: in.Language}, "")
 	if err != nil {
 		return Endorsement{}, err
 	}
+	in.Language = p.Language
 	org, err := singleLine("organization", in.Organization, 0, 200)
 	if err != nil {
 		return Endorsement{}, err
@@ -35,7 +42,7 @@ func (s *Service) RequestEndorsement(ctx context.Context, actor Actor, id string
 	if err != nil {
 		return Endorsement{}, err
 	}
-	en := Endorsement{ID: eid, Name: p.Name, Email: p.Email, Organization: org, Status: "requested"}
+	en := Endorsement{ID: eid, Name: p.Name, Email: p.Email, Organization: org, Status: "requested", Language: in.Language}
 	limited := false
 	_, ev, err := s.commit(ctx, id, func(n *Nomination) (Event, error) {
 		if _, err := s.access(ctx, actor, n); err != nil {

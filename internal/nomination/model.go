@@ -92,6 +92,10 @@ func (c Call) IsOpen(now time.Time) bool { return !now.Before(c.OpensAt) && now.
 type Person struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
+	// Language is the language of the page (or API request) from which
+	// someone without an account was nominated: their mail is written in
+	// it. Empty for the nominator.
+	Language string `json:"language,omitempty"`
 }
 
 // Attachment is a file stored with a nomination.
@@ -107,14 +111,17 @@ type Attachment struct {
 
 // Endorsement is a request for support and, once confirmed, the statement.
 type Endorsement struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Email        string    `json:"email"`
-	Organization string    `json:"organization"`
-	Status       string    `json:"status"` // requested, confirmed, declined
-	Statement    string    `json:"statement,omitempty"`
-	RequestedAt  time.Time `json:"requested_at"`
-	ConfirmedAt  time.Time `json:"confirmed_at,omitzero"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Email        string `json:"email"`
+	Organization string `json:"organization"`
+	// Language is the language of the page from which the endorsement was
+	// asked for: the endorser's mail is written in it.
+	Language    string    `json:"language,omitempty"`
+	Status      string    `json:"status"` // requested, confirmed, declined
+	Statement   string    `json:"statement,omitempty"`
+	RequestedAt time.Time `json:"requested_at"`
+	ConfirmedAt time.Time `json:"confirmed_at,omitzero"`
 }
 
 // Vote is one reviewer's vote in one round of a review stage.

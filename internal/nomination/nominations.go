@@ -91,6 +91,9 @@ func (s *Service) Create(ctx context.Context, actor Actor, slug string, in Nomin
 			return nil, err
 		}
 		if !sameMailbox(p.Email, actor.Email) {
+			if p.Language == "" {
+				p.Language = ReaderLanguage(ctx)
+			}
 			nominee, self, consent = p, false, "pending"
 		}
 	}
@@ -538,6 +541,9 @@ func cleanPerson(p Person, field string) (Person, error) {
 	}
 	p.Name = name
 	p.Email = strings.TrimSpace(p.Email)
+	if !phrase.Supported(p.Language) {
+		p.Language = ""
+	}
 	if !plainEmail(p.Email) {
 		return p, Invalid(Problem(prefix+"email", "PlainEmail", "a plain email address, such as ana@example.org"))
 	}

@@ -39,6 +39,11 @@ type MailJob struct {
 	CallClosesAt    time.Time
 	Comment         string
 	Reason          string
+	// Language is the language the message is written in: the
+	// recipient's account's preference, or for someone without an
+	// account the language of the page they were invited from; "" for
+	// English.
+	Language string
 	// Audience is who the message was meant for (panel, secretariat, ...)
 	// and RecipientID the account it went to, when it went to one: at send
 	// time the audience is checked again (see Service.StillAddressed).

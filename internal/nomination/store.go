@@ -105,6 +105,16 @@ type Member struct {
 	Organization string
 	// Roles are the account's roles.
 	Roles []string
+	// Language is the account's preferred language ("" for none): mail
+	// to the member is written in it.
+	Language string
+}
+
+// AddressBook is what a Directory may answer besides: the account an
+// address belongs to (ENOTFOUND when none), so that mail to a nominee
+// who has an account follows the account's language.
+type AddressBook interface {
+	UserByEmail(ctx context.Context, email string) (Member, error)
 }
 
 // Directory answers who people are, for mail audiences and conflicts.

@@ -193,6 +193,7 @@ func (h *Handler) route(pattern, access string, fn func(*request)) {
 					return
 				}
 				rq.switched, rq.L = true, h.i18n.In(lang)
+				rq.ctx = nomination.WithReaderLanguage(r.Context(), lang)
 			}
 		}
 		fn(rq)
@@ -267,6 +268,7 @@ func (h *Handler) newRequest(w http.ResponseWriter, r *http.Request) *request {
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	rq.loadSession()
 	rq.L = h.i18n.In(rq.readerLanguage())
+	rq.ctx = nomination.WithReaderLanguage(rq.ctx, rq.L.Lang)
 	if l := r.URL.Query().Get(langParam); locale.Supported(l) && r.Method == http.MethodGet {
 		rq.rememberLanguage(l)
 	}
