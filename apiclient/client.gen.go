@@ -1852,6 +1852,9 @@ type WorkflowSummary struct {
 	Version   int    `json:"version"`
 }
 
+// AcceptLanguage Examples: fr-CH, fr;q=0.9, en;q=0.5
+type AcceptLanguage = string
+
 // CallSlug Examples: mag-2027
 type CallSlug = string
 
@@ -2087,6 +2090,30 @@ type ListUsersParams struct {
 
 	// Cursor The next_cursor of the previous page.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListWorkflowsParams defines parameters for ListWorkflows.
+type ListWorkflowsParams struct {
+	// AcceptLanguage The languages the caller reads (RFC 9110), best first. Texts for people
+	// (a problem's `detail` and `errors[].message`, a workflow's labels and
+	// help) come in the first of the six UN languages (ar, en, es, fr, ru,
+	// zh) it matches, else in English; `Content-Language` says which. Mail
+	// that the call makes Nomina send to someone without a language of their
+	// own (a nominee or an endorser without an account) is written in it.
+	// Machine parts (`title`, `errors[].field`, ids, states) never change.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
+}
+
+// GetWorkflowParams defines parameters for GetWorkflow.
+type GetWorkflowParams struct {
+	// AcceptLanguage The languages the caller reads (RFC 9110), best first. Texts for people
+	// (a problem's `detail` and `errors[].message`, a workflow's labels and
+	// help) come in the first of the six UN languages (ar, en, es, fr, ru,
+	// zh) it matches, else in English; `Content-Language` says which. Mail
+	// that the call makes Nomina send to someone without a language of their
+	// own (a nominee or an endorser without an account) is written in it.
+	// Machine parts (`title`, `errors[].field`, ids, states) never change.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
 }
 
 // GetWorkflowGraphParams defines parameters for GetWorkflowGraph.
@@ -3123,14 +3150,14 @@ type ClientInterface interface {
 	// The loaded workflows, the latest version of each. Anyone may read them.
 	//
 	// Corresponds with GET /api/v1/workflows (the `ListWorkflows` operationId).
-	ListWorkflows(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListWorkflows(ctx context.Context, params *ListWorkflowsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkflow One workflow
 	//
 	// The latest version of a workflow - its form, states, actions and panels, and who may start a nomination. Anyone may read it.
 	//
 	// Corresponds with GET /api/v1/workflows/{id} (the `GetWorkflow` operationId).
-	GetWorkflow(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetWorkflow(ctx context.Context, id string, params *GetWorkflowParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkflowGraph The workflow as a graph
 	//
@@ -4737,8 +4764,8 @@ func (c *Client) UpdateUser(ctx context.Context, id string, body UpdateUserJSONR
 // The loaded workflows, the latest version of each. Anyone may read them.
 //
 // Corresponds with GET /api/v1/workflows (the `ListWorkflows` operationId).
-func (c *Client) ListWorkflows(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListWorkflowsRequest(c.Server)
+func (c *Client) ListWorkflows(ctx context.Context, params *ListWorkflowsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWorkflowsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4754,8 +4781,8 @@ func (c *Client) ListWorkflows(ctx context.Context, reqEditors ...RequestEditorF
 // The latest version of a workflow - its form, states, actions and panels, and who may start a nomination. Anyone may read it.
 //
 // Corresponds with GET /api/v1/workflows/{id} (the `GetWorkflow` operationId).
-func (c *Client) GetWorkflow(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWorkflowRequest(c.Server, id)
+func (c *Client) GetWorkflow(ctx context.Context, id string, params *GetWorkflowParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkflowRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7590,7 +7617,7 @@ func NewUpdateUserRequestWithBody(server string, id string, contentType string, 
 }
 
 // NewListWorkflowsRequest constructs an http.Request for the ListWorkflows method
-func NewListWorkflowsRequest(server string) (*http.Request, error) {
+func NewListWorkflowsRequest(server string, params *ListWorkflowsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7613,11 +7640,26 @@ func NewListWorkflowsRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetWorkflowRequest constructs an http.Request for the GetWorkflow method
-func NewGetWorkflowRequest(server string, id string) (*http.Request, error) {
+func NewGetWorkflowRequest(server string, id string, params *GetWorkflowParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7645,6 +7687,21 @@ func NewGetWorkflowRequest(server string, id string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -8662,7 +8719,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/workflows (the `ListWorkflows` operationId).
-	ListWorkflowsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWorkflowsResponse, error)
+	ListWorkflowsWithResponse(ctx context.Context, params *ListWorkflowsParams, reqEditors ...RequestEditorFn) (*ListWorkflowsResponse, error)
 
 	// GetWorkflowWithResponse One workflow
 	//
@@ -8671,7 +8728,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/workflows/{id} (the `GetWorkflow` operationId).
-	GetWorkflowWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetWorkflowResponse, error)
+	GetWorkflowWithResponse(ctx context.Context, id string, params *GetWorkflowParams, reqEditors ...RequestEditorFn) (*GetWorkflowResponse, error)
 
 	// GetWorkflowGraphWithResponse The workflow as a graph
 	//
@@ -8703,7 +8760,13 @@ type ClientWithResponsesInterface interface {
 
 // GetAPIDocsResponse401Headers the declared response headers of an HTTP 401 response for GetAPIDocs
 type GetAPIDocsResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetAPIDocsResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetAPIDocs
+type GetAPIDocsResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetAPIDocsResponse struct {
@@ -8715,6 +8778,8 @@ type GetAPIDocsResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetAPIDocsResponse401Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetAPIDocsResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -8758,7 +8823,18 @@ func (r GetAPIDocsResponse) ContentType() string {
 
 // GetAPIDocsAssetResponse401Headers the declared response headers of an HTTP 401 response for GetAPIDocsAsset
 type GetAPIDocsAssetResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetAPIDocsAssetResponse404Headers the declared response headers of an HTTP 404 response for GetAPIDocsAsset
+type GetAPIDocsAssetResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetAPIDocsAssetResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetAPIDocsAsset
+type GetAPIDocsAssetResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetAPIDocsAssetResponse struct {
@@ -8772,6 +8848,10 @@ type GetAPIDocsAssetResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetAPIDocsAssetResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetAPIDocsAssetResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetAPIDocsAssetResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -8818,9 +8898,35 @@ func (r GetAPIDocsAssetResponse) ContentType() string {
 	return ""
 }
 
+// ConfirmEmailResponse400Headers the declared response headers of an HTTP 400 response for ConfirmEmail
+type ConfirmEmailResponse400Headers struct {
+	ContentLanguage string
+}
+
 // ConfirmEmailResponse401Headers the declared response headers of an HTTP 401 response for ConfirmEmail
 type ConfirmEmailResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ConfirmEmailResponse413Headers the declared response headers of an HTTP 413 response for ConfirmEmail
+type ConfirmEmailResponse413Headers struct {
+	ContentLanguage string
+}
+
+// ConfirmEmailResponse415Headers the declared response headers of an HTTP 415 response for ConfirmEmail
+type ConfirmEmailResponse415Headers struct {
+	ContentLanguage string
+}
+
+// ConfirmEmailResponse422Headers the declared response headers of an HTTP 422 response for ConfirmEmail
+type ConfirmEmailResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ConfirmEmailResponse5XXHeaders the declared response headers of an HTTP 5XX response for ConfirmEmail
+type ConfirmEmailResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ConfirmEmailResponse struct {
@@ -8838,8 +8944,18 @@ type ConfirmEmailResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ConfirmEmailResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ConfirmEmailResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ConfirmEmailResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ConfirmEmailResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ConfirmEmailResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ConfirmEmailResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -8903,12 +9019,19 @@ func (r ConfirmEmailResponse) ContentType() string {
 
 // ResendConfirmationResponse401Headers the declared response headers of an HTTP 401 response for ResendConfirmation
 type ResendConfirmationResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
 }
 
 // ResendConfirmationResponse429Headers the declared response headers of an HTTP 429 response for ResendConfirmation
 type ResendConfirmationResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// ResendConfirmationResponse5XXHeaders the declared response headers of an HTTP 5XX response for ResendConfirmation
+type ResendConfirmationResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ResendConfirmationResponse struct {
@@ -8926,6 +9049,8 @@ type ResendConfirmationResponse struct {
 	Headers401 *ResendConfirmationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ResendConfirmationResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ResendConfirmationResponse5XXHeaders
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -8977,14 +9102,41 @@ func (r ResendConfirmationResponse) ContentType() string {
 	return ""
 }
 
+// LoginResponse400Headers the declared response headers of an HTTP 400 response for Login
+type LoginResponse400Headers struct {
+	ContentLanguage string
+}
+
 // LoginResponse401Headers the declared response headers of an HTTP 401 response for Login
 type LoginResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// LoginResponse413Headers the declared response headers of an HTTP 413 response for Login
+type LoginResponse413Headers struct {
+	ContentLanguage string
+}
+
+// LoginResponse415Headers the declared response headers of an HTTP 415 response for Login
+type LoginResponse415Headers struct {
+	ContentLanguage string
+}
+
+// LoginResponse422Headers the declared response headers of an HTTP 422 response for Login
+type LoginResponse422Headers struct {
+	ContentLanguage string
 }
 
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
 type LoginResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// LoginResponse5XXHeaders the declared response headers of an HTTP 5XX response for Login
+type LoginResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type LoginResponse struct {
@@ -9006,10 +9158,20 @@ type LoginResponse struct {
 	ApplicationproblemJSON429 *TooMany
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LoginResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LoginResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LoginResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *LoginResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *LoginResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LoginResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *LoginResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9081,9 +9243,30 @@ func (r LoginResponse) ContentType() string {
 	return ""
 }
 
+// LogoutResponse400Headers the declared response headers of an HTTP 400 response for Logout
+type LogoutResponse400Headers struct {
+	ContentLanguage string
+}
+
 // LogoutResponse401Headers the declared response headers of an HTTP 401 response for Logout
 type LogoutResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// LogoutResponse413Headers the declared response headers of an HTTP 413 response for Logout
+type LogoutResponse413Headers struct {
+	ContentLanguage string
+}
+
+// LogoutResponse415Headers the declared response headers of an HTTP 415 response for Logout
+type LogoutResponse415Headers struct {
+	ContentLanguage string
+}
+
+// LogoutResponse5XXHeaders the declared response headers of an HTTP 5XX response for Logout
+type LogoutResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type LogoutResponse struct {
@@ -9099,8 +9282,16 @@ type LogoutResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LogoutResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LogoutResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LogoutResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *LogoutResponse415Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *LogoutResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -9157,14 +9348,41 @@ func (r LogoutResponse) ContentType() string {
 	return ""
 }
 
+// ChangePasswordResponse400Headers the declared response headers of an HTTP 400 response for ChangePassword
+type ChangePasswordResponse400Headers struct {
+	ContentLanguage string
+}
+
 // ChangePasswordResponse401Headers the declared response headers of an HTTP 401 response for ChangePassword
 type ChangePasswordResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ChangePasswordResponse413Headers the declared response headers of an HTTP 413 response for ChangePassword
+type ChangePasswordResponse413Headers struct {
+	ContentLanguage string
+}
+
+// ChangePasswordResponse415Headers the declared response headers of an HTTP 415 response for ChangePassword
+type ChangePasswordResponse415Headers struct {
+	ContentLanguage string
+}
+
+// ChangePasswordResponse422Headers the declared response headers of an HTTP 422 response for ChangePassword
+type ChangePasswordResponse422Headers struct {
+	ContentLanguage string
 }
 
 // ChangePasswordResponse429Headers the declared response headers of an HTTP 429 response for ChangePassword
 type ChangePasswordResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// ChangePasswordResponse5XXHeaders the declared response headers of an HTTP 5XX response for ChangePassword
+type ChangePasswordResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ChangePasswordResponse struct {
@@ -9186,10 +9404,20 @@ type ChangePasswordResponse struct {
 	ApplicationproblemJSON429 *TooMany
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ChangePasswordResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangePasswordResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ChangePasswordResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ChangePasswordResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ChangePasswordResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ChangePasswordResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ChangePasswordResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9261,9 +9489,35 @@ func (r ChangePasswordResponse) ContentType() string {
 	return ""
 }
 
+// RequestPasswordResetResponse400Headers the declared response headers of an HTTP 400 response for RequestPasswordReset
+type RequestPasswordResetResponse400Headers struct {
+	ContentLanguage string
+}
+
 // RequestPasswordResetResponse401Headers the declared response headers of an HTTP 401 response for RequestPasswordReset
 type RequestPasswordResetResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// RequestPasswordResetResponse413Headers the declared response headers of an HTTP 413 response for RequestPasswordReset
+type RequestPasswordResetResponse413Headers struct {
+	ContentLanguage string
+}
+
+// RequestPasswordResetResponse415Headers the declared response headers of an HTTP 415 response for RequestPasswordReset
+type RequestPasswordResetResponse415Headers struct {
+	ContentLanguage string
+}
+
+// RequestPasswordResetResponse422Headers the declared response headers of an HTTP 422 response for RequestPasswordReset
+type RequestPasswordResetResponse422Headers struct {
+	ContentLanguage string
+}
+
+// RequestPasswordResetResponse5XXHeaders the declared response headers of an HTTP 5XX response for RequestPasswordReset
+type RequestPasswordResetResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type RequestPasswordResetResponse struct {
@@ -9283,8 +9537,18 @@ type RequestPasswordResetResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RequestPasswordResetResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RequestPasswordResetResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RequestPasswordResetResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RequestPasswordResetResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RequestPasswordResetResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RequestPasswordResetResponse5XXHeaders
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -9351,9 +9615,35 @@ func (r RequestPasswordResetResponse) ContentType() string {
 	return ""
 }
 
+// ResetPasswordResponse400Headers the declared response headers of an HTTP 400 response for ResetPassword
+type ResetPasswordResponse400Headers struct {
+	ContentLanguage string
+}
+
 // ResetPasswordResponse401Headers the declared response headers of an HTTP 401 response for ResetPassword
 type ResetPasswordResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ResetPasswordResponse413Headers the declared response headers of an HTTP 413 response for ResetPassword
+type ResetPasswordResponse413Headers struct {
+	ContentLanguage string
+}
+
+// ResetPasswordResponse415Headers the declared response headers of an HTTP 415 response for ResetPassword
+type ResetPasswordResponse415Headers struct {
+	ContentLanguage string
+}
+
+// ResetPasswordResponse422Headers the declared response headers of an HTTP 422 response for ResetPassword
+type ResetPasswordResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ResetPasswordResponse5XXHeaders the declared response headers of an HTTP 5XX response for ResetPassword
+type ResetPasswordResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ResetPasswordResponse struct {
@@ -9371,8 +9661,18 @@ type ResetPasswordResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ResetPasswordResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ResetPasswordResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ResetPasswordResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ResetPasswordResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ResetPasswordResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ResetPasswordResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -9434,9 +9734,30 @@ func (r ResetPasswordResponse) ContentType() string {
 	return ""
 }
 
+// RefreshTokensResponse400Headers the declared response headers of an HTTP 400 response for RefreshTokens
+type RefreshTokensResponse400Headers struct {
+	ContentLanguage string
+}
+
 // RefreshTokensResponse401Headers the declared response headers of an HTTP 401 response for RefreshTokens
 type RefreshTokensResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// RefreshTokensResponse413Headers the declared response headers of an HTTP 413 response for RefreshTokens
+type RefreshTokensResponse413Headers struct {
+	ContentLanguage string
+}
+
+// RefreshTokensResponse415Headers the declared response headers of an HTTP 415 response for RefreshTokens
+type RefreshTokensResponse415Headers struct {
+	ContentLanguage string
+}
+
+// RefreshTokensResponse5XXHeaders the declared response headers of an HTTP 5XX response for RefreshTokens
+type RefreshTokensResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type RefreshTokensResponse struct {
@@ -9454,8 +9775,16 @@ type RefreshTokensResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RefreshTokensResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RefreshTokensResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RefreshTokensResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RefreshTokensResponse415Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RefreshTokensResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9517,14 +9846,41 @@ func (r RefreshTokensResponse) ContentType() string {
 	return ""
 }
 
+// RegisterResponse400Headers the declared response headers of an HTTP 400 response for Register
+type RegisterResponse400Headers struct {
+	ContentLanguage string
+}
+
 // RegisterResponse401Headers the declared response headers of an HTTP 401 response for Register
 type RegisterResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// RegisterResponse413Headers the declared response headers of an HTTP 413 response for Register
+type RegisterResponse413Headers struct {
+	ContentLanguage string
+}
+
+// RegisterResponse415Headers the declared response headers of an HTTP 415 response for Register
+type RegisterResponse415Headers struct {
+	ContentLanguage string
+}
+
+// RegisterResponse422Headers the declared response headers of an HTTP 422 response for Register
+type RegisterResponse422Headers struct {
+	ContentLanguage string
 }
 
 // RegisterResponse429Headers the declared response headers of an HTTP 429 response for Register
 type RegisterResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// RegisterResponse5XXHeaders the declared response headers of an HTTP 5XX response for Register
+type RegisterResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type RegisterResponse struct {
@@ -9546,10 +9902,20 @@ type RegisterResponse struct {
 	ApplicationproblemJSON429 *TooMany
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RegisterResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RegisterResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RegisterResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RegisterResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RegisterResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RegisterResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RegisterResponse5XXHeaders
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -9628,7 +9994,28 @@ type GetRosterResponse200Headers struct {
 
 // GetRosterResponse401Headers the declared response headers of an HTTP 401 response for GetRoster
 type GetRosterResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetRosterResponse403Headers the declared response headers of an HTTP 403 response for GetRoster
+type GetRosterResponse403Headers struct {
+	ContentLanguage string
+}
+
+// GetRosterResponse404Headers the declared response headers of an HTTP 404 response for GetRoster
+type GetRosterResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetRosterResponse422Headers the declared response headers of an HTTP 422 response for GetRoster
+type GetRosterResponse422Headers struct {
+	ContentLanguage string
+}
+
+// GetRosterResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetRoster
+type GetRosterResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetRosterResponse struct {
@@ -9650,6 +10037,14 @@ type GetRosterResponse struct {
 	Headers200 *GetRosterResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetRosterResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetRosterResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetRosterResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *GetRosterResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetRosterResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9713,7 +10108,28 @@ func (r GetRosterResponse) ContentType() string {
 
 // GetRotationResponse401Headers the declared response headers of an HTTP 401 response for GetRotation
 type GetRotationResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetRotationResponse403Headers the declared response headers of an HTTP 403 response for GetRotation
+type GetRotationResponse403Headers struct {
+	ContentLanguage string
+}
+
+// GetRotationResponse404Headers the declared response headers of an HTTP 404 response for GetRotation
+type GetRotationResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetRotationResponse422Headers the declared response headers of an HTTP 422 response for GetRotation
+type GetRotationResponse422Headers struct {
+	ContentLanguage string
+}
+
+// GetRotationResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetRotation
+type GetRotationResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetRotationResponse struct {
@@ -9733,6 +10149,14 @@ type GetRotationResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetRotationResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetRotationResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetRotationResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *GetRotationResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetRotationResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9796,7 +10220,13 @@ func (r GetRotationResponse) ContentType() string {
 
 // ListCallsResponse401Headers the declared response headers of an HTTP 401 response for ListCalls
 type ListCallsResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ListCallsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListCalls
+type ListCallsResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ListCallsResponse struct {
@@ -9810,6 +10240,8 @@ type ListCallsResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListCallsResponse401Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListCallsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9861,9 +10293,45 @@ type CreateCallResponse201Headers struct {
 	Location string
 }
 
+// CreateCallResponse400Headers the declared response headers of an HTTP 400 response for CreateCall
+type CreateCallResponse400Headers struct {
+	ContentLanguage string
+}
+
 // CreateCallResponse401Headers the declared response headers of an HTTP 401 response for CreateCall
 type CreateCallResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// CreateCallResponse403Headers the declared response headers of an HTTP 403 response for CreateCall
+type CreateCallResponse403Headers struct {
+	ContentLanguage string
+}
+
+// CreateCallResponse409Headers the declared response headers of an HTTP 409 response for CreateCall
+type CreateCallResponse409Headers struct {
+	ContentLanguage string
+}
+
+// CreateCallResponse413Headers the declared response headers of an HTTP 413 response for CreateCall
+type CreateCallResponse413Headers struct {
+	ContentLanguage string
+}
+
+// CreateCallResponse415Headers the declared response headers of an HTTP 415 response for CreateCall
+type CreateCallResponse415Headers struct {
+	ContentLanguage string
+}
+
+// CreateCallResponse422Headers the declared response headers of an HTTP 422 response for CreateCall
+type CreateCallResponse422Headers struct {
+	ContentLanguage string
+}
+
+// CreateCallResponse5XXHeaders the declared response headers of an HTTP 5XX response for CreateCall
+type CreateCallResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type CreateCallResponse struct {
@@ -9889,8 +10357,22 @@ type CreateCallResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateCallResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateCallResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateCallResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateCallResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateCallResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateCallResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateCallResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateCallResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CreateCallResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -9969,7 +10451,18 @@ func (r CreateCallResponse) ContentType() string {
 
 // GetCallResponse401Headers the declared response headers of an HTTP 401 response for GetCall
 type GetCallResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetCallResponse404Headers the declared response headers of an HTTP 404 response for GetCall
+type GetCallResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetCallResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetCall
+type GetCallResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetCallResponse struct {
@@ -9985,6 +10478,10 @@ type GetCallResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetCallResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetCallResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetCallResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10036,9 +10533,50 @@ func (r GetCallResponse) ContentType() string {
 	return ""
 }
 
+// UpdateCallResponse400Headers the declared response headers of an HTTP 400 response for UpdateCall
+type UpdateCallResponse400Headers struct {
+	ContentLanguage string
+}
+
 // UpdateCallResponse401Headers the declared response headers of an HTTP 401 response for UpdateCall
 type UpdateCallResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// UpdateCallResponse403Headers the declared response headers of an HTTP 403 response for UpdateCall
+type UpdateCallResponse403Headers struct {
+	ContentLanguage string
+}
+
+// UpdateCallResponse404Headers the declared response headers of an HTTP 404 response for UpdateCall
+type UpdateCallResponse404Headers struct {
+	ContentLanguage string
+}
+
+// UpdateCallResponse409Headers the declared response headers of an HTTP 409 response for UpdateCall
+type UpdateCallResponse409Headers struct {
+	ContentLanguage string
+}
+
+// UpdateCallResponse413Headers the declared response headers of an HTTP 413 response for UpdateCall
+type UpdateCallResponse413Headers struct {
+	ContentLanguage string
+}
+
+// UpdateCallResponse415Headers the declared response headers of an HTTP 415 response for UpdateCall
+type UpdateCallResponse415Headers struct {
+	ContentLanguage string
+}
+
+// UpdateCallResponse422Headers the declared response headers of an HTTP 422 response for UpdateCall
+type UpdateCallResponse422Headers struct {
+	ContentLanguage string
+}
+
+// UpdateCallResponse5XXHeaders the declared response headers of an HTTP 5XX response for UpdateCall
+type UpdateCallResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type UpdateCallResponse struct {
@@ -10064,8 +10602,24 @@ type UpdateCallResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateCallResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateCallResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateCallResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateCallResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpdateCallResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateCallResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *UpdateCallResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateCallResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *UpdateCallResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10147,9 +10701,35 @@ func (r UpdateCallResponse) ContentType() string {
 	return ""
 }
 
+// GetBalanceResponse400Headers the declared response headers of an HTTP 400 response for GetBalance
+type GetBalanceResponse400Headers struct {
+	ContentLanguage string
+}
+
 // GetBalanceResponse401Headers the declared response headers of an HTTP 401 response for GetBalance
 type GetBalanceResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetBalanceResponse403Headers the declared response headers of an HTTP 403 response for GetBalance
+type GetBalanceResponse403Headers struct {
+	ContentLanguage string
+}
+
+// GetBalanceResponse404Headers the declared response headers of an HTTP 404 response for GetBalance
+type GetBalanceResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetBalanceResponse422Headers the declared response headers of an HTTP 422 response for GetBalance
+type GetBalanceResponse422Headers struct {
+	ContentLanguage string
+}
+
+// GetBalanceResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetBalance
+type GetBalanceResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetBalanceResponse struct {
@@ -10169,8 +10749,18 @@ type GetBalanceResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetBalanceResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetBalanceResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetBalanceResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetBalanceResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *GetBalanceResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetBalanceResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10237,9 +10827,35 @@ func (r GetBalanceResponse) ContentType() string {
 	return ""
 }
 
+// SuggestShortlistResponse400Headers the declared response headers of an HTTP 400 response for SuggestShortlist
+type SuggestShortlistResponse400Headers struct {
+	ContentLanguage string
+}
+
 // SuggestShortlistResponse401Headers the declared response headers of an HTTP 401 response for SuggestShortlist
 type SuggestShortlistResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// SuggestShortlistResponse403Headers the declared response headers of an HTTP 403 response for SuggestShortlist
+type SuggestShortlistResponse403Headers struct {
+	ContentLanguage string
+}
+
+// SuggestShortlistResponse404Headers the declared response headers of an HTTP 404 response for SuggestShortlist
+type SuggestShortlistResponse404Headers struct {
+	ContentLanguage string
+}
+
+// SuggestShortlistResponse422Headers the declared response headers of an HTTP 422 response for SuggestShortlist
+type SuggestShortlistResponse422Headers struct {
+	ContentLanguage string
+}
+
+// SuggestShortlistResponse5XXHeaders the declared response headers of an HTTP 5XX response for SuggestShortlist
+type SuggestShortlistResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type SuggestShortlistResponse struct {
@@ -10259,8 +10875,18 @@ type SuggestShortlistResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SuggestShortlistResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SuggestShortlistResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *SuggestShortlistResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *SuggestShortlistResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *SuggestShortlistResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *SuggestShortlistResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10329,7 +10955,23 @@ func (r SuggestShortlistResponse) ContentType() string {
 
 // CountStatesResponse401Headers the declared response headers of an HTTP 401 response for CountStates
 type CountStatesResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// CountStatesResponse403Headers the declared response headers of an HTTP 403 response for CountStates
+type CountStatesResponse403Headers struct {
+	ContentLanguage string
+}
+
+// CountStatesResponse404Headers the declared response headers of an HTTP 404 response for CountStates
+type CountStatesResponse404Headers struct {
+	ContentLanguage string
+}
+
+// CountStatesResponse5XXHeaders the declared response headers of an HTTP 5XX response for CountStates
+type CountStatesResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type CountStatesResponse struct {
@@ -10347,6 +10989,12 @@ type CountStatesResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CountStatesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CountStatesResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CountStatesResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CountStatesResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10410,7 +11058,28 @@ type ExportCallResponse200Headers struct {
 
 // ExportCallResponse401Headers the declared response headers of an HTTP 401 response for ExportCall
 type ExportCallResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ExportCallResponse403Headers the declared response headers of an HTTP 403 response for ExportCall
+type ExportCallResponse403Headers struct {
+	ContentLanguage string
+}
+
+// ExportCallResponse404Headers the declared response headers of an HTTP 404 response for ExportCall
+type ExportCallResponse404Headers struct {
+	ContentLanguage string
+}
+
+// ExportCallResponse422Headers the declared response headers of an HTTP 422 response for ExportCall
+type ExportCallResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ExportCallResponse5XXHeaders the declared response headers of an HTTP 5XX response for ExportCall
+type ExportCallResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ExportCallResponse struct {
@@ -10432,6 +11101,14 @@ type ExportCallResponse struct {
 	Headers200 *ExportCallResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ExportCallResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportCallResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ExportCallResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ExportCallResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ExportCallResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10499,14 +11176,56 @@ type CreateNominationResponse201Headers struct {
 	Location string
 }
 
+// CreateNominationResponse400Headers the declared response headers of an HTTP 400 response for CreateNomination
+type CreateNominationResponse400Headers struct {
+	ContentLanguage string
+}
+
 // CreateNominationResponse401Headers the declared response headers of an HTTP 401 response for CreateNomination
 type CreateNominationResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// CreateNominationResponse403Headers the declared response headers of an HTTP 403 response for CreateNomination
+type CreateNominationResponse403Headers struct {
+	ContentLanguage string
+}
+
+// CreateNominationResponse404Headers the declared response headers of an HTTP 404 response for CreateNomination
+type CreateNominationResponse404Headers struct {
+	ContentLanguage string
+}
+
+// CreateNominationResponse409Headers the declared response headers of an HTTP 409 response for CreateNomination
+type CreateNominationResponse409Headers struct {
+	ContentLanguage string
+}
+
+// CreateNominationResponse413Headers the declared response headers of an HTTP 413 response for CreateNomination
+type CreateNominationResponse413Headers struct {
+	ContentLanguage string
+}
+
+// CreateNominationResponse415Headers the declared response headers of an HTTP 415 response for CreateNomination
+type CreateNominationResponse415Headers struct {
+	ContentLanguage string
+}
+
+// CreateNominationResponse422Headers the declared response headers of an HTTP 422 response for CreateNomination
+type CreateNominationResponse422Headers struct {
+	ContentLanguage string
 }
 
 // CreateNominationResponse429Headers the declared response headers of an HTTP 429 response for CreateNomination
 type CreateNominationResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// CreateNominationResponse5XXHeaders the declared response headers of an HTTP 5XX response for CreateNomination
+type CreateNominationResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type CreateNominationResponse struct {
@@ -10536,10 +11255,26 @@ type CreateNominationResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateNominationResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateNominationResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateNominationResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateNominationResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CreateNominationResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateNominationResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateNominationResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateNominationResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateNominationResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateNominationResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CreateNominationResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -10628,7 +11363,18 @@ func (r CreateNominationResponse) ContentType() string {
 
 // OpenConsentResponse401Headers the declared response headers of an HTTP 401 response for OpenConsent
 type OpenConsentResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// OpenConsentResponse404Headers the declared response headers of an HTTP 404 response for OpenConsent
+type OpenConsentResponse404Headers struct {
+	ContentLanguage string
+}
+
+// OpenConsentResponse5XXHeaders the declared response headers of an HTTP 5XX response for OpenConsent
+type OpenConsentResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type OpenConsentResponse struct {
@@ -10644,6 +11390,10 @@ type OpenConsentResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *OpenConsentResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *OpenConsentResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *OpenConsentResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10695,9 +11445,45 @@ func (r OpenConsentResponse) ContentType() string {
 	return ""
 }
 
+// AnswerConsentResponse400Headers the declared response headers of an HTTP 400 response for AnswerConsent
+type AnswerConsentResponse400Headers struct {
+	ContentLanguage string
+}
+
 // AnswerConsentResponse401Headers the declared response headers of an HTTP 401 response for AnswerConsent
 type AnswerConsentResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// AnswerConsentResponse404Headers the declared response headers of an HTTP 404 response for AnswerConsent
+type AnswerConsentResponse404Headers struct {
+	ContentLanguage string
+}
+
+// AnswerConsentResponse409Headers the declared response headers of an HTTP 409 response for AnswerConsent
+type AnswerConsentResponse409Headers struct {
+	ContentLanguage string
+}
+
+// AnswerConsentResponse413Headers the declared response headers of an HTTP 413 response for AnswerConsent
+type AnswerConsentResponse413Headers struct {
+	ContentLanguage string
+}
+
+// AnswerConsentResponse415Headers the declared response headers of an HTTP 415 response for AnswerConsent
+type AnswerConsentResponse415Headers struct {
+	ContentLanguage string
+}
+
+// AnswerConsentResponse422Headers the declared response headers of an HTTP 422 response for AnswerConsent
+type AnswerConsentResponse422Headers struct {
+	ContentLanguage string
+}
+
+// AnswerConsentResponse5XXHeaders the declared response headers of an HTTP 5XX response for AnswerConsent
+type AnswerConsentResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type AnswerConsentResponse struct {
@@ -10721,8 +11507,22 @@ type AnswerConsentResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AnswerConsentResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AnswerConsentResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AnswerConsentResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *AnswerConsentResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AnswerConsentResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AnswerConsentResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *AnswerConsentResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *AnswerConsentResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10801,7 +11601,18 @@ func (r AnswerConsentResponse) ContentType() string {
 
 // OpenEndorsementResponse401Headers the declared response headers of an HTTP 401 response for OpenEndorsement
 type OpenEndorsementResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// OpenEndorsementResponse404Headers the declared response headers of an HTTP 404 response for OpenEndorsement
+type OpenEndorsementResponse404Headers struct {
+	ContentLanguage string
+}
+
+// OpenEndorsementResponse5XXHeaders the declared response headers of an HTTP 5XX response for OpenEndorsement
+type OpenEndorsementResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type OpenEndorsementResponse struct {
@@ -10817,6 +11628,10 @@ type OpenEndorsementResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *OpenEndorsementResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *OpenEndorsementResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *OpenEndorsementResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10868,9 +11683,45 @@ func (r OpenEndorsementResponse) ContentType() string {
 	return ""
 }
 
+// ConfirmEndorsementResponse400Headers the declared response headers of an HTTP 400 response for ConfirmEndorsement
+type ConfirmEndorsementResponse400Headers struct {
+	ContentLanguage string
+}
+
 // ConfirmEndorsementResponse401Headers the declared response headers of an HTTP 401 response for ConfirmEndorsement
 type ConfirmEndorsementResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ConfirmEndorsementResponse404Headers the declared response headers of an HTTP 404 response for ConfirmEndorsement
+type ConfirmEndorsementResponse404Headers struct {
+	ContentLanguage string
+}
+
+// ConfirmEndorsementResponse409Headers the declared response headers of an HTTP 409 response for ConfirmEndorsement
+type ConfirmEndorsementResponse409Headers struct {
+	ContentLanguage string
+}
+
+// ConfirmEndorsementResponse413Headers the declared response headers of an HTTP 413 response for ConfirmEndorsement
+type ConfirmEndorsementResponse413Headers struct {
+	ContentLanguage string
+}
+
+// ConfirmEndorsementResponse415Headers the declared response headers of an HTTP 415 response for ConfirmEndorsement
+type ConfirmEndorsementResponse415Headers struct {
+	ContentLanguage string
+}
+
+// ConfirmEndorsementResponse422Headers the declared response headers of an HTTP 422 response for ConfirmEndorsement
+type ConfirmEndorsementResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ConfirmEndorsementResponse5XXHeaders the declared response headers of an HTTP 5XX response for ConfirmEndorsement
+type ConfirmEndorsementResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ConfirmEndorsementResponse struct {
@@ -10894,8 +11745,22 @@ type ConfirmEndorsementResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ConfirmEndorsementResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ConfirmEndorsementResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ConfirmEndorsementResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ConfirmEndorsementResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ConfirmEndorsementResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ConfirmEndorsementResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ConfirmEndorsementResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ConfirmEndorsementResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10972,9 +11837,40 @@ func (r ConfirmEndorsementResponse) ContentType() string {
 	return ""
 }
 
+// DeclineEndorsementResponse400Headers the declared response headers of an HTTP 400 response for DeclineEndorsement
+type DeclineEndorsementResponse400Headers struct {
+	ContentLanguage string
+}
+
 // DeclineEndorsementResponse401Headers the declared response headers of an HTTP 401 response for DeclineEndorsement
 type DeclineEndorsementResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// DeclineEndorsementResponse404Headers the declared response headers of an HTTP 404 response for DeclineEndorsement
+type DeclineEndorsementResponse404Headers struct {
+	ContentLanguage string
+}
+
+// DeclineEndorsementResponse409Headers the declared response headers of an HTTP 409 response for DeclineEndorsement
+type DeclineEndorsementResponse409Headers struct {
+	ContentLanguage string
+}
+
+// DeclineEndorsementResponse413Headers the declared response headers of an HTTP 413 response for DeclineEndorsement
+type DeclineEndorsementResponse413Headers struct {
+	ContentLanguage string
+}
+
+// DeclineEndorsementResponse415Headers the declared response headers of an HTTP 415 response for DeclineEndorsement
+type DeclineEndorsementResponse415Headers struct {
+	ContentLanguage string
+}
+
+// DeclineEndorsementResponse5XXHeaders the declared response headers of an HTTP 5XX response for DeclineEndorsement
+type DeclineEndorsementResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type DeclineEndorsementResponse struct {
@@ -10996,8 +11892,20 @@ type DeclineEndorsementResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeclineEndorsementResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeclineEndorsementResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeclineEndorsementResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeclineEndorsementResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeclineEndorsementResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeclineEndorsementResponse415Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *DeclineEndorsementResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11069,9 +11977,30 @@ func (r DeclineEndorsementResponse) ContentType() string {
 	return ""
 }
 
+// ListMailResponse400Headers the declared response headers of an HTTP 400 response for ListMail
+type ListMailResponse400Headers struct {
+	ContentLanguage string
+}
+
 // ListMailResponse401Headers the declared response headers of an HTTP 401 response for ListMail
 type ListMailResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ListMailResponse403Headers the declared response headers of an HTTP 403 response for ListMail
+type ListMailResponse403Headers struct {
+	ContentLanguage string
+}
+
+// ListMailResponse422Headers the declared response headers of an HTTP 422 response for ListMail
+type ListMailResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ListMailResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListMail
+type ListMailResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ListMailResponse struct {
@@ -11089,8 +12018,16 @@ type ListMailResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListMailResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListMailResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListMailResponse403Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ListMailResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListMailResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11152,9 +12089,50 @@ func (r ListMailResponse) ContentType() string {
 	return ""
 }
 
+// RetryMailResponse400Headers the declared response headers of an HTTP 400 response for RetryMail
+type RetryMailResponse400Headers struct {
+	ContentLanguage string
+}
+
 // RetryMailResponse401Headers the declared response headers of an HTTP 401 response for RetryMail
 type RetryMailResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// RetryMailResponse403Headers the declared response headers of an HTTP 403 response for RetryMail
+type RetryMailResponse403Headers struct {
+	ContentLanguage string
+}
+
+// RetryMailResponse404Headers the declared response headers of an HTTP 404 response for RetryMail
+type RetryMailResponse404Headers struct {
+	ContentLanguage string
+}
+
+// RetryMailResponse409Headers the declared response headers of an HTTP 409 response for RetryMail
+type RetryMailResponse409Headers struct {
+	ContentLanguage string
+}
+
+// RetryMailResponse413Headers the declared response headers of an HTTP 413 response for RetryMail
+type RetryMailResponse413Headers struct {
+	ContentLanguage string
+}
+
+// RetryMailResponse415Headers the declared response headers of an HTTP 415 response for RetryMail
+type RetryMailResponse415Headers struct {
+	ContentLanguage string
+}
+
+// RetryMailResponse422Headers the declared response headers of an HTTP 422 response for RetryMail
+type RetryMailResponse422Headers struct {
+	ContentLanguage string
+}
+
+// RetryMailResponse5XXHeaders the declared response headers of an HTTP 5XX response for RetryMail
+type RetryMailResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type RetryMailResponse struct {
@@ -11178,8 +12156,24 @@ type RetryMailResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RetryMailResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RetryMailResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RetryMailResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RetryMailResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RetryMailResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RetryMailResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RetryMailResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RetryMailResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RetryMailResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -11258,7 +12252,18 @@ func (r RetryMailResponse) ContentType() string {
 
 // GetMeResponse401Headers the declared response headers of an HTTP 401 response for GetMe
 type GetMeResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetMeResponse404Headers the declared response headers of an HTTP 404 response for GetMe
+type GetMeResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetMeResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetMe
+type GetMeResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetMeResponse struct {
@@ -11274,6 +12279,10 @@ type GetMeResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMeResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetMeResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetMeResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11327,7 +12336,28 @@ func (r GetMeResponse) ContentType() string {
 
 // ListMembersResponse401Headers the declared response headers of an HTTP 401 response for ListMembers
 type ListMembersResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ListMembersResponse403Headers the declared response headers of an HTTP 403 response for ListMembers
+type ListMembersResponse403Headers struct {
+	ContentLanguage string
+}
+
+// ListMembersResponse404Headers the declared response headers of an HTTP 404 response for ListMembers
+type ListMembersResponse404Headers struct {
+	ContentLanguage string
+}
+
+// ListMembersResponse422Headers the declared response headers of an HTTP 422 response for ListMembers
+type ListMembersResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ListMembersResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListMembers
+type ListMembersResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ListMembersResponse struct {
@@ -11347,6 +12377,14 @@ type ListMembersResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListMembersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListMembersResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListMembersResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ListMembersResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListMembersResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11413,9 +12451,45 @@ type RecordMemberResponse201Headers struct {
 	Location string
 }
 
+// RecordMemberResponse400Headers the declared response headers of an HTTP 400 response for RecordMember
+type RecordMemberResponse400Headers struct {
+	ContentLanguage string
+}
+
 // RecordMemberResponse401Headers the declared response headers of an HTTP 401 response for RecordMember
 type RecordMemberResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// RecordMemberResponse403Headers the declared response headers of an HTTP 403 response for RecordMember
+type RecordMemberResponse403Headers struct {
+	ContentLanguage string
+}
+
+// RecordMemberResponse409Headers the declared response headers of an HTTP 409 response for RecordMember
+type RecordMemberResponse409Headers struct {
+	ContentLanguage string
+}
+
+// RecordMemberResponse413Headers the declared response headers of an HTTP 413 response for RecordMember
+type RecordMemberResponse413Headers struct {
+	ContentLanguage string
+}
+
+// RecordMemberResponse415Headers the declared response headers of an HTTP 415 response for RecordMember
+type RecordMemberResponse415Headers struct {
+	ContentLanguage string
+}
+
+// RecordMemberResponse422Headers the declared response headers of an HTTP 422 response for RecordMember
+type RecordMemberResponse422Headers struct {
+	ContentLanguage string
+}
+
+// RecordMemberResponse5XXHeaders the declared response headers of an HTTP 5XX response for RecordMember
+type RecordMemberResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type RecordMemberResponse struct {
@@ -11441,8 +12515,22 @@ type RecordMemberResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *RecordMemberResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RecordMemberResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RecordMemberResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RecordMemberResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RecordMemberResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RecordMemberResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RecordMemberResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RecordMemberResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RecordMemberResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11519,9 +12607,40 @@ func (r RecordMemberResponse) ContentType() string {
 	return ""
 }
 
+// ImportMembersResponse400Headers the declared response headers of an HTTP 400 response for ImportMembers
+type ImportMembersResponse400Headers struct {
+	ContentLanguage string
+}
+
 // ImportMembersResponse401Headers the declared response headers of an HTTP 401 response for ImportMembers
 type ImportMembersResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ImportMembersResponse403Headers the declared response headers of an HTTP 403 response for ImportMembers
+type ImportMembersResponse403Headers struct {
+	ContentLanguage string
+}
+
+// ImportMembersResponse413Headers the declared response headers of an HTTP 413 response for ImportMembers
+type ImportMembersResponse413Headers struct {
+	ContentLanguage string
+}
+
+// ImportMembersResponse415Headers the declared response headers of an HTTP 415 response for ImportMembers
+type ImportMembersResponse415Headers struct {
+	ContentLanguage string
+}
+
+// ImportMembersResponse422Headers the declared response headers of an HTTP 422 response for ImportMembers
+type ImportMembersResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ImportMembersResponse5XXHeaders the declared response headers of an HTTP 5XX response for ImportMembers
+type ImportMembersResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ImportMembersResponse struct {
@@ -11543,8 +12662,20 @@ type ImportMembersResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ImportMembersResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ImportMembersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ImportMembersResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ImportMembersResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ImportMembersResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ImportMembersResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ImportMembersResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11618,7 +12749,23 @@ func (r ImportMembersResponse) ContentType() string {
 
 // GetMemberResponse401Headers the declared response headers of an HTTP 401 response for GetMember
 type GetMemberResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetMemberResponse403Headers the declared response headers of an HTTP 403 response for GetMember
+type GetMemberResponse403Headers struct {
+	ContentLanguage string
+}
+
+// GetMemberResponse404Headers the declared response headers of an HTTP 404 response for GetMember
+type GetMemberResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetMemberResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetMember
+type GetMemberResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetMemberResponse struct {
@@ -11636,6 +12783,12 @@ type GetMemberResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMemberResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetMemberResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetMemberResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetMemberResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11692,9 +12845,50 @@ func (r GetMemberResponse) ContentType() string {
 	return ""
 }
 
+// AddTermResponse400Headers the declared response headers of an HTTP 400 response for AddTerm
+type AddTermResponse400Headers struct {
+	ContentLanguage string
+}
+
 // AddTermResponse401Headers the declared response headers of an HTTP 401 response for AddTerm
 type AddTermResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// AddTermResponse403Headers the declared response headers of an HTTP 403 response for AddTerm
+type AddTermResponse403Headers struct {
+	ContentLanguage string
+}
+
+// AddTermResponse404Headers the declared response headers of an HTTP 404 response for AddTerm
+type AddTermResponse404Headers struct {
+	ContentLanguage string
+}
+
+// AddTermResponse409Headers the declared response headers of an HTTP 409 response for AddTerm
+type AddTermResponse409Headers struct {
+	ContentLanguage string
+}
+
+// AddTermResponse413Headers the declared response headers of an HTTP 413 response for AddTerm
+type AddTermResponse413Headers struct {
+	ContentLanguage string
+}
+
+// AddTermResponse415Headers the declared response headers of an HTTP 415 response for AddTerm
+type AddTermResponse415Headers struct {
+	ContentLanguage string
+}
+
+// AddTermResponse422Headers the declared response headers of an HTTP 422 response for AddTerm
+type AddTermResponse422Headers struct {
+	ContentLanguage string
+}
+
+// AddTermResponse5XXHeaders the declared response headers of an HTTP 5XX response for AddTerm
+type AddTermResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type AddTermResponse struct {
@@ -11720,8 +12914,24 @@ type AddTermResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AddTermResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AddTermResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AddTermResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AddTermResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *AddTermResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AddTermResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AddTermResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *AddTermResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *AddTermResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11803,9 +13013,30 @@ func (r AddTermResponse) ContentType() string {
 	return ""
 }
 
+// ListNominationsResponse400Headers the declared response headers of an HTTP 400 response for ListNominations
+type ListNominationsResponse400Headers struct {
+	ContentLanguage string
+}
+
 // ListNominationsResponse401Headers the declared response headers of an HTTP 401 response for ListNominations
 type ListNominationsResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ListNominationsResponse403Headers the declared response headers of an HTTP 403 response for ListNominations
+type ListNominationsResponse403Headers struct {
+	ContentLanguage string
+}
+
+// ListNominationsResponse422Headers the declared response headers of an HTTP 422 response for ListNominations
+type ListNominationsResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ListNominationsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListNominations
+type ListNominationsResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ListNominationsResponse struct {
@@ -11823,8 +13054,16 @@ type ListNominationsResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListNominationsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListNominationsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListNominationsResponse403Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ListNominationsResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListNominationsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11893,7 +13132,18 @@ type GetNominationResponse200Headers struct {
 
 // GetNominationResponse401Headers the declared response headers of an HTTP 401 response for GetNomination
 type GetNominationResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetNominationResponse404Headers the declared response headers of an HTTP 404 response for GetNomination
+type GetNominationResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetNominationResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetNomination
+type GetNominationResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetNominationResponse struct {
@@ -11911,6 +13161,10 @@ type GetNominationResponse struct {
 	Headers200 *GetNominationResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetNominationResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetNominationResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetNominationResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11967,14 +13221,66 @@ type UpdateNominationResponse200Headers struct {
 	ETag string
 }
 
+// UpdateNominationResponse400Headers the declared response headers of an HTTP 400 response for UpdateNomination
+type UpdateNominationResponse400Headers struct {
+	ContentLanguage string
+}
+
 // UpdateNominationResponse401Headers the declared response headers of an HTTP 401 response for UpdateNomination
 type UpdateNominationResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// UpdateNominationResponse403Headers the declared response headers of an HTTP 403 response for UpdateNomination
+type UpdateNominationResponse403Headers struct {
+	ContentLanguage string
+}
+
+// UpdateNominationResponse404Headers the declared response headers of an HTTP 404 response for UpdateNomination
+type UpdateNominationResponse404Headers struct {
+	ContentLanguage string
+}
+
+// UpdateNominationResponse409Headers the declared response headers of an HTTP 409 response for UpdateNomination
+type UpdateNominationResponse409Headers struct {
+	ContentLanguage string
+}
+
+// UpdateNominationResponse412Headers the declared response headers of an HTTP 412 response for UpdateNomination
+type UpdateNominationResponse412Headers struct {
+	ContentLanguage string
+}
+
+// UpdateNominationResponse413Headers the declared response headers of an HTTP 413 response for UpdateNomination
+type UpdateNominationResponse413Headers struct {
+	ContentLanguage string
+}
+
+// UpdateNominationResponse415Headers the declared response headers of an HTTP 415 response for UpdateNomination
+type UpdateNominationResponse415Headers struct {
+	ContentLanguage string
+}
+
+// UpdateNominationResponse422Headers the declared response headers of an HTTP 422 response for UpdateNomination
+type UpdateNominationResponse422Headers struct {
+	ContentLanguage string
+}
+
+// UpdateNominationResponse428Headers the declared response headers of an HTTP 428 response for UpdateNomination
+type UpdateNominationResponse428Headers struct {
+	ContentLanguage string
 }
 
 // UpdateNominationResponse429Headers the declared response headers of an HTTP 429 response for UpdateNomination
 type UpdateNominationResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// UpdateNominationResponse5XXHeaders the declared response headers of an HTTP 5XX response for UpdateNomination
+type UpdateNominationResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type UpdateNominationResponse struct {
@@ -12008,10 +13314,30 @@ type UpdateNominationResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateNominationResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateNominationResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateNominationResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateNominationResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateNominationResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpdateNominationResponse409Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *UpdateNominationResponse412Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateNominationResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *UpdateNominationResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateNominationResponse422Headers
+	// Headers428 the parsed response headers for an HTTP 428 response
+	Headers428 *UpdateNominationResponse428Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateNominationResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *UpdateNominationResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12113,14 +13439,56 @@ type TakeActionResponse200Headers struct {
 	ETag string
 }
 
+// TakeActionResponse400Headers the declared response headers of an HTTP 400 response for TakeAction
+type TakeActionResponse400Headers struct {
+	ContentLanguage string
+}
+
 // TakeActionResponse401Headers the declared response headers of an HTTP 401 response for TakeAction
 type TakeActionResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// TakeActionResponse403Headers the declared response headers of an HTTP 403 response for TakeAction
+type TakeActionResponse403Headers struct {
+	ContentLanguage string
+}
+
+// TakeActionResponse404Headers the declared response headers of an HTTP 404 response for TakeAction
+type TakeActionResponse404Headers struct {
+	ContentLanguage string
+}
+
+// TakeActionResponse409Headers the declared response headers of an HTTP 409 response for TakeAction
+type TakeActionResponse409Headers struct {
+	ContentLanguage string
+}
+
+// TakeActionResponse413Headers the declared response headers of an HTTP 413 response for TakeAction
+type TakeActionResponse413Headers struct {
+	ContentLanguage string
+}
+
+// TakeActionResponse415Headers the declared response headers of an HTTP 415 response for TakeAction
+type TakeActionResponse415Headers struct {
+	ContentLanguage string
+}
+
+// TakeActionResponse422Headers the declared response headers of an HTTP 422 response for TakeAction
+type TakeActionResponse422Headers struct {
+	ContentLanguage string
 }
 
 // TakeActionResponse429Headers the declared response headers of an HTTP 429 response for TakeAction
 type TakeActionResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// TakeActionResponse5XXHeaders the declared response headers of an HTTP 5XX response for TakeAction
+type TakeActionResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type TakeActionResponse struct {
@@ -12150,10 +13518,26 @@ type TakeActionResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *TakeActionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *TakeActionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TakeActionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *TakeActionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *TakeActionResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *TakeActionResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *TakeActionResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *TakeActionResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *TakeActionResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *TakeActionResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *TakeActionResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12240,14 +13624,56 @@ func (r TakeActionResponse) ContentType() string {
 	return ""
 }
 
+// UploadAttachmentResponse400Headers the declared response headers of an HTTP 400 response for UploadAttachment
+type UploadAttachmentResponse400Headers struct {
+	ContentLanguage string
+}
+
 // UploadAttachmentResponse401Headers the declared response headers of an HTTP 401 response for UploadAttachment
 type UploadAttachmentResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// UploadAttachmentResponse403Headers the declared response headers of an HTTP 403 response for UploadAttachment
+type UploadAttachmentResponse403Headers struct {
+	ContentLanguage string
+}
+
+// UploadAttachmentResponse404Headers the declared response headers of an HTTP 404 response for UploadAttachment
+type UploadAttachmentResponse404Headers struct {
+	ContentLanguage string
+}
+
+// UploadAttachmentResponse409Headers the declared response headers of an HTTP 409 response for UploadAttachment
+type UploadAttachmentResponse409Headers struct {
+	ContentLanguage string
+}
+
+// UploadAttachmentResponse413Headers the declared response headers of an HTTP 413 response for UploadAttachment
+type UploadAttachmentResponse413Headers struct {
+	ContentLanguage string
+}
+
+// UploadAttachmentResponse415Headers the declared response headers of an HTTP 415 response for UploadAttachment
+type UploadAttachmentResponse415Headers struct {
+	ContentLanguage string
+}
+
+// UploadAttachmentResponse422Headers the declared response headers of an HTTP 422 response for UploadAttachment
+type UploadAttachmentResponse422Headers struct {
+	ContentLanguage string
 }
 
 // UploadAttachmentResponse429Headers the declared response headers of an HTTP 429 response for UploadAttachment
 type UploadAttachmentResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// UploadAttachmentResponse5XXHeaders the declared response headers of an HTTP 5XX response for UploadAttachment
+type UploadAttachmentResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type UploadAttachmentResponse struct {
@@ -12275,10 +13701,26 @@ type UploadAttachmentResponse struct {
 	ApplicationproblemJSON429 *TooMany
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UploadAttachmentResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UploadAttachmentResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UploadAttachmentResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UploadAttachmentResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UploadAttachmentResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UploadAttachmentResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *UploadAttachmentResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UploadAttachmentResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UploadAttachmentResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *UploadAttachmentResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12372,7 +13814,18 @@ type DownloadAttachmentResponse200Headers struct {
 
 // DownloadAttachmentResponse401Headers the declared response headers of an HTTP 401 response for DownloadAttachment
 type DownloadAttachmentResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// DownloadAttachmentResponse404Headers the declared response headers of an HTTP 404 response for DownloadAttachment
+type DownloadAttachmentResponse404Headers struct {
+	ContentLanguage string
+}
+
+// DownloadAttachmentResponse5XXHeaders the declared response headers of an HTTP 5XX response for DownloadAttachment
+type DownloadAttachmentResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type DownloadAttachmentResponse struct {
@@ -12388,6 +13841,10 @@ type DownloadAttachmentResponse struct {
 	Headers200 *DownloadAttachmentResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DownloadAttachmentResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DownloadAttachmentResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *DownloadAttachmentResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -12434,9 +13891,50 @@ func (r DownloadAttachmentResponse) ContentType() string {
 	return ""
 }
 
+// DeclareConflictResponse400Headers the declared response headers of an HTTP 400 response for DeclareConflict
+type DeclareConflictResponse400Headers struct {
+	ContentLanguage string
+}
+
 // DeclareConflictResponse401Headers the declared response headers of an HTTP 401 response for DeclareConflict
 type DeclareConflictResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// DeclareConflictResponse403Headers the declared response headers of an HTTP 403 response for DeclareConflict
+type DeclareConflictResponse403Headers struct {
+	ContentLanguage string
+}
+
+// DeclareConflictResponse404Headers the declared response headers of an HTTP 404 response for DeclareConflict
+type DeclareConflictResponse404Headers struct {
+	ContentLanguage string
+}
+
+// DeclareConflictResponse409Headers the declared response headers of an HTTP 409 response for DeclareConflict
+type DeclareConflictResponse409Headers struct {
+	ContentLanguage string
+}
+
+// DeclareConflictResponse413Headers the declared response headers of an HTTP 413 response for DeclareConflict
+type DeclareConflictResponse413Headers struct {
+	ContentLanguage string
+}
+
+// DeclareConflictResponse415Headers the declared response headers of an HTTP 415 response for DeclareConflict
+type DeclareConflictResponse415Headers struct {
+	ContentLanguage string
+}
+
+// DeclareConflictResponse422Headers the declared response headers of an HTTP 422 response for DeclareConflict
+type DeclareConflictResponse422Headers struct {
+	ContentLanguage string
+}
+
+// DeclareConflictResponse5XXHeaders the declared response headers of an HTTP 5XX response for DeclareConflict
+type DeclareConflictResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type DeclareConflictResponse struct {
@@ -12460,8 +13958,24 @@ type DeclareConflictResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeclareConflictResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeclareConflictResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeclareConflictResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeclareConflictResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeclareConflictResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeclareConflictResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeclareConflictResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *DeclareConflictResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *DeclareConflictResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -12538,14 +14052,56 @@ func (r DeclareConflictResponse) ContentType() string {
 	return ""
 }
 
+// RequestEndorsementResponse400Headers the declared response headers of an HTTP 400 response for RequestEndorsement
+type RequestEndorsementResponse400Headers struct {
+	ContentLanguage string
+}
+
 // RequestEndorsementResponse401Headers the declared response headers of an HTTP 401 response for RequestEndorsement
 type RequestEndorsementResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// RequestEndorsementResponse403Headers the declared response headers of an HTTP 403 response for RequestEndorsement
+type RequestEndorsementResponse403Headers struct {
+	ContentLanguage string
+}
+
+// RequestEndorsementResponse404Headers the declared response headers of an HTTP 404 response for RequestEndorsement
+type RequestEndorsementResponse404Headers struct {
+	ContentLanguage string
+}
+
+// RequestEndorsementResponse409Headers the declared response headers of an HTTP 409 response for RequestEndorsement
+type RequestEndorsementResponse409Headers struct {
+	ContentLanguage string
+}
+
+// RequestEndorsementResponse413Headers the declared response headers of an HTTP 413 response for RequestEndorsement
+type RequestEndorsementResponse413Headers struct {
+	ContentLanguage string
+}
+
+// RequestEndorsementResponse415Headers the declared response headers of an HTTP 415 response for RequestEndorsement
+type RequestEndorsementResponse415Headers struct {
+	ContentLanguage string
+}
+
+// RequestEndorsementResponse422Headers the declared response headers of an HTTP 422 response for RequestEndorsement
+type RequestEndorsementResponse422Headers struct {
+	ContentLanguage string
 }
 
 // RequestEndorsementResponse429Headers the declared response headers of an HTTP 429 response for RequestEndorsement
 type RequestEndorsementResponse429Headers struct {
-	RetryAfter int
+	ContentLanguage string
+	RetryAfter      int
+}
+
+// RequestEndorsementResponse5XXHeaders the declared response headers of an HTTP 5XX response for RequestEndorsement
+type RequestEndorsementResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type RequestEndorsementResponse struct {
@@ -12573,10 +14129,26 @@ type RequestEndorsementResponse struct {
 	ApplicationproblemJSON429 *TooMany
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RequestEndorsementResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RequestEndorsementResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RequestEndorsementResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RequestEndorsementResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RequestEndorsementResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RequestEndorsementResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RequestEndorsementResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RequestEndorsementResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RequestEndorsementResponse429Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RequestEndorsementResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12665,7 +14237,18 @@ func (r RequestEndorsementResponse) ContentType() string {
 
 // GetHistoryResponse401Headers the declared response headers of an HTTP 401 response for GetHistory
 type GetHistoryResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetHistoryResponse404Headers the declared response headers of an HTTP 404 response for GetHistory
+type GetHistoryResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetHistoryResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetHistory
+type GetHistoryResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetHistoryResponse struct {
@@ -12681,6 +14264,10 @@ type GetHistoryResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetHistoryResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetHistoryResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetHistoryResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12737,9 +14324,50 @@ type OverrideStageResponse200Headers struct {
 	ETag string
 }
 
+// OverrideStageResponse400Headers the declared response headers of an HTTP 400 response for OverrideStage
+type OverrideStageResponse400Headers struct {
+	ContentLanguage string
+}
+
 // OverrideStageResponse401Headers the declared response headers of an HTTP 401 response for OverrideStage
 type OverrideStageResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// OverrideStageResponse403Headers the declared response headers of an HTTP 403 response for OverrideStage
+type OverrideStageResponse403Headers struct {
+	ContentLanguage string
+}
+
+// OverrideStageResponse404Headers the declared response headers of an HTTP 404 response for OverrideStage
+type OverrideStageResponse404Headers struct {
+	ContentLanguage string
+}
+
+// OverrideStageResponse409Headers the declared response headers of an HTTP 409 response for OverrideStage
+type OverrideStageResponse409Headers struct {
+	ContentLanguage string
+}
+
+// OverrideStageResponse413Headers the declared response headers of an HTTP 413 response for OverrideStage
+type OverrideStageResponse413Headers struct {
+	ContentLanguage string
+}
+
+// OverrideStageResponse415Headers the declared response headers of an HTTP 415 response for OverrideStage
+type OverrideStageResponse415Headers struct {
+	ContentLanguage string
+}
+
+// OverrideStageResponse422Headers the declared response headers of an HTTP 422 response for OverrideStage
+type OverrideStageResponse422Headers struct {
+	ContentLanguage string
+}
+
+// OverrideStageResponse5XXHeaders the declared response headers of an HTTP 5XX response for OverrideStage
+type OverrideStageResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type OverrideStageResponse struct {
@@ -12767,8 +14395,24 @@ type OverrideStageResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *OverrideStageResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OverrideStageResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *OverrideStageResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *OverrideStageResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *OverrideStageResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *OverrideStageResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *OverrideStageResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *OverrideStageResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *OverrideStageResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *OverrideStageResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12850,9 +14494,50 @@ func (r OverrideStageResponse) ContentType() string {
 	return ""
 }
 
+// CastVoteResponse400Headers the declared response headers of an HTTP 400 response for CastVote
+type CastVoteResponse400Headers struct {
+	ContentLanguage string
+}
+
 // CastVoteResponse401Headers the declared response headers of an HTTP 401 response for CastVote
 type CastVoteResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// CastVoteResponse403Headers the declared response headers of an HTTP 403 response for CastVote
+type CastVoteResponse403Headers struct {
+	ContentLanguage string
+}
+
+// CastVoteResponse404Headers the declared response headers of an HTTP 404 response for CastVote
+type CastVoteResponse404Headers struct {
+	ContentLanguage string
+}
+
+// CastVoteResponse409Headers the declared response headers of an HTTP 409 response for CastVote
+type CastVoteResponse409Headers struct {
+	ContentLanguage string
+}
+
+// CastVoteResponse413Headers the declared response headers of an HTTP 413 response for CastVote
+type CastVoteResponse413Headers struct {
+	ContentLanguage string
+}
+
+// CastVoteResponse415Headers the declared response headers of an HTTP 415 response for CastVote
+type CastVoteResponse415Headers struct {
+	ContentLanguage string
+}
+
+// CastVoteResponse422Headers the declared response headers of an HTTP 422 response for CastVote
+type CastVoteResponse422Headers struct {
+	ContentLanguage string
+}
+
+// CastVoteResponse5XXHeaders the declared response headers of an HTTP 5XX response for CastVote
+type CastVoteResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type CastVoteResponse struct {
@@ -12878,8 +14563,24 @@ type CastVoteResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CastVoteResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CastVoteResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CastVoteResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CastVoteResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CastVoteResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CastVoteResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CastVoteResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CastVoteResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CastVoteResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12963,7 +14664,13 @@ func (r CastVoteResponse) ContentType() string {
 
 // GetOpenAPIDocumentResponse401Headers the declared response headers of an HTTP 401 response for GetOpenAPIDocument
 type GetOpenAPIDocumentResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetOpenAPIDocumentResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetOpenAPIDocument
+type GetOpenAPIDocumentResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetOpenAPIDocumentResponse struct {
@@ -12977,6 +14684,8 @@ type GetOpenAPIDocumentResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetOpenAPIDocumentResponse401Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetOpenAPIDocumentResponse5XXHeaders
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
@@ -13023,9 +14732,45 @@ func (r GetOpenAPIDocumentResponse) ContentType() string {
 	return ""
 }
 
+// EndTermResponse400Headers the declared response headers of an HTTP 400 response for EndTerm
+type EndTermResponse400Headers struct {
+	ContentLanguage string
+}
+
 // EndTermResponse401Headers the declared response headers of an HTTP 401 response for EndTerm
 type EndTermResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// EndTermResponse403Headers the declared response headers of an HTTP 403 response for EndTerm
+type EndTermResponse403Headers struct {
+	ContentLanguage string
+}
+
+// EndTermResponse404Headers the declared response headers of an HTTP 404 response for EndTerm
+type EndTermResponse404Headers struct {
+	ContentLanguage string
+}
+
+// EndTermResponse413Headers the declared response headers of an HTTP 413 response for EndTerm
+type EndTermResponse413Headers struct {
+	ContentLanguage string
+}
+
+// EndTermResponse415Headers the declared response headers of an HTTP 415 response for EndTerm
+type EndTermResponse415Headers struct {
+	ContentLanguage string
+}
+
+// EndTermResponse422Headers the declared response headers of an HTTP 422 response for EndTerm
+type EndTermResponse422Headers struct {
+	ContentLanguage string
+}
+
+// EndTermResponse5XXHeaders the declared response headers of an HTTP 5XX response for EndTerm
+type EndTermResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type EndTermResponse struct {
@@ -13049,8 +14794,22 @@ type EndTermResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *EndTermResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *EndTermResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EndTermResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *EndTermResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *EndTermResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *EndTermResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *EndTermResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *EndTermResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13127,9 +14886,45 @@ func (r EndTermResponse) ContentType() string {
 	return ""
 }
 
+// RenewTermResponse400Headers the declared response headers of an HTTP 400 response for RenewTerm
+type RenewTermResponse400Headers struct {
+	ContentLanguage string
+}
+
 // RenewTermResponse401Headers the declared response headers of an HTTP 401 response for RenewTerm
 type RenewTermResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// RenewTermResponse403Headers the declared response headers of an HTTP 403 response for RenewTerm
+type RenewTermResponse403Headers struct {
+	ContentLanguage string
+}
+
+// RenewTermResponse404Headers the declared response headers of an HTTP 404 response for RenewTerm
+type RenewTermResponse404Headers struct {
+	ContentLanguage string
+}
+
+// RenewTermResponse409Headers the declared response headers of an HTTP 409 response for RenewTerm
+type RenewTermResponse409Headers struct {
+	ContentLanguage string
+}
+
+// RenewTermResponse415Headers the declared response headers of an HTTP 415 response for RenewTerm
+type RenewTermResponse415Headers struct {
+	ContentLanguage string
+}
+
+// RenewTermResponse422Headers the declared response headers of an HTTP 422 response for RenewTerm
+type RenewTermResponse422Headers struct {
+	ContentLanguage string
+}
+
+// RenewTermResponse5XXHeaders the declared response headers of an HTTP 5XX response for RenewTerm
+type RenewTermResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type RenewTermResponse struct {
@@ -13155,8 +14950,22 @@ type RenewTermResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RenewTermResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RenewTermResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RenewTermResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RenewTermResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RenewTermResponse409Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RenewTermResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RenewTermResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RenewTermResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13240,7 +15049,23 @@ func (r RenewTermResponse) ContentType() string {
 
 // ListUsersResponse401Headers the declared response headers of an HTTP 401 response for ListUsers
 type ListUsersResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ListUsersResponse403Headers the declared response headers of an HTTP 403 response for ListUsers
+type ListUsersResponse403Headers struct {
+	ContentLanguage string
+}
+
+// ListUsersResponse422Headers the declared response headers of an HTTP 422 response for ListUsers
+type ListUsersResponse422Headers struct {
+	ContentLanguage string
+}
+
+// ListUsersResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListUsers
+type ListUsersResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ListUsersResponse struct {
@@ -13258,6 +15083,12 @@ type ListUsersResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUsersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListUsersResponse403Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ListUsersResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListUsersResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13319,9 +15150,45 @@ type CreateUserResponse201Headers struct {
 	Location string
 }
 
+// CreateUserResponse400Headers the declared response headers of an HTTP 400 response for CreateUser
+type CreateUserResponse400Headers struct {
+	ContentLanguage string
+}
+
 // CreateUserResponse401Headers the declared response headers of an HTTP 401 response for CreateUser
 type CreateUserResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// CreateUserResponse403Headers the declared response headers of an HTTP 403 response for CreateUser
+type CreateUserResponse403Headers struct {
+	ContentLanguage string
+}
+
+// CreateUserResponse409Headers the declared response headers of an HTTP 409 response for CreateUser
+type CreateUserResponse409Headers struct {
+	ContentLanguage string
+}
+
+// CreateUserResponse413Headers the declared response headers of an HTTP 413 response for CreateUser
+type CreateUserResponse413Headers struct {
+	ContentLanguage string
+}
+
+// CreateUserResponse415Headers the declared response headers of an HTTP 415 response for CreateUser
+type CreateUserResponse415Headers struct {
+	ContentLanguage string
+}
+
+// CreateUserResponse422Headers the declared response headers of an HTTP 422 response for CreateUser
+type CreateUserResponse422Headers struct {
+	ContentLanguage string
+}
+
+// CreateUserResponse5XXHeaders the declared response headers of an HTTP 5XX response for CreateUser
+type CreateUserResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type CreateUserResponse struct {
@@ -13347,8 +15214,22 @@ type CreateUserResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateUserResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateUserResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateUserResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateUserResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateUserResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateUserResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateUserResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateUserResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CreateUserResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13425,9 +15306,45 @@ func (r CreateUserResponse) ContentType() string {
 	return ""
 }
 
+// UpdateUserResponse400Headers the declared response headers of an HTTP 400 response for UpdateUser
+type UpdateUserResponse400Headers struct {
+	ContentLanguage string
+}
+
 // UpdateUserResponse401Headers the declared response headers of an HTTP 401 response for UpdateUser
 type UpdateUserResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// UpdateUserResponse403Headers the declared response headers of an HTTP 403 response for UpdateUser
+type UpdateUserResponse403Headers struct {
+	ContentLanguage string
+}
+
+// UpdateUserResponse404Headers the declared response headers of an HTTP 404 response for UpdateUser
+type UpdateUserResponse404Headers struct {
+	ContentLanguage string
+}
+
+// UpdateUserResponse413Headers the declared response headers of an HTTP 413 response for UpdateUser
+type UpdateUserResponse413Headers struct {
+	ContentLanguage string
+}
+
+// UpdateUserResponse415Headers the declared response headers of an HTTP 415 response for UpdateUser
+type UpdateUserResponse415Headers struct {
+	ContentLanguage string
+}
+
+// UpdateUserResponse422Headers the declared response headers of an HTTP 422 response for UpdateUser
+type UpdateUserResponse422Headers struct {
+	ContentLanguage string
+}
+
+// UpdateUserResponse5XXHeaders the declared response headers of an HTTP 5XX response for UpdateUser
+type UpdateUserResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type UpdateUserResponse struct {
@@ -13451,8 +15368,22 @@ type UpdateUserResponse struct {
 	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateUserResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateUserResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateUserResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateUserResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateUserResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *UpdateUserResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateUserResponse422Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *UpdateUserResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13529,9 +15460,20 @@ func (r UpdateUserResponse) ContentType() string {
 	return ""
 }
 
+// ListWorkflowsResponse200Headers the declared response headers of an HTTP 200 response for ListWorkflows
+type ListWorkflowsResponse200Headers struct {
+	ContentLanguage string
+}
+
 // ListWorkflowsResponse401Headers the declared response headers of an HTTP 401 response for ListWorkflows
 type ListWorkflowsResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// ListWorkflowsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListWorkflows
+type ListWorkflowsResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type ListWorkflowsResponse struct {
@@ -13543,8 +15485,12 @@ type ListWorkflowsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListWorkflowsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWorkflowsResponse401Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListWorkflowsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13591,9 +15537,25 @@ func (r ListWorkflowsResponse) ContentType() string {
 	return ""
 }
 
+// GetWorkflowResponse200Headers the declared response headers of an HTTP 200 response for GetWorkflow
+type GetWorkflowResponse200Headers struct {
+	ContentLanguage string
+}
+
 // GetWorkflowResponse401Headers the declared response headers of an HTTP 401 response for GetWorkflow
 type GetWorkflowResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetWorkflowResponse404Headers the declared response headers of an HTTP 404 response for GetWorkflow
+type GetWorkflowResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetWorkflowResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetWorkflow
+type GetWorkflowResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetWorkflowResponse struct {
@@ -13607,8 +15569,14 @@ type GetWorkflowResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetWorkflowResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWorkflowResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetWorkflowResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetWorkflowResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13660,9 +15628,25 @@ func (r GetWorkflowResponse) ContentType() string {
 	return ""
 }
 
+// GetWorkflowGraphResponse400Headers the declared response headers of an HTTP 400 response for GetWorkflowGraph
+type GetWorkflowGraphResponse400Headers struct {
+	ContentLanguage string
+}
+
 // GetWorkflowGraphResponse401Headers the declared response headers of an HTTP 401 response for GetWorkflowGraph
 type GetWorkflowGraphResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetWorkflowGraphResponse404Headers the declared response headers of an HTTP 404 response for GetWorkflowGraph
+type GetWorkflowGraphResponse404Headers struct {
+	ContentLanguage string
+}
+
+// GetWorkflowGraphResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetWorkflowGraph
+type GetWorkflowGraphResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetWorkflowGraphResponse struct {
@@ -13676,8 +15660,14 @@ type GetWorkflowGraphResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON5XX the response for an HTTP 5XX `application/problem+json` response
 	ApplicationproblemJSON5XX *ServerError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetWorkflowGraphResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWorkflowGraphResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetWorkflowGraphResponse404Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetWorkflowGraphResponse5XXHeaders
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -13731,7 +15721,13 @@ func (r GetWorkflowGraphResponse) ContentType() string {
 
 // GetHealthResponse401Headers the declared response headers of an HTTP 401 response for GetHealth
 type GetHealthResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetHealthResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetHealth
+type GetHealthResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetHealthResponse struct {
@@ -13750,6 +15746,8 @@ type GetHealthResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetHealthResponse401Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetHealthResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13803,7 +15801,13 @@ func (r GetHealthResponse) ContentType() string {
 
 // GetReadinessResponse401Headers the declared response headers of an HTTP 401 response for GetReadiness
 type GetReadinessResponse401Headers struct {
+	ContentLanguage string
 	WWWAuthenticate string
+}
+
+// GetReadinessResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetReadiness
+type GetReadinessResponse5XXHeaders struct {
+	ContentLanguage string
 }
 
 type GetReadinessResponse struct {
@@ -13821,6 +15825,8 @@ type GetReadinessResponse struct {
 	ApplicationproblemJSON5XX *ServerError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetReadinessResponse401Headers
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetReadinessResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15195,8 +17201,8 @@ func (c *ClientWithResponses) UpdateUserWithResponse(ctx context.Context, id str
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/workflows (the `ListWorkflows` operationId).
-func (c *ClientWithResponses) ListWorkflowsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWorkflowsResponse, error) {
-	rsp, err := c.ListWorkflows(ctx, reqEditors...)
+func (c *ClientWithResponses) ListWorkflowsWithResponse(ctx context.Context, params *ListWorkflowsParams, reqEditors ...RequestEditorFn) (*ListWorkflowsResponse, error) {
+	rsp, err := c.ListWorkflows(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -15210,8 +17216,8 @@ func (c *ClientWithResponses) ListWorkflowsWithResponse(ctx context.Context, req
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/workflows/{id} (the `GetWorkflow` operationId).
-func (c *ClientWithResponses) GetWorkflowWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetWorkflowResponse, error) {
-	rsp, err := c.GetWorkflow(ctx, id, reqEditors...)
+func (c *ClientWithResponses) GetWorkflowWithResponse(ctx context.Context, id string, params *GetWorkflowParams, reqEditors ...RequestEditorFn) (*GetWorkflowResponse, error) {
+	rsp, err := c.GetWorkflow(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -15296,6 +17302,13 @@ func ParseGetAPIDocsResponse(rsp *http.Response) (*GetAPIDocsResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetAPIDocsResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15304,6 +17317,16 @@ func ParseGetAPIDocsResponse(rsp *http.Response) (*GetAPIDocsResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetAPIDocsResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15349,6 +17372,13 @@ func ParseGetAPIDocsAssetResponse(rsp *http.Response) (*GetAPIDocsAssetResponse,
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetAPIDocsAssetResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15357,6 +17387,26 @@ func ParseGetAPIDocsAssetResponse(rsp *http.Response) (*GetAPIDocsAssetResponse,
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetAPIDocsAssetResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetAPIDocsAssetResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15424,8 +17474,25 @@ func ParseConfirmEmailResponse(rsp *http.Response) (*ConfirmEmailResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers ConfirmEmailResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ConfirmEmailResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15434,6 +17501,46 @@ func ParseConfirmEmailResponse(rsp *http.Response) (*ConfirmEmailResponse, error
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers ConfirmEmailResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ConfirmEmailResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ConfirmEmailResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ConfirmEmailResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15486,6 +17593,13 @@ func ParseResendConfirmationResponse(rsp *http.Response) (*ResendConfirmationRes
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ResendConfirmationResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15496,6 +17610,13 @@ func ParseResendConfirmationResponse(rsp *http.Response) (*ResendConfirmationRes
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers ResendConfirmationResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -15504,6 +17625,16 @@ func ParseResendConfirmationResponse(rsp *http.Response) (*ResendConfirmationRes
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ResendConfirmationResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15582,8 +17713,25 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers LoginResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers LoginResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15592,8 +17740,45 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers LoginResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers LoginResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers LoginResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers LoginResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -15602,6 +17787,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers LoginResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15662,8 +17857,25 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers LogoutResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers LogoutResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15672,6 +17884,36 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers LogoutResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers LogoutResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers LogoutResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15750,8 +17992,25 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers ChangePasswordResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ChangePasswordResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15760,8 +18019,45 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers ChangePasswordResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ChangePasswordResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ChangePasswordResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers ChangePasswordResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -15770,6 +18066,16 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ChangePasswordResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15841,8 +18147,25 @@ func ParseRequestPasswordResetResponse(rsp *http.Response) (*RequestPasswordRese
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers RequestPasswordResetResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RequestPasswordResetResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15851,6 +18174,46 @@ func ParseRequestPasswordResetResponse(rsp *http.Response) (*RequestPasswordRese
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers RequestPasswordResetResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RequestPasswordResetResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers RequestPasswordResetResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RequestPasswordResetResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15918,8 +18281,25 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers ResetPasswordResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ResetPasswordResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -15928,6 +18308,46 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers ResetPasswordResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ResetPasswordResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ResetPasswordResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ResetPasswordResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -15992,8 +18412,25 @@ func ParseRefreshTokensResponse(rsp *http.Response) (*RefreshTokensResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers RefreshTokensResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RefreshTokensResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16002,6 +18439,36 @@ func ParseRefreshTokensResponse(rsp *http.Response) (*RefreshTokensResponse, err
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers RefreshTokensResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RefreshTokensResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RefreshTokensResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16080,8 +18547,25 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers RegisterResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RegisterResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16090,8 +18574,45 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers RegisterResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RegisterResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers RegisterResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers RegisterResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -16100,6 +18621,16 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RegisterResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16179,6 +18710,13 @@ func ParseGetRosterResponse(rsp *http.Response) (*GetRosterResponse, error) {
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetRosterResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16187,6 +18725,46 @@ func ParseGetRosterResponse(rsp *http.Response) (*GetRosterResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetRosterResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetRosterResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers GetRosterResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetRosterResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16253,6 +18831,13 @@ func ParseGetRotationResponse(rsp *http.Response) (*GetRotationResponse, error) 
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetRotationResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16261,6 +18846,46 @@ func ParseGetRotationResponse(rsp *http.Response) (*GetRotationResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetRotationResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetRotationResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers GetRotationResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetRotationResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16306,6 +18931,13 @@ func ParseListCallsResponse(rsp *http.Response) (*ListCallsResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListCallsResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16314,6 +18946,16 @@ func ParseListCallsResponse(rsp *http.Response) (*ListCallsResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListCallsResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16409,8 +19051,25 @@ func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
 			headers.Location = value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateCallResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateCallResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16419,6 +19078,66 @@ func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateCallResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateCallResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateCallResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateCallResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateCallResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CreateCallResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16471,6 +19190,13 @@ func ParseGetCallResponse(rsp *http.Response) (*GetCallResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetCallResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16479,6 +19205,26 @@ func ParseGetCallResponse(rsp *http.Response) (*GetCallResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetCallResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetCallResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16571,8 +19317,25 @@ func ParseUpdateCallResponse(rsp *http.Response) (*UpdateCallResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers UpdateCallResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateCallResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16581,6 +19344,76 @@ func ParseUpdateCallResponse(rsp *http.Response) (*UpdateCallResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateCallResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateCallResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpdateCallResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateCallResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers UpdateCallResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateCallResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers UpdateCallResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16652,8 +19485,25 @@ func ParseGetBalanceResponse(rsp *http.Response) (*GetBalanceResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers GetBalanceResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetBalanceResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16662,6 +19512,46 @@ func ParseGetBalanceResponse(rsp *http.Response) (*GetBalanceResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetBalanceResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetBalanceResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers GetBalanceResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetBalanceResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16733,8 +19623,25 @@ func ParseSuggestShortlistResponse(rsp *http.Response) (*SuggestShortlistRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers SuggestShortlistResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers SuggestShortlistResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16743,6 +19650,46 @@ func ParseSuggestShortlistResponse(rsp *http.Response) (*SuggestShortlistRespons
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers SuggestShortlistResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers SuggestShortlistResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers SuggestShortlistResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers SuggestShortlistResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16802,6 +19749,13 @@ func ParseCountStatesResponse(rsp *http.Response) (*CountStatesResponse, error) 
 	switch {
 	case rsp.StatusCode == 401:
 		var headers CountStatesResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16810,6 +19764,36 @@ func ParseCountStatesResponse(rsp *http.Response) (*CountStatesResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CountStatesResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers CountStatesResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CountStatesResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -16889,6 +19873,13 @@ func ParseExportCallResponse(rsp *http.Response) (*ExportCallResponse, error) {
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers ExportCallResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16897,6 +19888,46 @@ func ParseExportCallResponse(rsp *http.Response) (*ExportCallResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportCallResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ExportCallResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers ExportCallResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ExportCallResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17013,8 +20044,25 @@ func ParseCreateNominationResponse(rsp *http.Response) (*CreateNominationRespons
 			headers.Location = value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateNominationResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateNominationResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17023,8 +20071,75 @@ func ParseCreateNominationResponse(rsp *http.Response) (*CreateNominationRespons
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateNominationResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers CreateNominationResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateNominationResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateNominationResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateNominationResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateNominationResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateNominationResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -17033,6 +20148,16 @@ func ParseCreateNominationResponse(rsp *http.Response) (*CreateNominationRespons
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CreateNominationResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17085,6 +20210,13 @@ func ParseOpenConsentResponse(rsp *http.Response) (*OpenConsentResponse, error) 
 	switch {
 	case rsp.StatusCode == 401:
 		var headers OpenConsentResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17093,6 +20225,26 @@ func ParseOpenConsentResponse(rsp *http.Response) (*OpenConsentResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers OpenConsentResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers OpenConsentResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17178,8 +20330,25 @@ func ParseAnswerConsentResponse(rsp *http.Response) (*AnswerConsentResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers AnswerConsentResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers AnswerConsentResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17188,6 +20357,66 @@ func ParseAnswerConsentResponse(rsp *http.Response) (*AnswerConsentResponse, err
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AnswerConsentResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers AnswerConsentResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers AnswerConsentResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AnswerConsentResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers AnswerConsentResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers AnswerConsentResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17240,6 +20469,13 @@ func ParseOpenEndorsementResponse(rsp *http.Response) (*OpenEndorsementResponse,
 	switch {
 	case rsp.StatusCode == 401:
 		var headers OpenEndorsementResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17248,6 +20484,26 @@ func ParseOpenEndorsementResponse(rsp *http.Response) (*OpenEndorsementResponse,
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers OpenEndorsementResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers OpenEndorsementResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17333,8 +20589,25 @@ func ParseConfirmEndorsementResponse(rsp *http.Response) (*ConfirmEndorsementRes
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers ConfirmEndorsementResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ConfirmEndorsementResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17343,6 +20616,66 @@ func ParseConfirmEndorsementResponse(rsp *http.Response) (*ConfirmEndorsementRes
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ConfirmEndorsementResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers ConfirmEndorsementResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers ConfirmEndorsementResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ConfirmEndorsementResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ConfirmEndorsementResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ConfirmEndorsementResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17421,8 +20754,25 @@ func ParseDeclineEndorsementResponse(rsp *http.Response) (*DeclineEndorsementRes
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers DeclineEndorsementResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeclineEndorsementResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17431,6 +20781,56 @@ func ParseDeclineEndorsementResponse(rsp *http.Response) (*DeclineEndorsementRes
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeclineEndorsementResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers DeclineEndorsementResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeclineEndorsementResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeclineEndorsementResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers DeclineEndorsementResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17495,8 +20895,25 @@ func ParseListMailResponse(rsp *http.Response) (*ListMailResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers ListMailResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListMailResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17505,6 +20922,36 @@ func ParseListMailResponse(rsp *http.Response) (*ListMailResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListMailResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 422:
+		var headers ListMailResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListMailResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17593,8 +21040,25 @@ func ParseRetryMailResponse(rsp *http.Response) (*RetryMailResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers RetryMailResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RetryMailResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17603,6 +21067,76 @@ func ParseRetryMailResponse(rsp *http.Response) (*RetryMailResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RetryMailResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RetryMailResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RetryMailResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers RetryMailResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RetryMailResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers RetryMailResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RetryMailResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17655,6 +21189,13 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMeResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17663,6 +21204,26 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetMeResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetMeResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17729,6 +21290,13 @@ func ParseListMembersResponse(rsp *http.Response) (*ListMembersResponse, error) 
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListMembersResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17737,6 +21305,46 @@ func ParseListMembersResponse(rsp *http.Response) (*ListMembersResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListMembersResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListMembersResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers ListMembersResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListMembersResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17832,8 +21440,25 @@ func ParseRecordMemberResponse(rsp *http.Response) (*RecordMemberResponse, error
 			headers.Location = value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers RecordMemberResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RecordMemberResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17842,6 +21467,66 @@ func ParseRecordMemberResponse(rsp *http.Response) (*RecordMemberResponse, error
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RecordMemberResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers RecordMemberResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers RecordMemberResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RecordMemberResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers RecordMemberResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RecordMemberResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17920,8 +21605,25 @@ func ParseImportMembersResponse(rsp *http.Response) (*ImportMembersResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers ImportMembersResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ImportMembersResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17930,6 +21632,56 @@ func ParseImportMembersResponse(rsp *http.Response) (*ImportMembersResponse, err
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ImportMembersResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers ImportMembersResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ImportMembersResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ImportMembersResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ImportMembersResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -17989,6 +21741,13 @@ func ParseGetMemberResponse(rsp *http.Response) (*GetMemberResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMemberResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17997,6 +21756,36 @@ func ParseGetMemberResponse(rsp *http.Response) (*GetMemberResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetMemberResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetMemberResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetMemberResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18089,8 +21878,25 @@ func ParseAddTermResponse(rsp *http.Response) (*AddTermResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers AddTermResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers AddTermResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18099,6 +21905,76 @@ func ParseAddTermResponse(rsp *http.Response) (*AddTermResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AddTermResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AddTermResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers AddTermResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers AddTermResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AddTermResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers AddTermResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers AddTermResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18163,8 +22039,25 @@ func ParseListNominationsResponse(rsp *http.Response) (*ListNominationsResponse,
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers ListNominationsResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListNominationsResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18173,6 +22066,36 @@ func ParseListNominationsResponse(rsp *http.Response) (*ListNominationsResponse,
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListNominationsResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 422:
+		var headers ListNominationsResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListNominationsResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18235,6 +22158,13 @@ func ParseGetNominationResponse(rsp *http.Response) (*GetNominationResponse, err
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetNominationResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18243,6 +22173,26 @@ func ParseGetNominationResponse(rsp *http.Response) (*GetNominationResponse, err
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetNominationResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetNominationResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18366,8 +22316,25 @@ func ParseUpdateNominationResponse(rsp *http.Response) (*UpdateNominationRespons
 			headers.ETag = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UpdateNominationResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateNominationResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18376,8 +22343,95 @@ func ParseUpdateNominationResponse(rsp *http.Response) (*UpdateNominationRespons
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateNominationResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateNominationResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpdateNominationResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 412:
+		var headers UpdateNominationResponse412Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateNominationResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers UpdateNominationResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateNominationResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 428:
+		var headers UpdateNominationResponse428Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers428 = &headers
 	case rsp.StatusCode == 429:
 		var headers UpdateNominationResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -18386,6 +22440,16 @@ func ParseUpdateNominationResponse(rsp *http.Response) (*UpdateNominationRespons
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers UpdateNominationResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18495,8 +22559,25 @@ func ParseTakeActionResponse(rsp *http.Response) (*TakeActionResponse, error) {
 			headers.ETag = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers TakeActionResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers TakeActionResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18505,8 +22586,75 @@ func ParseTakeActionResponse(rsp *http.Response) (*TakeActionResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers TakeActionResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers TakeActionResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers TakeActionResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers TakeActionResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers TakeActionResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers TakeActionResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers TakeActionResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -18515,6 +22663,16 @@ func ParseTakeActionResponse(rsp *http.Response) (*TakeActionResponse, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers TakeActionResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18614,8 +22772,25 @@ func ParseUploadAttachmentResponse(rsp *http.Response) (*UploadAttachmentRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers UploadAttachmentResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UploadAttachmentResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18624,8 +22799,75 @@ func ParseUploadAttachmentResponse(rsp *http.Response) (*UploadAttachmentRespons
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UploadAttachmentResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UploadAttachmentResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UploadAttachmentResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers UploadAttachmentResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers UploadAttachmentResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers UploadAttachmentResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers UploadAttachmentResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -18634,6 +22876,16 @@ func ParseUploadAttachmentResponse(rsp *http.Response) (*UploadAttachmentRespons
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers UploadAttachmentResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18689,6 +22941,13 @@ func ParseDownloadAttachmentResponse(rsp *http.Response) (*DownloadAttachmentRes
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers DownloadAttachmentResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18697,6 +22956,26 @@ func ParseDownloadAttachmentResponse(rsp *http.Response) (*DownloadAttachmentRes
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DownloadAttachmentResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers DownloadAttachmentResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18785,8 +23064,25 @@ func ParseDeclareConflictResponse(rsp *http.Response) (*DeclareConflictResponse,
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers DeclareConflictResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeclareConflictResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18795,6 +23091,76 @@ func ParseDeclareConflictResponse(rsp *http.Response) (*DeclareConflictResponse,
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeclareConflictResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeclareConflictResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers DeclareConflictResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeclareConflictResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeclareConflictResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers DeclareConflictResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers DeclareConflictResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18894,8 +23260,25 @@ func ParseRequestEndorsementResponse(rsp *http.Response) (*RequestEndorsementRes
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers RequestEndorsementResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RequestEndorsementResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18904,8 +23287,75 @@ func ParseRequestEndorsementResponse(rsp *http.Response) (*RequestEndorsementRes
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RequestEndorsementResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RequestEndorsementResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RequestEndorsementResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers RequestEndorsementResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RequestEndorsementResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers RequestEndorsementResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers RequestEndorsementResponse429Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -18914,6 +23364,16 @@ func ParseRequestEndorsementResponse(rsp *http.Response) (*RequestEndorsementRes
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RequestEndorsementResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -18966,6 +23426,13 @@ func ParseGetHistoryResponse(rsp *http.Response) (*GetHistoryResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetHistoryResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18974,6 +23441,26 @@ func ParseGetHistoryResponse(rsp *http.Response) (*GetHistoryResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetHistoryResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetHistoryResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19076,8 +23563,25 @@ func ParseOverrideStageResponse(rsp *http.Response) (*OverrideStageResponse, err
 			headers.ETag = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers OverrideStageResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers OverrideStageResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19086,6 +23590,76 @@ func ParseOverrideStageResponse(rsp *http.Response) (*OverrideStageResponse, err
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers OverrideStageResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers OverrideStageResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers OverrideStageResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers OverrideStageResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers OverrideStageResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers OverrideStageResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers OverrideStageResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19178,8 +23752,25 @@ func ParseCastVoteResponse(rsp *http.Response) (*CastVoteResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers CastVoteResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CastVoteResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19188,6 +23779,76 @@ func ParseCastVoteResponse(rsp *http.Response) (*CastVoteResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CastVoteResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers CastVoteResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers CastVoteResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CastVoteResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CastVoteResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CastVoteResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CastVoteResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19233,6 +23894,13 @@ func ParseGetOpenAPIDocumentResponse(rsp *http.Response) (*GetOpenAPIDocumentRes
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetOpenAPIDocumentResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19241,6 +23909,16 @@ func ParseGetOpenAPIDocumentResponse(rsp *http.Response) (*GetOpenAPIDocumentRes
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetOpenAPIDocumentResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19326,8 +24004,25 @@ func ParseEndTermResponse(rsp *http.Response) (*EndTermResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers EndTermResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers EndTermResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19336,6 +24031,66 @@ func ParseEndTermResponse(rsp *http.Response) (*EndTermResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EndTermResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers EndTermResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers EndTermResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers EndTermResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers EndTermResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers EndTermResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19428,8 +24183,25 @@ func ParseRenewTermResponse(rsp *http.Response) (*RenewTermResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers RenewTermResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RenewTermResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19438,6 +24210,66 @@ func ParseRenewTermResponse(rsp *http.Response) (*RenewTermResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RenewTermResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RenewTermResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RenewTermResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 415:
+		var headers RenewTermResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers RenewTermResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RenewTermResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19497,6 +24329,13 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListUsersResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19505,6 +24344,36 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListUsersResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 422:
+		var headers ListUsersResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListUsersResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19600,8 +24469,25 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.Location = value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateUserResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateUserResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19610,6 +24496,66 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateUserResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateUserResponse409Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateUserResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateUserResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateUserResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CreateUserResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19695,8 +24641,25 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers UpdateUserResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateUserResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19705,6 +24668,66 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateUserResponse403Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateUserResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateUserResponse413Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers UpdateUserResponse415Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateUserResponse422Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers UpdateUserResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19748,8 +24771,25 @@ func ParseListWorkflowsResponse(rsp *http.Response) (*ListWorkflowsResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers ListWorkflowsResponse200Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListWorkflowsResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19758,6 +24798,16 @@ func ParseListWorkflowsResponse(rsp *http.Response) (*ListWorkflowsResponse, err
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListWorkflowsResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19808,8 +24858,25 @@ func ParseGetWorkflowResponse(rsp *http.Response) (*GetWorkflowResponse, error) 
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetWorkflowResponse200Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetWorkflowResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19818,6 +24885,26 @@ func ParseGetWorkflowResponse(rsp *http.Response) (*GetWorkflowResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetWorkflowResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetWorkflowResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19868,8 +24955,25 @@ func ParseGetWorkflowGraphResponse(rsp *http.Response) (*GetWorkflowGraphRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 400:
+		var headers GetWorkflowGraphResponse400Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetWorkflowGraphResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19878,6 +24982,26 @@ func ParseGetWorkflowGraphResponse(rsp *http.Response) (*GetWorkflowGraphRespons
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetWorkflowGraphResponse404Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetWorkflowGraphResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19928,6 +25052,13 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetHealthResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19936,6 +25067,16 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetHealthResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -19990,6 +25131,13 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetReadinessResponse401Headers
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19998,6 +25146,16 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetReadinessResponse5XXHeaders
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil

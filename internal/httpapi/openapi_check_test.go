@@ -396,6 +396,7 @@ func TestDocumentCheckReportsDifferences(t *testing.T) {
 		}, "differs from the document"},
 		{"a required header missing", "GET", "/api/v1/nominations/n-1", "", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("Content-Language", "en")
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = io.WriteString(w, `{"type":"about:blank","title":"unauthorized","status":401}`)
 		}, `"WWW-Authenticate" missing`},
