@@ -29,7 +29,7 @@ func FuzzMessageHeaders(f *testing.F) {
 	}
 	allowed := map[string]bool{
 		"From": true, "To": true, "Subject": true, "Message-Id": true, "Date": true,
-		"Auto-Submitted": true, "Mime-Version": true, "Content-Type": true,
+		"Auto-Submitted": true, "Mime-Version": true, "Content-Type": true, "Content-Language": true,
 	}
 	f.Fuzz(func(t *testing.T, name, nominee string) {
 		j := testJob(1, "ada@example.org", t0)

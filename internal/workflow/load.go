@@ -12,8 +12,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // TemplatesDir is the directory, inside a workflows directory, holding the
@@ -211,10 +214,68 @@ func loadTemplates(fsys fs.FS, sub, dir string) (TemplateSet, []Diagnostic, erro
 			set[name] = struct{}{}
 		}
 	}
+	diags = append(diags, checkTranslatedTemplates(fsys, sub, dir, entries, sorted)...)
 	if bad := filesWithErrors(diags); len(bad) > 0 {
 		return set, diags, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(bad, ", "))
 	}
 	return set, diags, nil
+}
+
+// checkTranslatedTemplates checks the translations of the templates:
+// each subdirectory of dir is named by a language other than English and
+// holds some of the English templates (same names, both versions), each
+// checked as the English ones are. A template without a translation in a
+// language is a warning, so that whoever edits a template sees the
+// languages still to do.
+func checkTranslatedTemplates(fsys fs.FS, sub, dir string, entries []fs.DirEntry, names []string) []Diagnostic {
+	var diags []Diagnostic
+	present := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		lang := e.Name()
+		where := filepath.Join(dir, lang)
+		if lang == phrase.Languages[0] || !phrase.Supported(lang) {
+			diags = append(diags, Diagnostic{File: where, Severity: SeverityError,
+				Message: fmt.Sprintf("%q is not a language templates are translated into (%s)", lang, strings.Join(phrase.Languages[1:], ", "))})
+			continue
+		}
+		present[lang] = true
+		files, err := fs.ReadDir(fsys, path.Join(sub, lang))
+		if err != nil {
+			diags = append(diags, Diagnostic{File: where, Severity: SeverityError, Message: err.Error()})
+			continue
+		}
+		for _, f := range files {
+			ext := filepath.Ext(f.Name())
+			name := strings.TrimSuffix(f.Name(), ext)
+			if f.IsDir() || (ext != ".txt" && ext != ".html") || slices.Contains(names, name) {
+				continue
+			}
+			diags = append(diags, Diagnostic{File: filepath.Join(where, f.Name()), Severity: SeverityError,
+				Message: fmt.Sprintf("%s translates %q, which is not a template of %s", lang, name, dir)})
+		}
+	}
+	for _, lang := range phrase.Languages[1:] {
+		for _, name := range names {
+			txtPath := filepath.Join(dir, lang, name+".txt")
+			htmlPath := filepath.Join(dir, lang, name+".html")
+			txt, _, errT := readLimited(fsys, path.Join(sub, lang, name+".txt"), txtPath)
+			html, _, errH := readLimited(fsys, path.Join(sub, lang, name+".html"), htmlPath)
+			switch {
+			case errors.Is(errT, os.ErrNotExist) && errors.Is(errH, os.ErrNotExist):
+				diags = append(diags, Diagnostic{File: txtPath, Severity: SeverityWarning,
+					Message: fmt.Sprintf("template %q has no %s translation (%s/%s.txt and .html); it is sent in English", name, lang, lang, name)})
+			case errT != nil || errH != nil:
+				diags = append(diags, Diagnostic{File: txtPath, Severity: SeverityError,
+					Message: fmt.Sprintf("the %s translation of template %q needs both %s.txt and %s.html", lang, name, name, name)})
+			default:
+				diags = append(diags, CheckTemplate(name, txtPath, txt, htmlPath, html)...)
+			}
+		}
+	}
+	return diags
 }
 
 // filesWithErrors lists, once each and in order, the files with an error.

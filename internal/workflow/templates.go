@@ -113,6 +113,14 @@ var templateLine = regexp.MustCompile(`^(?:html/)?template: ?[^:]*:(\d+):(?:(\d+
 // html/template). It parses both and renders them with sample data,
 // returning diagnostics for files textFile and htmlFile: errors for what
 // would stop a message from being sent, warnings for references the sample
+// templateFuncs are the functions mail templates may call besides the
+// built-in ones (package mail gives them, writing in the template's
+// language): date writes a time with its UTC hour, day the date alone.
+var templateFuncs = map[string]any{
+	"date": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") },
+	"day":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+}
+
 // data lacks. It does no I/O and never panics.
 func CheckTemplate(name, textFile string, text []byte, htmlFile string, html []byte) (diags []Diagnostic) {
 	defer func() {
@@ -142,7 +150,7 @@ func CheckTemplate(name, textFile string, text []byte, htmlFile string, html []b
 		add(textFile, 1, SeverityError, err.Error())
 	} else {
 		check := func(part string, lineOffset int, src string) {
-			t, err := texttemplate.New(name).Option("missingkey=zero").Parse(src)
+			t, err := texttemplate.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(src)
 			if err != nil {
 				line, msg := templateError(err)
 				add(textFile, line+lineOffset, SeverityError, msg)
@@ -161,7 +169,7 @@ func CheckTemplate(name, textFile string, text []byte, htmlFile string, html []b
 		check("subject", 0, subject)
 		check("body", 2, body)
 	}
-	ht, err := htmltemplate.New(name).Option("missingkey=zero").Parse(string(html))
+	ht, err := htmltemplate.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(string(html))
 	if err != nil {
 		line, msg := templateError(err)
 		add(htmlFile, line, SeverityError, msg)
