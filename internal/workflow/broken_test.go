@@ -93,6 +93,10 @@ func mustCopyDir(tb testing.TB, from, to string) {
 		tb.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			mustCopyDir(tb, filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join(from, e.Name()))
 		if err != nil {
 			tb.Fatal(err)
