@@ -72,7 +72,7 @@ func (st *Setup) Begin(ctx context.Context) (string, time.Time, error) {
 
 // errSetupGone is the answer for a setup link that does not work (wrong,
 // expired, spent, or an administrator exists): which, it does not say.
-var errSetupGone = &nomination.Error{Code: nomination.ENOTFOUND, Message: "this setup link does not work: it is wrong, expired or used, or an administrator exists"}
+var errSetupGone = nomination.Fail(nomination.ENOTFOUND, "SetupLinkGone", "this setup link does not work: it is wrong, expired or used, or an administrator exists")
 
 // Check reports whether token is a working setup link: ENOTFOUND when it
 // is wrong, expired or spent, or when an administrator exists.
@@ -122,8 +122,9 @@ func (st *Setup) Complete(ctx context.Context, token string, in NewUser) (*User,
 	}
 	_, key, _ := NormalizeEmail(in.Email)
 	if _, err := st.svc.store.UserByEmailKey(ctx, key); err == nil {
-		return nil, &nomination.Error{Code: nomination.ECONFLICT, Message: "an account with this email already exists",
-			Fields: []nomination.FieldError{{Field: "email", Message: "is already registered: choose another address for the administrator"}}}
+		e := nomination.Fail(nomination.ECONFLICT, "AccountExists", "an account with this email already exists")
+		e.Fields = []nomination.FieldError{nomination.Problem("email", "EmailTakenAdmin", "is already registered: choose another address for the administrator")}
+		return nil, e
 	} else if nomination.ErrorCode(err) != nomination.ENOTFOUND {
 		return nil, err
 	}
