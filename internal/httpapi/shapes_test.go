@@ -463,7 +463,8 @@ func TestNominationsFact(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.Replace(string(src), "\nid: mag\n", "\nid: mag-one-each\n", 1)
-	text = strings.Replace(text, "      - rule: complete\n        message: Answer every required question", "      - rule: nominator.nominations == 0\n        message: Submit one nomination in this call; withdraw the others first.\n      - rule: complete\n        message: Answer every required question", 1)
+	// Before the first "complete" guard, the submit action's.
+	text = strings.Replace(text, "      - rule: complete\n", "      - rule: nominator.nominations == 0\n        message: Submit one nomination in this call; withdraw the others first.\n      - rule: complete\n", 1)
 	templates, _, err := workflow.LoadTemplates("../../workflows/templates")
 	if err != nil {
 		t.Fatal(err)

@@ -102,6 +102,13 @@ var formats = func() *locale.Catalog {
 // built-in ones.
 func funcsIn(lang string) map[string]any {
 	L := formats.In(lang)
+	if lang == locale.Source {
+		// The English templates' dates as they always were.
+		return map[string]any{
+			"date": func(t time.Time) string { return t.UTC().Format("2 January 2006 15:04 MST") },
+			"day":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+		}
+	}
 	return map[string]any{
 		// date writes a time for people in the template's language, in
 		// UTC: "31 March 2026, 23:59 UTC", "31 mars 2026 à 23:59 UTC".
@@ -133,7 +140,7 @@ func LoadTemplates(fsys fs.FS) (*Templates, error) {
 		}
 		lang := e.Name()
 		if !locale.Supported(lang) || lang == locale.Source {
-			return nil, fmt.Errorf("mail templates %s/: not a language Nomina writes in (%s)", lang, strings.Join(locale.Languages[1:], ", "))
+			continue // not a translation; nomina workflows validate says so
 		}
 		sub, err := fs.Sub(fsys, lang)
 		if err != nil {
