@@ -34,7 +34,7 @@ var errBadToken = nomination.Fail(nomination.EUNAUTHORIZED, "BadAccessToken", "t
 
 // errNoKeys answers a sign-in before the signing keys are loaded from the
 // store (the service is not ready yet).
-var errNoKeys = &nomination.Error{Code: nomination.EUNAVAILABLE, Message: "the service is starting; try again shortly"}
+var errNoKeys = nomination.Fail(nomination.EUNAVAILABLE, "ServiceStarting", "the service is starting; try again shortly")
 
 // AccessClaims are the claims of a verified access token.
 type AccessClaims struct {
