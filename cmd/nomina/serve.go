@@ -73,7 +73,7 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 			log.Warn("closing store", "err", err)
 		}
 	}()
-	store := mongostore.New(client.Database(cfg.Database), log)
+	store := client.NewStore(cfg.Database, log)
 
 	registry, err := loadWorkflows(cfg.WorkflowsDir, e)
 	if err != nil {

@@ -31,7 +31,7 @@ func openShellStore(ctx context.Context, e env, configPath string) (*shellStore,
 	if err != nil {
 		return nil, &exitError{code: 1, err: fmt.Errorf("store: %w", err)}
 	}
-	s := &shellStore{cfg: cfg, log: log, client: client, store: mongostore.New(client.Database(cfg.Database), log)}
+	s := &shellStore{cfg: cfg, log: log, client: client, store: client.NewStore(cfg.Database, log)}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx); err != nil {

@@ -53,6 +53,24 @@ func BenchmarkVotes(b *testing.B) {
 			}
 		})
 	})
+	// What a vote costs at the least: an insert (its event) and a rewrite
+	// by _id (the projection), the pair the design commits with.
+	b.Run("raw-pair", func(b *testing.B) {
+		coll := st.db.Collection("bench_raw_pair")
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				id := bson.NewObjectID()
+				if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "v", Value: 1}}); err != nil {
+					b.Error(err)
+				}
+				if _, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "v", Value: 2}}); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+	})
 	// The approvals that decide a nomination with every reviewer eligible.
 	const toDecide = 26
 	var next atomic.Int64

@@ -34,13 +34,23 @@ func init() {
 		Index{Collection: colNominations, Keys: bson.D{{Key: "call", Value: 1}, {Key: "state", Value: 1}}},
 		Index{Collection: colNominations, Keys: bson.D{{Key: "owner", Value: 1}}},
 		Index{Collection: colNominations, Keys: bson.D{{Key: "review_panels", Value: 1}}},
+		// The call's listing in each sort order, with and without a state
+		// (the same keys the embedded store's expression indexes cover).
+		Index{Collection: colNominations, Keys: bson.D{{Key: "call", Value: 1}, {Key: "state", Value: 1}, {Key: "sort_name", Value: 1}, {Key: "_id", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "call", Value: 1}, {Key: "state", Value: 1}, {Key: "submitted_at", Value: 1}, {Key: "_id", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "call", Value: 1}, {Key: "state", Value: 1}, {Key: "mean_score", Value: -1}, {Key: "_id", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "call", Value: 1}, {Key: "sort_name", Value: 1}, {Key: "_id", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "call", Value: 1}, {Key: "submitted_at", Value: 1}, {Key: "_id", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "call", Value: 1}, {Key: "mean_score", Value: -1}, {Key: "_id", Value: 1}}},
+		Index{Collection: colNominations, Keys: bson.D{{Key: "owner", Value: 1}, {Key: "_id", Value: 1}}},
 	)
 }
 
 // Nominations keeps calls, the nominations' events and projections, and
 // their files (GridFS).
 type Nominations struct {
-	db *mongo.Database
+	db  *mongo.Database
+	sql *sqlReader // nil: every listing through the driver
 }
 
 var (
@@ -49,7 +59,7 @@ var (
 )
 
 // Nominations returns the nomination store over the same database.
-func (s *Store) Nominations() *Nominations { return &Nominations{db: s.db} }
+func (s *Store) Nominations() *Nominations { return &Nominations{db: s.db, sql: s.sql} }
 
 type callDoc struct {
 	Slug            string    `bson:"_id"`
@@ -385,6 +395,11 @@ func nominationFilter(f nomination.ListFilter) bson.D {
 
 // ListNominations returns projections matching f in f.Sort order.
 func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilter) ([]*nomination.Nomination, error) {
+	if s.sql != nil {
+		if out, ok, err := s.sql.listNominations(ctx, f); ok || err != nil {
+			return out, err
+		}
+	}
 	order := bson.D{{Key: "_id", Value: 1}}
 	switch f.Sort {
 	case "name":
@@ -445,6 +460,11 @@ func (s *Nominations) scan(ctx context.Context, filter bson.D, opts *options.Fin
 
 // CountStates counts a call's nominations by state.
 func (s *Nominations) CountStates(ctx context.Context, call string) (map[string]int, error) {
+	if s.sql != nil {
+		if out, ok, err := s.sql.countStates(ctx, call); ok || err != nil {
+			return out, err
+		}
+	}
 	cur, err := s.db.Collection(colNominations).Find(ctx, bson.D{{Key: "call", Value: call}},
 		options.Find().SetProjection(bson.D{{Key: "state", Value: 1}}))
 	if err != nil {

@@ -54,7 +54,7 @@ func indexIDPaths(ctx context.Context, dir, database string) error {
 			return fmt.Errorf("index _id of %s: %w", t, err)
 		}
 	}
-	return nil
+	return indexNominationPaths(ctx, db)
 }
 
 // collections lists every collection the store uses, so they exist (and

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -111,6 +112,9 @@ func (c *Client) Close(ctx context.Context) error {
 type Store struct {
 	db  *mongo.Database
 	log *slog.Logger
+	// sql, on the embedded store, reads its file for the listings that
+	// FerretDB would answer by scanning; nil elsewhere.
+	sql *sqlReader
 }
 
 // New returns the store over db.
@@ -119,6 +123,22 @@ func New(db *mongo.Database, log *slog.Logger) *Store {
 		log = slog.Default()
 	}
 	return &Store{db: db, log: log}
+}
+
+// NewStore returns the store over the named database. On the embedded
+// store it also reads the database's SQLite file for listings (see
+// sqlindex.go); elsewhere it is New(c.Database(name), log).
+func (c *Client) NewStore(name string, log *slog.Logger) *Store {
+	s := New(c.Database(name), log)
+	if c.embedded != nil {
+		r, err := openSQLReader(filepath.Join(c.embedded.dir, name+".sqlite"))
+		if err != nil {
+			s.log.Warn("listings scan the embedded store: its file could not be opened", "err", err)
+			return s
+		}
+		s.sql = r
+	}
+	return s
 }
 
 // DB returns the underlying database.

@@ -110,7 +110,8 @@ func NewDatabase(tb testing.TB) *mongo.Database {
 // NewStore returns a *mongostore.Store over a fresh database.
 func NewStore(tb testing.TB) *mongostore.Store {
 	tb.Helper()
-	return mongostore.New(NewDatabase(tb), nil)
+	db := NewDatabase(tb)
+	return shared(tb).NewStore(db.Name(), nil)
 }
 
 // Connect opens a second, independent client to the shared store (as a

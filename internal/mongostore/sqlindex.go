@@ -1,0 +1,295 @@
+package mongostore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/igf/nomina/internal/nomination"
+)
+
+// The embedded store (FerretDB v1.24, SQLite backend) passes no filter
+// but {_id: value} down to SQLite: every other query reads and decodes the
+// whole collection, so a listing costs time in proportion to everything
+// stored. The nominations' listings and counts are therefore answered on
+// the embedded store straight from its SQLite file, read-only, through
+// expression indexes on the JSON paths they filter and sort by (the same
+// paths the MongoDB indexes in nominations.go cover). Writes still go
+// through the driver only; SQLite's WAL gives these reads the last
+// committed state, exactly what a find through FerretDB would see.
+
+// sqlPath is the SQL expression of a top-level or nested field of a
+// collection's documents, as indexed below; queries must spell it the same
+// way for SQLite to use the index.
+func sqlPath(field string) string { return `_ferretdb_sjson->>'$.` + field + `'` }
+
+// nominationSQLIndexes are the expression indexes of the nominations
+// table: the call's listing in each sort order, with and without a state,
+// the counts per state (index-only), an owner's list, and id order.
+var nominationSQLIndexes = map[string][]string{
+	"call_state_id":        {"call", "state", "_id"},
+	"call_state_name":      {"call", "state", "sort_name", "_id"},
+	"call_state_submitted": {"call", "state", "submitted_at", "_id"},
+	"call_state_score":     {"call", "state", "mean_score DESC", "_id"},
+	"call_id":              {"call", "_id"},
+	"call_name":            {"call", "sort_name", "_id"},
+	"call_submitted":       {"call", "submitted_at", "_id"},
+	"call_score":           {"call", "mean_score DESC", "_id"},
+	"owner_id":             {"owner", "_id"},
+	"id_text":              {"_id"},
+}
+
+func indexColumns(cols []string) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		name, desc, _ := strings.Cut(c, " ")
+		out[i] = sqlPath(name)
+		if desc != "" {
+			out[i] += " " + desc
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// tableOf returns the SQLite table holding collection, "" when it does not
+// exist (yet).
+func tableOf(ctx context.Context, db *sql.DB, collection string) (string, error) {
+	var t string
+	err := db.QueryRowContext(ctx, `SELECT table_name FROM "_ferretdb_collections" WHERE name = ?`, collection).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return t, err
+}
+
+// indexNominationPaths creates the nominations table's expression indexes.
+// It is idempotent; on a table that already holds many nominations the
+// first run builds them (once).
+func indexNominationPaths(ctx context.Context, db *sql.DB) error {
+	t, err := tableOf(ctx, db, colNominations)
+	if err != nil || t == "" {
+		return err
+	}
+	names := make([]string, 0, len(nominationSQLIndexes))
+	for n := range nominationSQLIndexes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, t+"_nomina_"+n, t, indexColumns(nominationSQLIndexes[n]))
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("index nominations %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// containsFold is nomina_contains(haystack, needle): whether needle is a
+// case-insensitive substring of haystack, as the driver path's regular
+// expression with the "i" option finds it.
+func containsFold(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	h, _ := args[0].(string)
+	n, _ := args[1].(string)
+	if strings.Contains(strings.ToLower(h), strings.ToLower(n)) {
+		return int64(1), nil
+	}
+	return int64(0), nil
+}
+
+var registerFunctions = sync.OnceValue(func() error {
+	return sqlite.RegisterDeterministicScalarFunction("nomina_contains", 2, containsFold)
+})
+
+// sqlReader reads one embedded database's file.
+type sqlReader struct {
+	db *sql.DB
+}
+
+// openSQLReader opens path read-only (query_only) with a small pool whose
+// idle connections close, so a dropped database's file is not held open.
+func openSQLReader(path string) (*sqlReader, error) {
+	if err := registerFunctions(); err != nil {
+		return nil, fmt.Errorf("register sqlite functions: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "query_only(1)")
+	q.Add("mode", "rw") // never create the file: FerretDB does
+	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(4)
+	db.SetConnMaxIdleTime(30 * time.Second)
+	return &sqlReader{db: db}, nil
+}
+
+var fieldName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+
+// nominationQuery builds the SELECT of f on table t; ok false when f asks
+// for something it does not express (the driver answers then).
+func nominationQuery(t string, f nomination.ListFilter, what string) (q string, args []any, ok bool) {
+	var where []string
+	in := func(expr string, vals []string) {
+		ph := make([]string, len(vals))
+		for i, v := range vals {
+			ph[i] = "?"
+			args = append(args, v)
+		}
+		where = append(where, expr+" IN ("+strings.Join(ph, ", ")+")")
+	}
+	if f.Call != "" {
+		where = append(where, sqlPath("call")+" = ?")
+		args = append(args, f.Call)
+	}
+	switch len(f.States) {
+	case 0:
+	case 1:
+		where = append(where, sqlPath("state")+" = ?")
+		args = append(args, f.States[0])
+	default:
+		in(sqlPath("state"), f.States)
+	}
+	panels := func() string {
+		ph := make([]string, len(f.Panels))
+		for i, p := range f.Panels {
+			ph[i] = "?"
+			args = append(args, p)
+		}
+		return `EXISTS (SELECT 1 FROM json_each(_ferretdb_sjson, '$.review_panels') WHERE value IN (` + strings.Join(ph, ", ") + `))`
+	}
+	switch {
+	case f.OwnerOrPanels:
+		args = append(args, f.Owner)
+		where = append(where, "("+sqlPath("owner")+" = ? OR "+panels()+")")
+	default:
+		if f.Owner != "" {
+			where = append(where, sqlPath("owner")+" = ?")
+			args = append(args, f.Owner)
+		}
+		if len(f.Panels) > 0 {
+			where = append(where, panels())
+		}
+	}
+	if len(f.IDs) > 0 {
+		in(sqlPath("_id"), f.IDs)
+	}
+	if f.After != "" {
+		where = append(where, sqlPath("_id")+" > ?")
+		args = append(args, f.After)
+	}
+	keys := make([]string, 0, len(f.FieldEquals))
+	for k := range f.FieldEquals {
+		if !fieldName.MatchString(k) {
+			return "", nil, false
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		// As the driver's {fields.k: v}: the value, or an array holding it.
+		p := sqlPath("fields." + k)
+		where = append(where, "("+p+" = ? OR (json_type(_ferretdb_sjson, '$.fields."+k+"') = 'array' AND EXISTS (SELECT 1 FROM json_each(_ferretdb_sjson, '$.fields."+k+"') WHERE value = ?)))")
+		args = append(args, f.FieldEquals[k], f.FieldEquals[k])
+	}
+	if f.Query != "" {
+		where = append(where, "(nomina_contains("+sqlPath("nominee_name")+", ?) OR nomina_contains("+sqlPath("organization")+", ?))")
+		args = append(args, f.Query, f.Query)
+	}
+	q = "SELECT " + what + " FROM " + fmt.Sprintf("%q", t)
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	return q, args, true
+}
+
+// orderBy is the ORDER BY of a listing, matching the driver path's sort
+// (missing values first ascending, last descending, as both engines do).
+func orderBy(sortKey string) string {
+	switch sortKey {
+	case "name":
+		return " ORDER BY " + sqlPath("sort_name") + ", " + sqlPath("_id")
+	case "submitted":
+		return " ORDER BY " + sqlPath("submitted_at") + ", " + sqlPath("_id")
+	case "score":
+		return " ORDER BY " + sqlPath("mean_score") + " DESC, " + sqlPath("_id")
+	}
+	return " ORDER BY " + sqlPath("_id")
+}
+
+// listNominations answers ListNominations from the file; ok false when the
+// collection or the query is beyond it.
+func (r *sqlReader) listNominations(ctx context.Context, f nomination.ListFilter) (out []*nomination.Nomination, ok bool, err error) {
+	t, err := tableOf(ctx, r.db, colNominations)
+	if err != nil || t == "" {
+		return nil, false, nil // no file or table yet: the driver answers
+	}
+	q, args, ok := nominationQuery(t, f, sqlPath("body"))
+	if !ok {
+		return nil, false, nil
+	}
+	q += orderBy(f.Sort)
+	if f.Limit > 0 || f.Offset > 0 {
+		limit := int64(-1)
+		if f.Limit > 0 {
+			limit = int64(f.Limit)
+		}
+		q += " LIMIT ? OFFSET ?"
+		args = append(args, limit, int64(f.Offset))
+	}
+	rows, err := r.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, true, fmt.Errorf("list nominations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, true, fmt.Errorf("list nominations: %w", err)
+		}
+		var n nomination.Nomination
+		if err := json.Unmarshal([]byte(body), &n); err != nil {
+			return nil, true, fmt.Errorf("decode listed nomination: %w", err)
+		}
+		out = append(out, &n)
+	}
+	return out, true, rows.Err()
+}
+
+// countStates counts a call's nominations by state from the (call, state)
+// index alone.
+func (r *sqlReader) countStates(ctx context.Context, call string) (map[string]int, bool, error) {
+	t, err := tableOf(ctx, r.db, colNominations)
+	if err != nil || t == "" {
+		return nil, false, nil // no file or table yet: the driver answers
+	}
+	q, args, _ := nominationQuery(t, nomination.ListFilter{Call: call}, sqlPath("state")+", count(*)")
+	rows, err := r.db.QueryContext(ctx, q+" GROUP BY "+sqlPath("state"), args...)
+	if err != nil {
+		return nil, true, fmt.Errorf("count states: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var state sql.NullString
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, true, fmt.Errorf("count states: %w", err)
+		}
+		out[state.String] += n
+	}
+	return out, true, rows.Err()
+}
