@@ -33,6 +33,9 @@ const (
 // above; BaseURL (the public address links in mail point to) and Links are
 // required.
 type Config struct {
+	// NoSessionCache makes every request read its user and session from
+	// the store even when the store keeps a RevocationLog.
+	NoSessionCache bool
 	Issuer         string
 	Audience       string
 	BaseURL        string
@@ -71,6 +74,9 @@ type Service struct {
 	// dummyHash is verified against when there is no real hash to check,
 	// so a login for an unknown account takes as long as one for a known one.
 	dummyHash string
+	// cache, when the store keeps a RevocationLog, answers Authenticate
+	// without store lookups (see sessioncache.go); nil otherwise.
+	cache *sessionCache
 }
 
 // NewService returns a Service over store, enqueuing mail on outbox and
@@ -125,7 +131,13 @@ func NewService(store Store, outbox nomination.Outbox, keys KeySource, cfg Confi
 	if err != nil {
 		return nil, err
 	}
+	var cache *sessionCache
+	if rl, ok := store.(RevocationLog); ok && !cfg.NoSessionCache {
+		cache = newSessionCache(rl, time.Now)
+		store = cachingStore{Store: store, cache: cache}
+	}
 	return &Service{
+		cache:     cache,
 		store:     store,
 		outbox:    outbox,
 		tokens:    NewAccessTokens(keys, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
@@ -690,22 +702,42 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*Princi
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.store.UserByID(ctx, c.UserID)
-	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-		return nil, errBadToken
+	cached := s.cache != nil && s.cache.usable(ctx)
+	var readAt time.Time
+	if cached {
+		readAt = s.cache.now()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
+	u, hit := (*User)(nil), false
+	if cached {
+		u, hit = s.cache.user(c.UserID)
+	}
+	if !hit {
+		var err error
+		u, err = s.store.UserByID(ctx, c.UserID)
+		if nomination.ErrorCode(err) == nomination.ENOTFOUND {
+			return nil, errBadToken
+		}
+		if err != nil {
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
+		if cached {
+			s.cache.putUser(u, readAt)
+		}
 	}
 	if u.Disabled || c.IssuedAt.Before(u.ValidAfter) {
 		return nil, errBadToken
 	}
-	revoked, err := s.store.FamilyRevoked(ctx, c.SessionID)
-	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
-	}
-	if revoked {
-		return nil, errBadToken
+	if !cached || !s.cache.sessionLive(c.SessionID) {
+		revoked, err := s.store.FamilyRevoked(ctx, c.SessionID)
+		if err != nil {
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
+		if revoked {
+			return nil, errBadToken
+		}
+		if cached {
+			s.cache.putLive(c.SessionID, readAt)
+		}
 	}
 	return &Principal{
 		UserID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Panels: u.Panels,

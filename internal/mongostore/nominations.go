@@ -50,7 +50,8 @@ func init() {
 // their files (GridFS).
 type Nominations struct {
 	db  *mongo.Database
-	sql *sqlReader // nil: every listing through the driver
+	sql   *sqlReader // nil: every listing through the driver
+	calls *callCache
 }
 
 var (
@@ -59,7 +60,7 @@ var (
 )
 
 // Nominations returns the nomination store over the same database.
-func (s *Store) Nominations() *Nominations { return &Nominations{db: s.db, sql: s.sql} }
+func (s *Store) Nominations() *Nominations { return &Nominations{db: s.db, sql: s.sql, calls: s.calls} }
 
 type callDoc struct {
 	Slug            string    `bson:"_id"`
@@ -105,13 +106,23 @@ func (s *Nominations) CreateCall(ctx context.Context, c nomination.Call) error {
 
 // GetCall returns a call caught up with its committed revisions;
 // ENOTFOUND when there is none.
+// A call read less than callCacheTTL ago on this instance is answered
+// from memory.
 func (s *Nominations) GetCall(ctx context.Context, slug string) (nomination.Call, error) {
+	if d, ok := s.calls.get(slug); ok {
+		return fromCallDoc(d), nil
+	}
+	fetched := s.calls.now()
 	var d callDoc
 	err := s.db.Collection(colCalls).FindOne(ctx, bson.D{{Key: "_id", Value: slug}}).Decode(&d)
 	if err != nil {
 		return nomination.Call{}, translate("get call", err)
 	}
-	return s.catchUpCall(ctx, d)
+	c, err := s.catchUpCall(ctx, d)
+	if err == nil {
+		s.calls.put(toCallDoc(c), fetched)
+	}
+	return c, err
 }
 
 // catchUpCall follows the revisions past d's version and rewrites a stale
@@ -166,8 +177,12 @@ func (s *Nominations) ReplaceCall(ctx context.Context, c nomination.Call) error 
 	d := toCallDoc(c)
 	_, err := s.db.Collection(colCallRevisions).InsertOne(ctx, bson.D{{Key: "_id", Value: callRevisionID(c.Slug, c.Version)}, {Key: "call", Value: d}})
 	if err != nil {
+		// Another instance committed this revision: what is cached here
+		// is behind it.
+		s.calls.drop(c.Slug)
 		return translate("commit call revision", err)
 	}
+	s.calls.put(d, s.calls.now())
 	_, err = s.db.Collection(colCalls).ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.Slug}}, d)
 	if err != nil {
 		return translate("replace call", err) // committed: readers catch up from the revision

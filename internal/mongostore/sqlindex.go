@@ -16,6 +16,7 @@ import (
 
 	"modernc.org/sqlite"
 
+	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/nomination"
 )
 
@@ -92,7 +93,39 @@ func indexNominationPaths(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("index nominations %s: %w", n, err)
 		}
 	}
+	// The account change log is read by _id range.
+	if t, err = tableOf(ctx, db, colAuthLog); err != nil || t == "" {
+		return err
+	}
+	q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, t+"_nomina_id_text", t, indexColumns([]string{"_id"}))
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("index account changes: %w", err)
+	}
 	return nil
+}
+
+// revocations answers Users.Revocations from the file.
+func (r *sqlReader) revocations(ctx context.Context, after string) ([]auth.Revocation, bool, error) {
+	t, err := tableOf(ctx, r.db, colAuthLog)
+	if err != nil || t == "" {
+		return nil, false, nil
+	}
+	q := fmt.Sprintf(`SELECT %s, %s FROM %q WHERE %s > ? ORDER BY %s LIMIT 100000`, sqlPath("key"), sqlPath("at"), t, sqlPath("_id"), sqlPath("_id"))
+	rows, err := r.db.QueryContext(ctx, q, after)
+	if err != nil {
+		return nil, true, fmt.Errorf("read account changes: %w", err)
+	}
+	defer rows.Close()
+	var out []auth.Revocation
+	for rows.Next() {
+		var key string
+		var ms int64
+		if err := rows.Scan(&key, &ms); err != nil {
+			return nil, true, fmt.Errorf("read account changes: %w", err)
+		}
+		out = append(out, auth.Revocation{Key: key, At: time.UnixMilli(ms).UTC()})
+	}
+	return out, true, rows.Err()
 }
 
 // containsFold is nomina_contains(haystack, needle): whether needle is a

@@ -61,7 +61,7 @@ func indexIDPaths(ctx context.Context, dir, database string) error {
 // are indexed) before the first request; the attachments bucket included.
 var collections = []string{
 	colCalls, colCallRevisions, colEvents, colNominations, colTimers, colTimerClaims,
-	colUsers, colUserRevisions, colRefreshTokens, colRefreshSpent, colRevokedFamily, colLinkTokens, colLinkUsed, colAttempts, colUserIDs,
+	colUsers, colUserRevisions, colRefreshTokens, colRefreshSpent, colRevokedFamily, colLinkTokens, colLinkUsed, colAttempts, colUserIDs, colAuthLog,
 	mailJobs, mailDue, mailClaims, mailResults,
 	colMembers, colMemberChanges, colWorkflowVersions, colSecrets,
 	"attachments.files", "attachments.chunks",

@@ -115,6 +115,8 @@ type Store struct {
 	// sql, on the embedded store, reads its file for the listings that
 	// FerretDB would answer by scanning; nil elsewhere.
 	sql *sqlReader
+	// calls caches calls for this instance (see callCacheTTL).
+	calls *callCache
 }
 
 // New returns the store over db.
@@ -122,7 +124,7 @@ func New(db *mongo.Database, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{db: db, log: log}
+	return &Store{db: db, log: log, calls: newCallCache()}
 }
 
 // NewStore returns the store over the named database. On the embedded

@@ -50,13 +50,14 @@ func init() {
 // each commit, and since such rewrites may land out of order, every read
 // checks for a newer revision and catches up (read-repair).
 type Users struct {
-	db *mongo.Database
+	db  *mongo.Database
+	sql *sqlReader // nil: the log is read through the driver
 }
 
 var _ auth.Store = (*Users)(nil)
 
 // Users returns the account store over the same database.
-func (s *Store) Users() *Users { return &Users{db: s.db} }
+func (s *Store) Users() *Users { return &Users{db: s.db, sql: s.sql} }
 
 type userDoc struct {
 	EmailKey     string    `bson:"_id"`
@@ -212,6 +213,9 @@ const maxUpdateTries = 16
 // returns the user as committed, or ENOTFOUND. Concurrent changes of one
 // user are serialised by the revision insert, so none is lost.
 func (s *Users) UpdateUser(ctx context.Context, id string, ch auth.UserChanges) (*auth.User, error) {
+	if err := s.logChange(ctx, auth.UserKey(id)); err != nil {
+		return nil, err
+	}
 	for range maxUpdateTries {
 		var d userDoc
 		if err := s.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "uid", Value: id}}).Decode(&d); err != nil {
@@ -365,6 +369,9 @@ func (s *Users) SpendRefreshToken(ctx context.Context, hash string, at time.Time
 // RevokeFamily inserts the revocation of a session; a second revocation
 // keeps the first and is not an error.
 func (s *Users) RevokeFamily(ctx context.Context, family, reason string, at time.Time) error {
+	if err := s.logChange(ctx, auth.SessionKey(family)); err != nil {
+		return err
+	}
 	_, err := s.db.Collection(colRevokedFamily).InsertOne(ctx, bson.D{
 		{Key: "_id", Value: family}, {Key: "reason", Value: reason}, {Key: "at", Value: at.UTC()},
 	})
@@ -456,6 +463,11 @@ func (s *Users) DeleteExpired(ctx context.Context, attemptsBefore, tokensBefore 
 		return n, translate("delete old attempts", err)
 	}
 	n += res.DeletedCount
+	if purged, err := s.purgeLog(ctx, attemptsBefore); err != nil {
+		return n, err
+	} else {
+		n += purged
+	}
 	res, err = s.db.Collection(colLinkUsed).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: tokensBefore.UTC()}}}})
 	if err != nil {
 		return n, translate("delete used links", err)
