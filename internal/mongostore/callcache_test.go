@@ -2,9 +2,11 @@ package mongostore
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/nomination"
 )
 
@@ -65,5 +67,54 @@ func TestCallCacheAcrossInstances(t *testing.T) {
 	}
 	if got := seats(b); got != 20 {
 		t.Fatalf("b reads %d seats after losing the race", got)
+	}
+}
+
+// The directory's lists: a change made through this instance is seen at
+// once, one made through another within memberCacheTTL.
+func TestMemberCacheAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	c, err := Connect(ctx, Options{DataDir: t.TempDir(), Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := c.Prepare(ctx, "nomina"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.NewStore("nomina", nil), c.NewStore("nomina", nil)
+	clock := time.Now()
+	a.members.now = func() time.Time { return clock }
+	add := func(s *Store, n int) {
+		t.Helper()
+		email := fmt.Sprintf("r%d@x", n)
+		if err := s.Users().CreateUser(ctx, &auth.User{ID: fmt.Sprint("u", n), EmailKey: email, Email: email, Name: email,
+			Roles: []auth.Role{auth.RoleReviewer}, Panels: []string{"lp"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		t.Helper()
+		ms, err := a.Directory().PanelMembers(ctx, "lp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ms)
+	}
+	add(a, 1)
+	if n := count(); n != 1 {
+		t.Fatalf("%d members", n)
+	}
+	add(a, 2)
+	if n := count(); n != 2 {
+		t.Fatalf("%d members after a change here", n)
+	}
+	add(b, 3)
+	if n := count(); n != 2 {
+		t.Fatalf("%d members: the cache was not used", n)
+	}
+	clock = clock.Add(memberCacheTTL)
+	if n := count(); n != 3 {
+		t.Fatalf("%d members a TTL after another instance's change", n)
 	}
 }

@@ -3,6 +3,7 @@ package mongostore
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -61,15 +62,44 @@ func (d *Directory) UserByEmail(ctx context.Context, email string) (nomination.M
 }
 
 // members returns the enabled users matching filter, each caught up with
-// its latest committed revision and checked again with keep.
-func (d *Directory) members(ctx context.Context, op string, filter bson.D, keep func(userDoc) bool) ([]nomination.Member, error) {
-	cur, err := d.users.db.Collection(colUsers).Find(ctx, filter)
-	if err != nil {
-		return nil, translate(op, err)
+// its latest committed revision and checked again with keep; answered
+// from the instance's cache when read less than memberCacheTTL ago.
+//
+// On the embedded store the accounts are found through the expression
+// indexes of their roles or panels (sqlField holding one of sqlValues),
+// instead of a scan of every account.
+func (d *Directory) members(ctx context.Context, op string, filter bson.D, sqlField string, sqlValues []string, keep func(userDoc) bool) ([]nomination.Member, error) {
+	key := op + "\x00" + strings.Join(sqlValues, "\x00")
+	cached, gen, ok := d.users.members.get(key)
+	if ok {
+		return cached, nil
 	}
+	readAt := d.users.members.now()
+	out, err := d.readMembers(ctx, op, filter, sqlField, sqlValues, keep)
+	if err == nil {
+		d.users.members.put(key, out, gen, readAt)
+	}
+	return out, err
+}
+
+// readMembers reads what members answers from the store.
+func (d *Directory) readMembers(ctx context.Context, op string, filter bson.D, sqlField string, sqlValues []string, keep func(userDoc) bool) ([]nomination.Member, error) {
 	var docs []userDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(op, err)
+	found := false
+	if d.users.sql != nil {
+		var err error
+		if docs, found, err = d.users.sql.usersHolding(ctx, sqlField, sqlValues); err != nil {
+			return nil, translate(op, err)
+		}
+	}
+	if !found {
+		cur, err := d.users.db.Collection(colUsers).Find(ctx, filter)
+		if err != nil {
+			return nil, translate(op, err)
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, translate(op, err)
+		}
 	}
 	// One query finds which accounts have a newer revision than their
 	// projection; only those are caught up one by one.
@@ -111,14 +141,14 @@ func (d *Directory) members(ctx context.Context, op string, filter bson.D, keep 
 
 // PanelMembers returns the enabled reviewers on panel.
 func (d *Directory) PanelMembers(ctx context.Context, panel string) ([]nomination.Member, error) {
-	return d.members(ctx, "panel members", bson.D{{Key: "panels", Value: panel}}, func(u userDoc) bool {
+	return d.members(ctx, "panel members", bson.D{{Key: "panels", Value: panel}}, "panels", []string{panel}, func(u userDoc) bool {
 		return slices.Contains(u.Roles, "reviewer") && slices.Contains(u.Panels, panel)
 	})
 }
 
 // Staff returns the enabled secretariat members and admins.
 func (d *Directory) Staff(ctx context.Context) ([]nomination.Member, error) {
-	return d.members(ctx, "staff", bson.D{}, func(u userDoc) bool {
+	return d.members(ctx, "staff", bson.D{{Key: "roles", Value: bson.D{{Key: "$in", Value: bson.A{"secretariat", "admin"}}}}}, "roles", []string{"secretariat", "admin"}, func(u userDoc) bool {
 		return slices.Contains(u.Roles, "secretariat") || slices.Contains(u.Roles, "admin")
 	})
 }

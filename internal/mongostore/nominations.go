@@ -49,7 +49,7 @@ func init() {
 // Nominations keeps calls, the nominations' events and projections, and
 // their files (GridFS).
 type Nominations struct {
-	db  *mongo.Database
+	db    *mongo.Database
 	sql   *sqlReader // nil: every listing through the driver
 	calls *callCache
 }

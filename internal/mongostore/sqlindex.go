@@ -326,3 +326,130 @@ func (r *sqlReader) countStates(ctx context.Context, call string) (map[string]in
 	}
 	return out, true, rows.Err()
 }
+
+// Accounts are found by role and by panel (mail audiences, quorums): both
+// are arrays, which SQLite indexes by position. The first arrayPositions
+// entries are indexed one by one, and the length, so the few accounts with
+// more entries are found through it and checked by the caller.
+const arrayPositions = 4
+
+var userArrays = []string{"roles", "panels"}
+
+// indexUserPaths creates the expression indexes of the users table and of
+// the sign-in attempts (counted per key since a time by the throttle).
+func indexUserPaths(ctx context.Context, db *sql.DB) error {
+	if t, err := tableOf(ctx, db, colAttempts); err != nil {
+		return err
+	} else if t != "" {
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, t+"_nomina_key_at", t, indexColumns([]string{"key", "at", "_id"}))
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("index attempts: %w", err)
+		}
+	}
+	t, err := tableOf(ctx, db, colUsers)
+	if err != nil || t == "" {
+		return err
+	}
+	for _, a := range userArrays {
+		for i := 0; i < arrayPositions; i++ {
+			q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, fmt.Sprintf("%s_nomina_%s%d", t, a, i), t, sqlPath(fmt.Sprintf("%s[%d]", a, i)))
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("index users %s[%d]: %w", a, i, err)
+			}
+		}
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, t+"_nomina_"+a+"_len", t, arrayLength(a))
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("index users %s length: %w", a, err)
+		}
+	}
+	return nil
+}
+
+func arrayLength(field string) string { return `json_array_length(_ferretdb_sjson, '$.` + field + `')` }
+
+// arrayHolds is the condition "field holds one of n values" over the
+// indexed positions, true also for every array longer than those.
+func arrayHolds(field string, n int) string {
+	ph := strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+	terms := make([]string, 0, arrayPositions+1)
+	for i := 0; i < arrayPositions; i++ {
+		terms = append(terms, sqlPath(fmt.Sprintf("%s[%d]", field, i))+" IN ("+ph+")")
+	}
+	terms = append(terms, fmt.Sprintf("%s > %d", arrayLength(field), arrayPositions))
+	return "(" + strings.Join(terms, " OR ") + ")"
+}
+
+// usersHolding returns the accounts whose field (roles or panels) may hold
+// one of values: every one that does, and possibly others, for the caller
+// to check. Only what a directory entry needs is read.
+func (r *sqlReader) usersHolding(ctx context.Context, field string, values []string) ([]userDoc, bool, error) {
+	t, err := tableOf(ctx, r.db, colUsers)
+	if err != nil || t == "" {
+		return nil, false, nil
+	}
+	q := fmt.Sprintf(`SELECT %s, %s, %s, %s, %s, _ferretdb_sjson->'$.roles', _ferretdb_sjson->'$.panels', %s, %s FROM %q WHERE %s`,
+		sqlPath("_id"), sqlPath("uid"), sqlPath("email"), sqlPath("name"), sqlPath("organization"), sqlPath("disabled"), sqlPath("version"),
+		t, arrayHolds(field, len(values)))
+	var args []any
+	for range arrayPositions {
+		for _, v := range values {
+			args = append(args, v)
+		}
+	}
+	rows, err := r.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, true, fmt.Errorf("find accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []userDoc
+	for rows.Next() {
+		var d userDoc
+		var uid, email, name, org, roles, panels sql.NullString
+		var disabled, version sql.NullInt64
+		if err := rows.Scan(&d.EmailKey, &uid, &email, &name, &org, &roles, &panels, &disabled, &version); err != nil {
+			return nil, true, fmt.Errorf("find accounts: %w", err)
+		}
+		d.ID, d.Email, d.Name, d.Organization = uid.String, email.String, name.String, org.String
+		d.Disabled, d.Version = disabled.Int64 != 0, version.Int64
+		for _, a := range []struct {
+			raw sql.NullString
+			to  *[]string
+		}{{roles, &d.Roles}, {panels, &d.Panels}} {
+			if a.raw.Valid && a.raw.String != "null" {
+				if err := json.Unmarshal([]byte(a.raw.String), a.to); err != nil {
+					return nil, true, fmt.Errorf("decode account %s: %w", d.EmailKey, err)
+				}
+			}
+		}
+		out = append(out, d)
+	}
+	return out, true, rows.Err()
+}
+
+// attempts answers Users.Attempts from the file, through the (key, at)
+// index.
+func (r *sqlReader) attempts(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, bool, error) {
+	t, err := tableOf(ctx, r.db, colAttempts)
+	if err != nil || t == "" {
+		return nil, false, nil
+	}
+	rows, err := r.db.QueryContext(ctx, attemptsQuery(t), key, since.UnixMilli(), limit)
+	if err != nil {
+		return nil, true, fmt.Errorf("count attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var ms int64
+		if err := rows.Scan(&ms); err != nil {
+			return nil, true, fmt.Errorf("count attempts: %w", err)
+		}
+		out = append(out, time.UnixMilli(ms).UTC())
+	}
+	return out, true, rows.Err()
+}
+
+func attemptsQuery(t string) string {
+	return fmt.Sprintf(`SELECT %s FROM %q WHERE %s = ? AND %s > ? ORDER BY %s, %s LIMIT ?`,
+		sqlPath("at"), t, sqlPath("key"), sqlPath("at"), sqlPath("at"), sqlPath("_id"))
+}

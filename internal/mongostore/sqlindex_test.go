@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/nomination"
 )
 
@@ -112,3 +114,94 @@ func TestNominationQueriesUseIndexes(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// The directory finds accounts by role and by panel through the users
+// table's indexes (one per array position, and the length), never by a
+// scan, and finds every account that holds the value, wherever it is.
+func TestUserQueriesUseIndexes(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	c, err := Connect(ctx, Options{DataDir: dir, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := c.Prepare(ctx, "nomina"); err != nil {
+		t.Fatal(err)
+	}
+	s := c.NewStore("nomina", discardLogger())
+	users := s.Users()
+	add := func(email string, roles []auth.Role, panels []string) {
+		t.Helper()
+		u := &auth.User{ID: "u-" + email, EmailKey: email, Email: email, Name: email, Roles: roles, Panels: panels, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if err := users.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("sec@x", []auth.Role{auth.RoleCandidate, auth.RoleSecretariat}, nil)
+	add("rev@x", []auth.Role{auth.RoleReviewer}, []string{"a", "b", "c", "d", "e", "civil_society"})
+	add("rev2@x", []auth.Role{auth.RoleReviewer}, []string{"civil_society"})
+	add("cand@x", []auth.Role{auth.RoleCandidate}, nil)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "nomina.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	table, err := tableOf(ctx, db, colUsers)
+	if err != nil || table == "" {
+		t.Fatalf("users table %q: %v", table, err)
+	}
+	rows, err := db.Query("EXPLAIN QUERY PLAN SELECT 1 FROM \""+table+"\" WHERE "+arrayHolds("panels", 1), "x", "x", "x", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, detail)
+	}
+	rows.Close()
+	if p := strings.Join(steps, "; "); !strings.Contains(p, "MULTI-INDEX OR") || strings.Contains(p, "SCAN "+table) {
+		t.Fatalf("plan %s", p)
+	}
+	at, err := tableOf(ctx, db, colAttempts)
+	if err != nil || at == "" {
+		t.Fatalf("attempts table %q: %v", at, err)
+	}
+	var detail string
+	if err := db.QueryRow("EXPLAIN QUERY PLAN "+attemptsQuery(at), "k", 0, 10).Scan(new(int), new(int), new(int), &detail); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(detail, "USING INDEX "+at+"_nomina_key_at") {
+		t.Fatalf("attempts plan %s", detail)
+	}
+	if err := users.AddAttempt(ctx, auth.Attempt{ID: "a1", Key: "account:x", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := users.Attempts(ctx, "account:x", time.Now().Add(-time.Minute), 10); err != nil || len(got) != 1 {
+		t.Fatalf("attempts %v, %v", got, err)
+	}
+	dirs := s.Directory()
+	names := func(ms []nomination.Member, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Email)
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	if got := names(dirs.PanelMembers(ctx, "civil_society")); got != "rev2@x,rev@x" {
+		t.Fatalf("panel members %s", got)
+	}
+	if got := names(dirs.Staff(ctx)); got != "sec@x" {
+		t.Fatalf("staff %s", got)
+	}
+}

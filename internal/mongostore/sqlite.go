@@ -54,7 +54,10 @@ func indexIDPaths(ctx context.Context, dir, database string) error {
 			return fmt.Errorf("index _id of %s: %w", t, err)
 		}
 	}
-	return indexNominationPaths(ctx, db)
+	if err := indexNominationPaths(ctx, db); err != nil {
+		return err
+	}
+	return indexUserPaths(ctx, db)
 }
 
 // collections lists every collection the store uses, so they exist (and

@@ -117,6 +117,8 @@ type Store struct {
 	sql *sqlReader
 	// calls caches calls for this instance (see callCacheTTL).
 	calls *callCache
+	// members caches the directory's lists (see memberCacheTTL).
+	members *memberCache
 }
 
 // New returns the store over db.
@@ -124,7 +126,7 @@ func New(db *mongo.Database, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{db: db, log: log, calls: newCallCache()}
+	return &Store{db: db, log: log, calls: newCallCache(), members: newMemberCache()}
 }
 
 // NewStore returns the store over the named database. On the embedded

@@ -31,6 +31,9 @@ const (
 func init() {
 	registerIndexes(
 		Index{Collection: colUsers, Keys: bson.D{{Key: "uid", Value: 1}}, Unique: true},
+		// Mail audiences and quorums find accounts by role and by panel.
+		Index{Collection: colUsers, Keys: bson.D{{Key: "roles", Value: 1}}},
+		Index{Collection: colUsers, Keys: bson.D{{Key: "panels", Value: 1}}},
 		Index{Collection: colAttempts, Keys: bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}},
 		Index{Collection: colRefreshTokens, Keys: bson.D{{Key: "expires_at", Value: 1}}},
 		Index{Collection: colLinkTokens, Keys: bson.D{{Key: "expires_at", Value: 1}}},
@@ -50,14 +53,15 @@ func init() {
 // each commit, and since such rewrites may land out of order, every read
 // checks for a newer revision and catches up (read-repair).
 type Users struct {
-	db  *mongo.Database
-	sql *sqlReader // nil: the log is read through the driver
+	db      *mongo.Database
+	sql     *sqlReader   // nil: the log is read through the driver
+	members *memberCache // told of every account change made here
 }
 
 var _ auth.Store = (*Users)(nil)
 
 // Users returns the account store over the same database.
-func (s *Store) Users() *Users { return &Users{db: s.db, sql: s.sql} }
+func (s *Store) Users() *Users { return &Users{db: s.db, sql: s.sql, members: s.members} }
 
 type userDoc struct {
 	EmailKey     string    `bson:"_id"`
@@ -120,6 +124,7 @@ func fromUserDoc(d *userDoc) *auth.User {
 
 // CreateUser inserts u keyed by its EmailKey: ECONFLICT when taken.
 func (s *Users) CreateUser(ctx context.Context, u *auth.User) error {
+	defer s.members.changed()
 	if _, err := s.db.Collection(colUsers).InsertOne(ctx, toUserDoc(u)); err != nil {
 		return translate("create user", err)
 	}
@@ -216,6 +221,7 @@ func (s *Users) UpdateUser(ctx context.Context, id string, ch auth.UserChanges) 
 	if err := s.logChange(ctx, auth.UserKey(id)); err != nil {
 		return nil, err
 	}
+	defer s.members.changed()
 	for range maxUpdateTries {
 		var d userDoc
 		if err := s.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "uid", Value: id}}).Decode(&d); err != nil {
@@ -429,6 +435,14 @@ func (s *Users) RemoveAttempt(ctx context.Context, id string) error {
 // Attempts returns the times of up to limit attempts under key recorded
 // after since, oldest first.
 func (s *Users) Attempts(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error) {
+	if s.sql != nil {
+		if out, ok, err := s.sql.attempts(ctx, key, since, limit); ok || err != nil {
+			if out == nil && err == nil {
+				out = []time.Time{}
+			}
+			return out, err
+		}
+	}
 	cur, err := s.db.Collection(colAttempts).Find(ctx,
 		bson.D{{Key: "key", Value: key}, {Key: "at", Value: bson.D{{Key: "$gt", Value: since.UTC()}}}},
 		options.Find().
