@@ -111,7 +111,7 @@ func newApp(t testing.TB, opts appOptions) *app {
 	if opts.baseURL != "" {
 		base = opts.baseURL
 	}
-	a.store = mongostore.New(storetest.NewDatabase(t), log)
+	a.store = storetest.Store(t, storetest.NewDatabase(t), log)
 	keys, _, err := auth.GenerateKeys(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func newStackOn(tb testing.TB, db *mongo.Database, clock *testClock, opts ...sta
 		}
 	})
 	log := slog.New(slog.NewJSONHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st.store = mongostore.New(db, log)
+	st.store = storetest.Store(tb, db, log)
 	keys, _, err := auth.GenerateKeys(strings.NewReader(strings.Repeat("k", 64)))
 	if err != nil {
 		tb.Fatalf("keys: %v", err)

@@ -145,6 +145,9 @@ func (c *Client) NewStore(name string, log *slog.Logger) *Store {
 	return s
 }
 
+// Owns reports whether db is reached through this client.
+func (c *Client) Owns(db *mongo.Database) bool { return db.Client() == c.client }
+
 // DB returns the underlying database.
 func (s *Store) DB() *mongo.Database { return s.db }
 

@@ -107,6 +107,18 @@ func NewDatabase(tb testing.TB) *mongo.Database {
 	return db
 }
 
+// Store returns the service's store over db as the service builds it:
+// on the shared embedded store's own client, with the reader of its file
+// (listings through its indexes); over any other client (a second
+// instance), through the driver alone.
+func Store(tb testing.TB, db *mongo.Database, log *slog.Logger) *mongostore.Store {
+	tb.Helper()
+	if c := shared(tb); c.Owns(db) {
+		return c.NewStore(db.Name(), log)
+	}
+	return mongostore.New(db, log)
+}
+
 // NewStore returns a *mongostore.Store over a fresh database.
 func NewStore(tb testing.TB) *mongostore.Store {
 	tb.Helper()
