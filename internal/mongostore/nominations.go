@@ -444,8 +444,18 @@ func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilt
 // ScanNominations streams the projections matching f in the order they
 // were stored. It asks for no sort on purpose: the embedded store sorts in
 // memory, which would hold every matching document at once.
+//
+// On the embedded store it reads the file in chunks in _id order instead.
 func (s *Nominations) ScanNominations(ctx context.Context, f nomination.ListFilter) iter.Seq2[*nomination.Nomination, error] {
-	return s.scan(ctx, nominationFilter(f), options.Find().SetBatchSize(500))
+	driver := s.scan(ctx, nominationFilter(f), options.Find().SetBatchSize(500))
+	if s.sql == nil || f.After != "" || f.Limit > 0 {
+		return driver
+	}
+	return func(yield func(*nomination.Nomination, error) bool) {
+		if !s.sql.scanNominations(ctx, f, yield) {
+			driver(yield)
+		}
+	}
 }
 
 func (s *Nominations) scan(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) iter.Seq2[*nomination.Nomination, error] {

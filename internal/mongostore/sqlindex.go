@@ -453,3 +453,38 @@ func attemptsQuery(t string) string {
 	return fmt.Sprintf(`SELECT %s FROM %q WHERE %s = ? AND %s > ? ORDER BY %s, %s LIMIT ?`,
 		sqlPath("at"), t, sqlPath("key"), sqlPath("at"), sqlPath("at"), sqlPath("_id"))
 }
+
+// scanChunk is how many projections one query of a scan reads: each chunk
+// is a short read, so a slow consumer (an export streamed to a client)
+// holds no read transaction open on the file.
+const scanChunk = 500
+
+// scanNominations streams the projections matching f in _id order, a
+// chunk per query, each resuming after the last _id read; ok false when
+// f is beyond the file (nothing was yielded then).
+func (r *sqlReader) scanNominations(ctx context.Context, f nomination.ListFilter, yield func(*nomination.Nomination, error) bool) (ok bool) {
+	t, err := tableOf(ctx, r.db, colNominations)
+	if err != nil || t == "" {
+		return false
+	}
+	if _, _, ok := nominationQuery(t, f, sqlPath("body")); !ok {
+		return false
+	}
+	f.Sort, f.Offset, f.Limit = "", 0, scanChunk
+	for {
+		page, _, err := r.listNominations(ctx, f)
+		if err != nil {
+			yield(nil, err)
+			return true
+		}
+		for _, n := range page {
+			if !yield(n, nil) {
+				return true
+			}
+		}
+		if len(page) < scanChunk {
+			return true
+		}
+		f.After = page[len(page)-1].ID
+	}
+}

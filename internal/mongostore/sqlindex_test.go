@@ -3,9 +3,11 @@ package mongostore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -203,5 +205,110 @@ func TestUserQueriesUseIndexes(t *testing.T) {
 	}
 	if got := names(dirs.Staff(ctx)); got != "sec@x" {
 		t.Fatalf("staff %s", got)
+	}
+}
+
+// The file answers every listing, count and scan exactly as the driver
+// does over the same nominations.
+func TestSQLAnswersAsTheDriver(t *testing.T) {
+	ctx := context.Background()
+	c, err := Connect(ctx, Options{DataDir: t.TempDir(), Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := c.Prepare(ctx, "nomina"); err != nil {
+		t.Fatal(err)
+	}
+	viaSQL := c.NewStore("nomina", nil).Nominations()
+	viaDriver := New(c.Database("nomina"), nil).Nominations()
+	if viaSQL.sql == nil || viaDriver.sql != nil {
+		t.Fatal("both paths are the same")
+	}
+	names := []string{"Ana López", "ana lopez", "Émile Zola", "Bob", "", "Zoë", "bob"}
+	states := []string{"draft", "submitted", "panel_review"}
+	panels := [][]string{nil, {"civil_society"}, {"government", "civil_society"}}
+	const count = 1100 // more than two chunks of a scan
+	for i := 0; i < count; i++ {
+		score := float64(i % 4)
+		n := &nomination.Nomination{ID: fmt.Sprintf("n%05d", (i*7919)%count), CallSlug: []string{"mag", "lp"}[i%2], State: states[i%3],
+			OwnerID: fmt.Sprintf("u%d", i%5), Nominee: nomination.Person{Name: names[i%len(names)]}, ReviewPanels: panels[i%3],
+			Fields:    map[string]any{"region": []string{"african", "weog"}[i%2], "organization": fmt.Sprint("Org ", i%9), "topics": []any{"a", fmt.Sprint(i % 3)}},
+			MeanScore: score, UpdatedAt: time.Unix(int64(i), 0)}
+		if i%5 != 0 {
+			n.SubmittedAt = time.Unix(int64(1e9+i%13), 0).UTC()
+		}
+		if err := viaSQL.PutNomination(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(ns []*nomination.Nomination) string {
+		out := make([]string, len(ns))
+		for i, n := range ns {
+			out[i] = n.ID
+		}
+		return strings.Join(out, ",")
+	}
+	filters := map[string]nomination.ListFilter{
+		"all":             {},
+		"call":            {Call: "mag", Limit: 51},
+		"call by name":    {Call: "mag", Sort: "name", Limit: 51, Offset: 20},
+		"by submission":   {Call: "lp", Sort: "submitted", Limit: 80},
+		"by score":        {Sort: "score", Limit: 70, Offset: 3},
+		"states":          {Call: "mag", States: []string{"draft", "panel_review"}, Sort: "name"},
+		"state and field": {Call: "mag", States: []string{"submitted"}, FieldEquals: map[string]string{"region": "african"}, Sort: "name", Limit: 51},
+		"array field":     {FieldEquals: map[string]string{"topics": "2"}, Limit: 40},
+		"text":            {Query: "LÓPEZ", Sort: "name"},
+		"text in org":     {Query: "org 3", Limit: 30},
+		"owner":           {Owner: "u3", Limit: 11, After: "n00500"},
+		"panels":          {Panels: []string{"civil_society"}, Limit: 60},
+		"owner or panels": {Owner: "u1", Panels: []string{"government"}, OwnerOrPanels: true, Limit: 90},
+		"ids":             {IDs: []string{"n00001", "n00002", "n01000", "nope"}},
+	}
+	for name, f := range filters {
+		t.Run(name, func(t *testing.T) {
+			want, err := viaDriver.ListNominations(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := viaSQL.ListNominations(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) == 0 && name != "ids" {
+				t.Fatal("the case selects nothing")
+			}
+			if ids(got) != ids(want) {
+				t.Fatalf("file:   %s\ndriver: %s", ids(got), ids(want))
+			}
+			if f.Limit == 0 && f.Offset == 0 && f.After == "" {
+				var scanned []*nomination.Nomination
+				for n, err := range viaSQL.ScanNominations(ctx, f) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					scanned = append(scanned, n)
+				}
+				sort.Slice(scanned, func(i, j int) bool { return scanned[i].ID < scanned[j].ID })
+				byID := slices.Clone(want)
+				sort.Slice(byID, func(i, j int) bool { return byID[i].ID < byID[j].ID })
+				if ids(scanned) != ids(byID) {
+					t.Fatalf("scan found %d, the driver %d", len(scanned), len(byID))
+				}
+			}
+		})
+	}
+	for _, call := range []string{"mag", "lp", "none"} {
+		want, err := viaDriver.CountStates(ctx, call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := viaSQL.CountStates(ctx, call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("counts of %s: file %v, driver %v", call, got, want)
+		}
 	}
 }
