@@ -67,6 +67,26 @@ func BenchmarkAccountLookups(b *testing.B) {
 					}
 				}
 			})
+			// The same lookups behind the instance's cache (what one
+			// request a second, or the first after a change, costs).
+			b.Run("panel-members-uncached", func(b *testing.B) {
+				for b.Loop() {
+					store.ForgetCaches()
+					ms, err := dir.PanelMembers(ctx, "civil_society")
+					if err != nil || len(ms) != count/400 {
+						b.Fatalf("%d members, %v", len(ms), err)
+					}
+				}
+			})
+			b.Run("staff-uncached", func(b *testing.B) {
+				for b.Loop() {
+					store.ForgetCaches()
+					ms, err := dir.Staff(ctx)
+					if err != nil || len(ms) != count/1000 {
+						b.Fatalf("%d staff, %v", len(ms), err)
+					}
+				}
+			})
 			b.Run("throttle-attempts", func(b *testing.B) {
 				for b.Loop() {
 					ts, err := users.Attempts(ctx, "account:p0000007@example.org", now.Add(-time.Hour), 64)
