@@ -182,7 +182,7 @@ func serve(ctx context.Context, e env, configPath string, demo bool) error {
 			if !sec.wait(bgCtx) { // no link is signed before the secrets are there
 				return
 			}
-			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed, Links: links, Clock: now, Lease: cfg.MailLease, RetryBase: cfg.MailRetryBase}, mail.SenderOptions{}); err != nil {
+			if err := mail.RunWorkers(bgCtx, mailCfg, queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: nominations.StillAddressed, Links: links, Clock: now, Lease: cfg.MailLease, RetryBase: cfg.MailRetryBase, Wake: queue.Wake()}, mail.SenderOptions{}); err != nil {
 				log.Error("mail delivery stopped", "err", err)
 			}
 		})

@@ -62,6 +62,9 @@ type WorkerOptions struct {
 	Batch int
 	// PollInterval is the wait between polls that found nothing to do (2s).
 	PollInterval time.Duration
+	// Wake, when set, ends that wait early: a value on it means jobs were
+	// enqueued (on this instance; the others' are found by polling).
+	Wake <-chan struct{}
 	// MaxPollInterval bounds the wait after failing polls, which grows
 	// exponentially while the SMTP server or the store is down (1m).
 	MaxPollInterval time.Duration
@@ -175,12 +178,18 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err == nil && due >= w.opts.Batch && attempted > 0 {
 			continue
 		}
+		wake := w.opts.Wake
+		if failures > 0 {
+			wake = nil // while the server or the store fails, back off regardless
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C:
+		case <-wake:
+			t.Stop()
 		}
 	}
 }

@@ -87,6 +87,7 @@ func init() {
 // retries dead jobs.
 type MailQueue struct {
 	jobs, due, claims, results *mongo.Collection
+	wake                       chan struct{}
 }
 
 var _ nomination.Outbox = (*MailQueue)(nil)
@@ -94,6 +95,7 @@ var _ nomination.Outbox = (*MailQueue)(nil)
 // MailQueue returns the store's mail queue.
 func (s *Store) MailQueue() *MailQueue {
 	return &MailQueue{
+		wake:    s.mailWake,
 		jobs:    s.db.Collection(mailJobs),
 		due:     s.db.Collection(mailDue),
 		claims:  s.db.Collection(mailClaims),
@@ -313,8 +315,20 @@ func (q *MailQueue) Enqueue(ctx context.Context, job nomination.MailJob) error {
 	if mongo.IsDuplicateKeyError(err) {
 		return nil
 	}
+	if err == nil {
+		select {
+		case q.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
 	return translate("enqueue mail job", err)
 }
+
+// Wake gives a value when a job was enqueued through this store (this
+// instance) since the last value was taken: a worker waiting for its next
+// poll polls at once. Jobs enqueued by other instances are found by
+// polling.
+func (q *MailQueue) Wake() <-chan struct{} { return q.wake }
 
 // schedule makes attempt of the job due at at, unless it is scheduled
 // already.

@@ -119,6 +119,8 @@ type Store struct {
 	calls *callCache
 	// members caches the directory's lists (see memberCacheTTL).
 	members *memberCache
+	// mailWake tells this instance's mail workers of new jobs.
+	mailWake chan struct{}
 }
 
 // New returns the store over db.
@@ -126,7 +128,7 @@ func New(db *mongo.Database, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{db: db, log: log, calls: newCallCache(), members: newMemberCache()}
+	return &Store{db: db, log: log, calls: newCallCache(), members: newMemberCache(), mailWake: make(chan struct{}, 1)}
 }
 
 // NewStore returns the store over the named database. On the embedded
