@@ -302,29 +302,42 @@ func (r *sqlReader) listNominations(ctx context.Context, f nomination.ListFilter
 	return out, true, rows.Err()
 }
 
-// countStates counts a call's nominations by state from the (call, state)
-// index alone.
+// countStates counts a call's nominations by state from the (call, state,
+// _id) index alone: it steps from one state to the next (one row read per
+// state) and counts each state's entries, a count SQLite answers from the
+// index without reading the nominations. A GROUP BY would read every one.
 func (r *sqlReader) countStates(ctx context.Context, call string) (map[string]int, bool, error) {
 	t, err := tableOf(ctx, r.db, colNominations)
 	if err != nil || t == "" {
-		return nil, false, nil // no file or table yet: the driver answers
+		return nil, false, nil
 	}
-	q, args, _ := nominationQuery(t, nomination.ListFilter{Call: call}, sqlPath("state")+", count(*)")
-	rows, err := r.db.QueryContext(ctx, q+" GROUP BY "+sqlPath("state"), args...)
-	if err != nil {
+	base, _, _ := nominationQuery(t, nomination.ListFilter{Call: "?"}, "%s")
+	next := fmt.Sprintf(base, sqlPath("state")) + " AND " + sqlPath("state") + " %s ? ORDER BY " + sqlPath("state") + " LIMIT 1"
+	count := fmt.Sprintf(base, "count(*)") + " AND " + sqlPath("state") + " = ?"
+	out := map[string]int{}
+	var n int
+	if err := r.db.QueryRowContext(ctx, fmt.Sprintf(base, "count(*)")+" AND "+sqlPath("state")+" IS NULL", call).Scan(&n); err != nil {
 		return nil, true, fmt.Errorf("count states: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var state sql.NullString
-		var n int
-		if err := rows.Scan(&state, &n); err != nil {
+	if n > 0 {
+		out[""] = n
+	}
+	op, last := ">=", ""
+	for {
+		var state string
+		err := r.db.QueryRowContext(ctx, fmt.Sprintf(next, op), call, last).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return out, true, nil
+		}
+		if err != nil {
 			return nil, true, fmt.Errorf("count states: %w", err)
 		}
-		out[state.String] += n
+		if err := r.db.QueryRowContext(ctx, count, call, state).Scan(&n); err != nil {
+			return nil, true, fmt.Errorf("count states: %w", err)
+		}
+		out[state] += n
+		op, last = ">", state
 	}
-	return out, true, rows.Err()
 }
 
 // Accounts are found by role and by panel (mail audiences, quorums): both
