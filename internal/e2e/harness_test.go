@@ -163,7 +163,11 @@ func newApp(t testing.TB, opts appOptions) *app {
 	if opts.mailpit != nil {
 		bg.Go(func() {
 			_ = mail.RunWorkers(ctx, mail.Config{SMTPURL: "smtp://" + opts.mailpit.smtp, From: "IGF Secretariat <nomina@igf.example>", BaseURL: base, Workers: 1},
-				queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: a.noms.StillAddressed, Links: links, PollInterval: 100 * time.Millisecond}, mail.SenderOptions{})
+				queue, templates, mail.WorkerOptions{Logger: log, StillAddressed: a.noms.StillAddressed, Links: links, PollInterval: 100 * time.Millisecond,
+					// A message put off by a passing failure (an audience check that
+					// timed out on a loaded machine) is tried again within the
+					// tests' wait for mail, not after the service's one minute.
+					RetryBase: time.Second, RetryMax: 2 * time.Second}, mail.SenderOptions{})
 		})
 	}
 	t.Cleanup(func() {
