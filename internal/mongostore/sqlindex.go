@@ -400,8 +400,8 @@ func (r *sqlReader) usersHolding(ctx context.Context, field string, values []str
 	if err != nil || t == "" {
 		return nil, false, nil
 	}
-	q := fmt.Sprintf(`SELECT %s, %s, %s, %s, %s, _ferretdb_sjson->'$.roles', _ferretdb_sjson->'$.panels', %s, %s FROM %q WHERE %s`,
-		sqlPath("_id"), sqlPath("uid"), sqlPath("email"), sqlPath("name"), sqlPath("organization"), sqlPath("disabled"), sqlPath("version"),
+	q := fmt.Sprintf(`SELECT %s, %s, %s, %s, %s, %s, _ferretdb_sjson->'$.roles', _ferretdb_sjson->'$.panels', %s, %s FROM %q WHERE %s`,
+		sqlPath("_id"), sqlPath("uid"), sqlPath("email"), sqlPath("name"), sqlPath("organization"), sqlPath("language"), sqlPath("disabled"), sqlPath("version"),
 		t, arrayHolds(field, len(values)))
 	var args []any
 	for range arrayPositions {
@@ -417,12 +417,12 @@ func (r *sqlReader) usersHolding(ctx context.Context, field string, values []str
 	var out []userDoc
 	for rows.Next() {
 		var d userDoc
-		var uid, email, name, org, roles, panels sql.NullString
+		var uid, email, name, org, lang, roles, panels sql.NullString
 		var disabled, version sql.NullInt64
-		if err := rows.Scan(&d.EmailKey, &uid, &email, &name, &org, &roles, &panels, &disabled, &version); err != nil {
+		if err := rows.Scan(&d.EmailKey, &uid, &email, &name, &org, &lang, &roles, &panels, &disabled, &version); err != nil {
 			return nil, true, fmt.Errorf("find accounts: %w", err)
 		}
-		d.ID, d.Email, d.Name, d.Organization = uid.String, email.String, name.String, org.String
+		d.ID, d.Email, d.Name, d.Organization, d.Language = uid.String, email.String, name.String, org.String, lang.String
 		d.Disabled, d.Version = disabled.Int64 != 0, version.Int64
 		for _, a := range []struct {
 			raw sql.NullString

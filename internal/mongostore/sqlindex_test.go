@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -135,7 +136,10 @@ func TestUserQueriesUseIndexes(t *testing.T) {
 	users := s.Users()
 	add := func(email string, roles []auth.Role, panels []string) {
 		t.Helper()
-		u := &auth.User{ID: "u-" + email, EmailKey: email, Email: email, Name: email, Roles: roles, Panels: panels, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		// Every field a directory entry carries is set, so an answer from
+		// the file that drops one differs from the driver's below.
+		u := &auth.User{ID: "u-" + email, EmailKey: email, Email: email, Name: email, Organization: "Org of " + email, Language: "ru",
+			Roles: roles, Panels: panels, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 		if err := users.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
@@ -205,6 +209,21 @@ func TestUserQueriesUseIndexes(t *testing.T) {
 	}
 	if got := names(dirs.Staff(ctx)); got != "sec@x" {
 		t.Fatalf("staff %s", got)
+	}
+	viaDriver := New(c.Database("nomina"), nil).Directory()
+	sorted := func(ms []nomination.Member, err error) []nomination.Member {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Slice(ms, func(i, j int) bool { return ms[i].UserID < ms[j].UserID })
+		return ms
+	}
+	if a, b := sorted(dirs.PanelMembers(ctx, "civil_society")), sorted(viaDriver.PanelMembers(ctx, "civil_society")); !reflect.DeepEqual(a, b) {
+		t.Fatalf("panel members from the file %+v, from the driver %+v", a, b)
+	}
+	if a, b := sorted(dirs.Staff(ctx)), sorted(viaDriver.Staff(ctx)); !reflect.DeepEqual(a, b) {
+		t.Fatalf("staff from the file %+v, from the driver %+v", a, b)
 	}
 }
 
