@@ -236,8 +236,9 @@ type axeViolation struct {
 }
 
 // audit checks the page shown at 1280 and 390 px wide: no WCAG 2.2 A/AA
-// violation found by axe, no CSP violation or script error, and a
-// screenshot of each width saved as <name>-<width>.png.
+// violation found by axe, no sideways scrolling at 390 px, no CSP
+// violation or script error, and a screenshot of each width saved as
+// <name>-<width>.png.
 func (tb *tab) audit(name string) {
 	tb.t.Helper()
 	for _, w := range []int64{1280, 390} {
@@ -257,10 +258,10 @@ func (tb *tab) audit(name string) {
 		for _, v := range vs {
 			tb.t.Errorf("%s at %dpx (%s): axe %s (%s): %s %v", name, w, tb.path(), v.ID, v.Impact, v.Help, v.Nodes)
 		}
-		png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			tb.t.Fatalf("screenshot: %v", err)
+		if w == 390 {
+			tb.noSidewaysScroll(name)
 		}
+		png := tb.screenshot(w, h)
 		if err := os.WriteFile(filepath.Join(tb.shots, fmt.Sprintf("%s-%d.png", name, w)), png, 0o644); err != nil {
 			tb.t.Fatal(err)
 		}
@@ -268,6 +269,48 @@ func (tb *tab) audit(name string) {
 	tb.do(chromedp.EmulateViewport(1280, 900, chromedp.EmulateScale(1)))
 	*tb.audited++
 	tb.checkConsole(name)
+}
+
+// overflowing lists the elements that reach past the window's sides when
+// the page scrolls sideways (scrollWidth > clientWidth); the skip link,
+// off the page until focused, is left out.
+const overflowing = `(() => {
+	const d = document.documentElement;
+	if (d.scrollWidth <= d.clientWidth) return [];
+	const out = [];
+	for (const el of document.body.querySelectorAll("*")) {
+		const r = el.getBoundingClientRect();
+		if (r.width > 0 && !el.matches(".nm-skip-link") && (r.right > d.clientWidth + 0.5 || r.left < -0.5)) {
+			out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className ? "." + String(el.className).split(" ").join(".") : "") + " [" + Math.round(r.left) + ", " + Math.round(r.right) + "]");
+		}
+	}
+	return ["scrollWidth " + d.scrollWidth + " > clientWidth " + d.clientWidth].concat(out.slice(0, 10));
+})()`
+
+// noSidewaysScroll fails if the page shown is wider than the window (a
+// phone's reader would have to scroll sideways), naming what sticks out.
+func (tb *tab) noSidewaysScroll(name string) {
+	tb.t.Helper()
+	if over := eval[[]string](tb, overflowing); len(over) > 0 {
+		tb.t.Errorf("%s (%s) scrolls sideways: %s", name, tb.path(), strings.Join(over, "; "))
+	}
+}
+
+// screenshot photographs the whole page: the viewport made as tall as the
+// document, then captured as shown. (Chromium's capture beyond the
+// viewport, chromedp.FullScreenshot, draws a right-to-left page that fits
+// in the window 97 px off to the side, though nothing scrolls.)
+func (tb *tab) screenshot(w, h int64) []byte {
+	tb.t.Helper()
+	if full := eval[int64](tb, "Math.ceil(document.documentElement.scrollHeight)"); full > h {
+		tb.do(chromedp.EmulateViewport(w, full, chromedp.EmulateScale(1)))
+		defer tb.do(chromedp.EmulateViewport(w, h, chromedp.EmulateScale(1)))
+	}
+	png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.t.Fatalf("screenshot: %v", err)
+	}
+	return png
 }
 
 // checkConsole fails on CSP violations and script errors so far.
