@@ -16,6 +16,9 @@ type CSVOptions struct {
 	// programs need to read non-ASCII names correctly from a double-clicked
 	// CSV file. Programs that read CSV as data usually prefer it off.
 	BOM bool
+	// Header is the header line (one heading per column of the layout, such
+	// as Layout.HeaderSaid or Layout.Keys gives); Layout.Header when nil.
+	Header []string
 }
 
 // ctxCheckEvery is how many rows the writers write between two looks at
@@ -43,10 +46,7 @@ func WriteCSV(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[Ro
 	cw := csv.NewWriter(bw)
 	cw.UseCRLF = true
 
-	record := layout.Header()
-	for i, h := range record {
-		record[i] = CellText(h)
-	}
+	record := headerOf(layout, opts.Header)
 	if err := cw.Write(record); err != nil {
 		return fmt.Errorf("write csv header: %w", err)
 	}
@@ -92,4 +92,17 @@ func (c cell) csvText() string {
 		return formatScore(c.flt)
 	}
 	return ""
+}
+
+// headerOf returns the header row of layout, neutralised: header when it
+// is set, else the English headings.
+func headerOf(layout Layout, header []string) []string {
+	if header == nil {
+		header = layout.Header()
+	}
+	out := make([]string, len(header))
+	for i, h := range header {
+		out[i] = CellText(h)
+	}
+	return out
 }

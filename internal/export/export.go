@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Column names one variable column of an export: a form field or a review
@@ -137,25 +138,100 @@ func (l Layout) Fields() []Column { return append([]Column(nil), l.fields...) }
 // Stages returns the review stage columns of the layout, in order.
 func (l Layout) Stages() []Column { return append([]Column(nil), l.stages...) }
 
-// stageParts are the per-stage columns, in order, with their header suffix.
-var stageParts = []string{"approve", "reject", "request changes", "recuse", "mean score"}
+// stagePart is one of the per-stage columns: its machine key suffix and
+// its heading, said with the stage's header.
+type stagePart struct {
+	key     string
+	heading func(stage string) phrase.Text
+}
 
-// Header returns the column headings of a CSV or XLSX export, in order:
-// the fixed nomination columns, one per form field, five per review stage
-// (the four vote counts and the mean score), the endorsement count and the
-// attachment links.
-func (l Layout) Header() []string {
+// stageParts are the per-stage columns, in order.
+var stageParts = []stagePart{
+	{"approve", func(s string) phrase.Text { return phrase.New("ExportStageApprove", "{{.Stage}}: approve", "Stage", s) }},
+	{"reject", func(s string) phrase.Text { return phrase.New("ExportStageReject", "{{.Stage}}: reject", "Stage", s) }},
+	{"request_changes", func(s string) phrase.Text {
+		return phrase.New("ExportStageRequestChanges", "{{.Stage}}: request changes", "Stage", s)
+	}},
+	{"recuse", func(s string) phrase.Text { return phrase.New("ExportStageRecuse", "{{.Stage}}: recuse", "Stage", s) }},
+	{"mean_score", func(s string) phrase.Text {
+		return phrase.New("ExportStageMeanScore", "{{.Stage}}: mean score", "Stage", s)
+	}},
+}
+
+// fixedHead and fixedTail are the fixed columns before the form fields and
+// after the review stages: their machine keys and headings.
+var (
+	fixedHead = []struct {
+		key     string
+		heading phrase.Text
+	}{
+		{"id", phrase.New("ExportColID", "ID")},
+		{"call", phrase.New("ExportColCall", "Call")},
+		{"state", phrase.New("ExportColState", "State")},
+		{"nominee_name", phrase.New("ExportColNominee", "Nominee")},
+		{"nominee_email", phrase.New("ExportColNomineeEmail", "Nominee email")},
+		{"organization", phrase.New("ExportColOrganisation", "Organisation")},
+		{"submitted_at", phrase.New("ExportColSubmittedAt", "Submitted at")},
+	}
+	fixedTail = []struct {
+		key     string
+		heading phrase.Text
+	}{
+		{"endorsements", phrase.New("ExportColEndorsements", "Endorsements")},
+		{"attachments", phrase.New("ExportColAttachments", "Attachments")},
+	}
+)
+
+// Header returns the column headings of a CSV or XLSX export in English,
+// in order: the fixed nomination columns, one per form field, five per
+// review stage (the four vote counts and the mean score), the endorsement
+// count and the attachment links.
+func (l Layout) Header() []string { return l.HeaderSaid(phrase.Text.String) }
+
+// HeaderSaid returns the column headings as Header orders them, each fixed
+// heading said by say (a localizer's Say: the reader's language). The form
+// fields' and stages' own headers are the workflow's, as they are.
+func (l Layout) HeaderSaid(say func(phrase.Text) string) []string {
 	h := make([]string, 0, l.width())
-	h = append(h, "ID", "Call", "State", "Nominee", "Nominee email", "Organisation", "Submitted at")
+	for _, c := range fixedHead {
+		h = append(h, say(c.heading))
+	}
 	for _, f := range l.fields {
 		h = append(h, f.Header)
 	}
 	for _, s := range l.stages {
 		for _, p := range stageParts {
-			h = append(h, s.Header+": "+p)
+			h = append(h, say(p.heading(s.Header)))
 		}
 	}
-	return append(h, "Endorsements", "Attachments")
+	for _, c := range fixedTail {
+		h = append(h, say(c.heading))
+	}
+	return h
+}
+
+// Keys returns the stable machine keys of the columns, in Header's order,
+// the same in every language: the fixed columns' snake_case keys, each
+// form field's key, "<stage>_approve", "<stage>_reject",
+// "<stage>_request_changes", "<stage>_recuse" and "<stage>_mean_score" per
+// review stage, then "endorsements" and "attachments".
+func (l Layout) Keys() []string {
+	h := make([]string, 0, l.width())
+	for _, c := range fixedHead {
+		h = append(h, c.key)
+	}
+	for _, f := range l.fields {
+		h = append(h, f.Key)
+	}
+	for _, s := range l.stages {
+		for _, p := range stageParts {
+			h = append(h, s.Key+"_"+p.key)
+		}
+	}
+	for _, c := range fixedTail {
+		h = append(h, c.key)
+	}
+	return h
 }
 
 func (l Layout) width() int { return 9 + len(l.fields) + len(stageParts)*len(l.stages) }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -599,5 +600,51 @@ func TestFormatValue(t *testing.T) {
 				t.Errorf("FormatValue(%v) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// The header row is said by the caller's say, or given as machine keys;
+// the cells under it do not change, and a heading that looks like a
+// formula is neutralised like any cell.
+func TestHeaderSaidAndKeys(t *testing.T) {
+	l, err := NewLayout([]Column{{Key: "bio", Header: "=Bio"}}, []Column{{Key: "review", Header: "Review"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	say := func(tx phrase.Text) string { return "[" + tx.ID + "]" }
+	said := l.HeaderSaid(say)
+	keys := l.Keys()
+	if len(said) != l.width() || len(keys) != l.width() || len(l.Header()) != l.width() {
+		t.Fatalf("widths: said %d, keys %d, header %d, want %d", len(said), len(keys), len(l.Header()), l.width())
+	}
+	if said[0] != "[ExportColID]" || said[7] != "=Bio" || said[8] != "[ExportStageApprove]" || said[13] != "[ExportColEndorsements]" {
+		t.Fatalf("said %q", said)
+	}
+	wantKeys := "id,call,state,nominee_name,nominee_email,organization,submitted_at,bio," +
+		"review_approve,review_reject,review_request_changes,review_recuse,review_mean_score,endorsements,attachments"
+	if got := strings.Join(keys, ","); got != wantKeys {
+		t.Fatalf("keys %s, want %s", got, wantKeys)
+	}
+	if h := l.Header(); h[0] != "ID" || h[12] != "Review: mean score" {
+		t.Fatalf("English header %q", h)
+	}
+
+	rows := func(yield func(Row, error) bool) {
+		yield(Row{ID: "n1", Fields: map[string]string{"bio": "+x"}}, nil)
+	}
+	var buf bytes.Buffer
+	if err := WriteCSV(context.Background(), &buf, l, rows, CSVOptions{Header: keys}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(recs) != 2 || strings.Join(recs[0], ",") != wantKeys || recs[1][7] != "'+x" {
+		t.Fatalf("csv with keys %q (%v)", recs, err)
+	}
+	buf.Reset()
+	if err := WriteCSV(context.Background(), &buf, l, rows, CSVOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err = csv.NewReader(&buf).ReadAll(); err != nil || recs[0][7] != "'=Bio" {
+		t.Fatalf("English header not neutralised: %q (%v)", recs, err)
 	}
 }

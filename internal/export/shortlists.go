@@ -9,6 +9,7 @@ import (
 	"iter"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Shortlists turns the nomination domain's tables and candidates into
@@ -48,9 +49,17 @@ func (Shortlists) ContentType(format string) (string, error) {
 	return f.ContentType(), nil
 }
 
-// WriteExport writes t to w in format; bom starts a CSV with a UTF-8 byte
-// order mark.
-func (Shortlists) WriteExport(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool) error {
+// WriteExport writes t to w in format, a CSV's or XLSX's header row in
+// English; bom starts a CSV with a UTF-8 byte order mark.
+func (s Shortlists) WriteExport(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool) error {
+	return s.WriteExportSaid(ctx, w, format, t, bom, phrase.Text.String)
+}
+
+// WriteExportSaid writes t as WriteExport does, the header row of a CSV
+// or XLSX said by say (a localizer's Say, for the reader's language); a
+// nil say writes the stable machine keys instead (Layout.Keys). The JSON
+// export names its columns by key and header whatever say is.
+func (Shortlists) WriteExportSaid(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool, say func(phrase.Text) string) error {
 	f, err := ParseFormat(format)
 	if err != nil {
 		return err
@@ -73,11 +82,17 @@ func (Shortlists) WriteExport(ctx context.Context, w io.Writer, format string, t
 			}
 		}
 	}
+	var header []string
+	if say == nil {
+		header = layout.Keys()
+	} else {
+		header = layout.HeaderSaid(say)
+	}
 	switch f {
 	case CSV:
-		return WriteCSV(ctx, w, layout, iter.Seq2[Row, error](rows), CSVOptions{BOM: bom})
+		return WriteCSV(ctx, w, layout, iter.Seq2[Row, error](rows), CSVOptions{BOM: bom, Header: header})
 	case XLSX:
-		return WriteXLSX(ctx, w, layout, rows, XLSXOptions{})
+		return WriteXLSX(ctx, w, layout, rows, XLSXOptions{Header: header})
 	default:
 		return WriteJSON(ctx, w, layout, rows)
 	}

@@ -18,6 +18,8 @@ type XLSXOptions struct {
 	// TmpDir is where the worksheet is spooled once it outgrows the
 	// in-memory chunk (16 MiB); the system temporary directory when empty.
 	TmpDir string
+	// Header is the header row, as in CSVOptions; Layout.Header when nil.
+	Header []string
 }
 
 // WriteXLSX writes a workbook with one worksheet to w: a bold, frozen header
@@ -53,7 +55,11 @@ func WriteXLSX(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[R
 			}
 		}
 	}
-	return writeSheet(ctx, w, layout.Header(), values, opts)
+	header := opts.Header
+	if header == nil {
+		header = layout.Header()
+	}
+	return writeSheet(ctx, w, header, values, opts)
 }
 
 // writeSheet streams a one-sheet workbook to w: a bold, frozen header row,

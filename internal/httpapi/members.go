@@ -16,6 +16,7 @@ import (
 
 	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // memberRoutes registers the membership routes. Every one is for the
@@ -451,6 +452,14 @@ func (s *Server) roster(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	var say func(phrase.Text) string
+	var lang string
+	if format != "json" {
+		if say, lang, err = s.headerSay(c); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
 	if on.IsZero() {
 		on = membership.Day(time.Now())
 	}
@@ -483,12 +492,20 @@ func (s *Server) roster(c *gin.Context) {
 			}
 		}
 	}
+	header := membership.RosterKeys
+	if say != nil {
+		header = make([]string, len(membership.RosterColumns))
+		for i, t := range membership.RosterColumns {
+			header[i] = say(t)
+		}
+	}
 	var buf bytes.Buffer // a roster is small; an error can still be answered
-	if err := s.cfg.Shortlists.WriteTable(c.Request.Context(), &buf, format, membership.RosterColumns, rows); err != nil {
+	if err := s.cfg.Shortlists.WriteTable(c.Request.Context(), &buf, format, header, rows); err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Header("Content-Disposition", disposition)
+	headerLanguage(c, lang)
 	c.Data(http.StatusOK, ctype, buf.Bytes())
 }
 

@@ -329,6 +329,23 @@ func TestMemberRecordTermsRotationAndRoster(t *testing.T) {
 	if len(rowsCSV) != 3 || rowsCSV[0][0] != "Member ID" || rowsCSV[2][1] != `'=HYPERLINK("http://x")` || rowsCSV[1][11] != "2" {
 		t.Fatalf("csv roster %q", rowsCSV)
 	}
+	// Its header row in the reader's language, or the machine keys.
+	for _, c := range []struct{ query, accept, lang, first, group string }{
+		{"", "fr", "fr", "Identifiant du membre", "Groupe de parties prenantes"},
+		{"", "ru", "ru", "Идентификатор члена", "Группа заинтересованных сторон"},
+		{"&header=machine", "fr", "", "member_id", "stakeholder_group"},
+		{"&header=machine", "zh", "", "member_id", "stakeholder_group"},
+	} {
+		rec := st.call("GET", "/api/v1/bodies/mag/roster?format=csv&active_on=2026-06-01"+c.query, sec, nil, "Accept-Language", c.accept)
+		got, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+		if rec.Code != http.StatusOK || err != nil || len(got) != 3 || got[0][0] != c.first || got[0][4] != c.group ||
+			rec.Header().Get("Content-Language") != c.lang || got[2][1] != rowsCSV[2][1] {
+			t.Errorf("roster%s in %s: %d %q, Content-Language %q", c.query, c.accept, rec.Code, got, rec.Header().Get("Content-Language"))
+		}
+	}
+	if p := mustProblem(t, st.call("GET", "/api/v1/bodies/mag/roster?format=xlsx&header=keys", sec, nil), http.StatusUnprocessableEntity); len(p.Errors) != 1 || p.Errors[0].Field != "header" {
+		t.Errorf("roster header=keys: %+v", p)
+	}
 	// XLSX: the same cells, read back, none of them a formula.
 	rec = st.call("GET", "/api/v1/bodies/mag/roster?format=xlsx&active_on=2026-06-01", sec, nil)
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Header().Get("Content-Disposition"), "mag-roster-2026-06-01.xlsx") {

@@ -13,7 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // Shortlists writes exports and judges the balance of a selection;
@@ -21,6 +23,10 @@ import (
 type Shortlists interface {
 	ContentType(format string) (string, error)
 	WriteExport(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool) error
+	// WriteExportSaid is WriteExport with the header row of a CSV or XLSX
+	// said by say (the reader's language), or the stable machine keys
+	// when say is nil.
+	WriteExportSaid(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool, say func(phrase.Text) string) error
 	Balance(targets json.RawMessage, seats int, items []nomination.Candidate) (any, error)
 	Suggest(ctx context.Context, targets json.RawMessage, seats int, items []nomination.Candidate) (any, error)
 	// WriteTable writes a plain table (a roster) as CSV or XLSX, every
@@ -76,6 +82,14 @@ func (s *Server) exportCall(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	var say func(phrase.Text) string
+	var lang string
+	if !strings.EqualFold(format, "json") { // JSON names columns by key and header
+		if say, lang, err = s.headerSay(c); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
 	q, err := shortlistQuery(c)
 	if err != nil {
 		s.fail(c, err)
@@ -89,12 +103,43 @@ func (s *Server) exportCall(c *gin.Context) {
 	name := exportFileName(table.Call.Slug, format, s.cfg.Nominations.Now().UTC())
 	c.Header("Content-Type", ctype)
 	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	headerLanguage(c, lang)
 	c.Status(http.StatusOK)
 	bom := c.Query("bom") == "1" || c.Query("bom") == "true"
-	if err := s.cfg.Shortlists.WriteExport(c.Request.Context(), c.Writer, format, table, bom); err != nil {
+	if err := s.cfg.Shortlists.WriteExportSaid(c.Request.Context(), c.Writer, format, table, bom, say); err != nil {
 		// The headers are out: the client sees a cut file; the log says why.
 		s.log.Error("export failed mid-stream", append(logAttrs(c), "err", err)...)
 		c.Abort()
+	}
+}
+
+// headerSay reads the header query parameter of a CSV or XLSX download:
+// "language" (the default) says the header row in the language
+// Accept-Language asks for, returned as lang for Content-Language;
+// "machine" gives the stable snake_case column keys, the same in every
+// language (a nil say, no lang). Anything else is EINVALID on "header".
+func (s *Server) headerSay(c *gin.Context) (say func(phrase.Text) string, lang string, err error) {
+	switch c.DefaultQuery("header", "language") {
+	case "language":
+	case "machine":
+		return nil, "", nil
+	default:
+		return nil, "", nomination.Invalid(nomination.Problem("header", "HeaderOneOf", "must be language or machine"))
+	}
+	lang = locale.Match(c.GetHeader("Accept-Language"))
+	if s.msgs == nil {
+		return phrase.Text.String, locale.Source, nil
+	}
+	return s.msgs.In(lang).Say, lang, nil
+}
+
+// headerLanguage says, on a download about to be written, the language of
+// its header row (none for machine keys) and that it follows
+// Accept-Language.
+func headerLanguage(c *gin.Context, lang string) {
+	if lang != "" {
+		c.Header("Content-Language", lang)
+		c.Writer.Header().Add("Vary", "Accept-Language")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -158,4 +159,111 @@ func TestBalanceAndSuggestionOverHTTP(t *testing.T) {
 	}
 	cand := st.candidate("nosy@example.org")
 	mustProblem(t, st.call("GET", "/api/v1/nominations?gender=female", cand, nil), http.StatusForbidden)
+}
+
+// The header row of a CSV or XLSX export is in the reader's language
+// (Accept-Language, said in Content-Language), or the stable machine keys
+// with header=machine whatever the language; any other header is refused.
+func TestExportHeaderFollowsTheReader(t *testing.T) {
+	st := newStack(t)
+	sec := st.secretariat("sec@igf.example")
+	st.mustCall(sec, "mag-2027", "mag")
+	st.seedDrafts("mag-2027", []string{"government"}, []string{"female"}, 1, func(int) string { return "=1+1" })
+
+	header := func(rec *httptest.ResponseRecorder) []string {
+		t.Helper()
+		if rec.Code != http.StatusOK {
+			t.Fatalf("export: %d %s", rec.Code, rec.Body)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(rec.Body.Bytes())).ReadAll()
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("csv: %v, %d rows", err, len(rows))
+		}
+		if !strings.HasPrefix(rows[1][5], "'=") {
+			t.Errorf("formula not neutralised: %q", rows[1][5])
+		}
+		return rows[0]
+	}
+	const path = "/api/v1/calls/mag-2027/export?format=csv&state=draft"
+
+	en := header(st.call("GET", path, sec, nil))
+	if en[0] != "ID" || en[4] != "Nominee email" || en[len(en)-1] != "Attachments" {
+		t.Fatalf("English header %q", en)
+	}
+
+	rec := st.call("GET", path, sec, nil, "Accept-Language", "fr-CH, fr;q=0.9")
+	fr := header(rec)
+	if lang := rec.Header().Get("Content-Language"); lang != "fr" {
+		t.Errorf("Content-Language = %q, want fr", lang)
+	}
+	if !strings.Contains(rec.Header().Get("Vary"), "Accept-Language") {
+		t.Errorf("Vary = %q, want Accept-Language named", rec.Header().Get("Vary"))
+	}
+	if len(fr) != len(en) || fr[0] != "Identifiant" || fr[1] != "Appel" || fr[4] != "Courriel du (de la) candidat(e)" ||
+		fr[len(fr)-2] != "Soutiens" || fr[len(fr)-1] != "Pièces jointes" {
+		t.Fatalf("French header %q", fr)
+	}
+	for i, h := range en {
+		if strings.HasSuffix(h, ": mean score") && !strings.HasSuffix(fr[i], " : note moyenne") {
+			t.Errorf("column %d: French %q for %q", i, fr[i], h)
+		}
+	}
+
+	// XLSX says the same header row.
+	rec = st.call("GET", strings.Replace(path, "format=csv", "format=xlsx", 1), sec, nil, "Accept-Language", "fr")
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Language") != "fr" {
+		t.Fatalf("xlsx: %d, Content-Language %q", rec.Code, rec.Header().Get("Content-Language"))
+	}
+	book, err := excelize.OpenReader(bytes.NewReader(rec.Body.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xrows, err := book.GetRows(book.GetSheetName(0))
+	if err != nil || len(xrows) != 2 || strings.Join(xrows[0], "|") != strings.Join(fr, "|") {
+		t.Fatalf("xlsx header %q (%v), want %q", xrows, err, fr)
+	}
+
+	// header=machine: the same keys in every language, and no language.
+	var machine []string
+	for _, lang := range []string{"", "fr", "ar", "zh"} {
+		var hdrs []string
+		if lang != "" {
+			hdrs = []string{"Accept-Language", lang}
+		}
+		rec := st.call("GET", path+"&header=machine", sec, nil, hdrs...)
+		keys := header(rec)
+		if cl := rec.Header().Get("Content-Language"); cl != "" {
+			t.Errorf("%q: Content-Language %q on machine keys", lang, cl)
+		}
+		if machine == nil {
+			machine = keys
+		} else if strings.Join(keys, "|") != strings.Join(machine, "|") {
+			t.Errorf("%q: machine header %q, want %q", lang, keys, machine)
+		}
+	}
+	want := []string{"id", "call", "state", "nominee_name", "nominee_email", "organization", "submitted_at"}
+	if len(machine) != len(en) || strings.Join(machine[:len(want)], ",") != strings.Join(want, ",") ||
+		machine[len(machine)-2] != "endorsements" || machine[len(machine)-1] != "attachments" {
+		t.Fatalf("machine header %q", machine)
+	}
+	for i, h := range en {
+		if strings.HasSuffix(h, ": request changes") && !strings.HasSuffix(machine[i], "_request_changes") {
+			t.Errorf("column %d: machine key %q for %q", i, machine[i], h)
+		}
+	}
+
+	// JSON has no header row: no language, and header is not read.
+	rec = st.call("GET", strings.Replace(path, "format=csv", "format=json", 1)+"&header=machine", sec, nil, "Accept-Language", "fr")
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Language") != "" {
+		t.Errorf("json: %d, Content-Language %q", rec.Code, rec.Header().Get("Content-Language"))
+	}
+
+	// A bad header value is refused, naming the parameter, in the
+	// reader's language.
+	for _, bad := range []string{"french", "MACHINE", ""} {
+		p := mustProblem(t, st.call("GET", path+"&header="+bad, sec, nil, "Accept-Language", "fr"), http.StatusUnprocessableEntity)
+		if len(p.Errors) != 1 || p.Errors[0].Field != "header" || !strings.Contains(p.Errors[0].Message, "language ou machine") {
+			t.Errorf("header=%q: problem %+v", bad, p)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
 )
 
 // RosterEntry is one member of a body on a day, with the term they serve.
@@ -29,10 +30,28 @@ type RosterEntry struct {
 	ConsecutiveTerms int
 }
 
-// RosterColumns are the column headings of a roster file, in the order
-// RosterEntry.Cells gives the values.
-var RosterColumns = []string{"Member ID", "Name", "Email", "Seat", "Stakeholder group", "Region", "Gender",
-	"Nationality", "Organisation", "Term start", "Term end", "Consecutive terms", "Source"}
+// RosterColumns are the column headings of a roster file, said in the
+// reader's language, in the order RosterEntry.Cells gives the values.
+var RosterColumns = []phrase.Text{
+	phrase.New("RosterColMemberID", "Member ID"),
+	phrase.New("RosterColName", "Name"),
+	phrase.New("RosterColEmail", "Email"),
+	phrase.New("RosterColSeat", "Seat"),
+	phrase.New("RosterColStakeholderGroup", "Stakeholder group"),
+	phrase.New("RosterColRegion", "Region"),
+	phrase.New("RosterColGender", "Gender"),
+	phrase.New("RosterColNationality", "Nationality"),
+	phrase.New("RosterColOrganisation", "Organisation"),
+	phrase.New("RosterColTermStart", "Term start"),
+	phrase.New("RosterColTermEnd", "Term end"),
+	phrase.New("RosterColConsecutive", "Consecutive terms"),
+	phrase.New("RosterColSource", "Source"),
+}
+
+// RosterKeys are the stable machine keys of RosterColumns, in the same
+// order and the same in every language: the field names of the JSON roster.
+var RosterKeys = []string{"member_id", "name", "email", "seat_kind", "stakeholder_group", "region", "gender",
+	"nationality", "organization", "term_start", "term_end", "consecutive_terms", "source"}
 
 // Cells returns the entry's values as text, in RosterColumns order; dates
 // as 2026-01-01.

@@ -73,9 +73,26 @@ func extract(t *testing.T) map[string]message {
 				default:
 					return true
 				}
+				// phrase.New names an id then its English, and that English
+				// may be one capitalised word (a column heading such as "Name").
+				isNew := false
+				if call, ok := n.(*ast.CallExpr); ok {
+					if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "New" {
+						pkg, _ := sel.X.(*ast.Ident)
+						isNew = pkg != nil && pkg.Name == "phrase"
+					}
+				}
 				for i := 0; i+1 < len(args); i++ {
 					id, ok1 := literal(args[i])
 					en, ok2 := literal(args[i+1])
+					if isNew && i == 0 && ok1 && ok2 && idPattern.MatchString(id) && strings.TrimSpace(en) != "" {
+						at := fset.Position(args[i].Pos()).String()
+						if prev, dup := out[id]; dup && prev.english != en {
+							t.Errorf("%s: message %s is %q here and %q at %s", at, id, en, prev.english, prev.at)
+						}
+						out[id] = message{english: en, at: at}
+						continue
+					}
 					if !ok1 || !ok2 || !idPattern.MatchString(id) || idPattern.MatchString(en) || strings.TrimSpace(en) == "" {
 						continue
 					}

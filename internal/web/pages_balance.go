@@ -409,8 +409,9 @@ func (h *Handler) exportFile(rq *request) {
 	hd.Set("Content-Type", f.ContentType())
 	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Language", rq.L.Lang)
 	rq.w.WriteHeader(http.StatusOK)
-	if err := (export.Shortlists{}).WriteExport(rq.ctx, rq.w, string(f), table, false); err != nil {
+	if err := (export.Shortlists{}).WriteExportSaid(rq.ctx, rq.w, string(f), table, false, rq.L.Say); err != nil {
 		// The headers are out: the download is cut short; the log says why.
 		h.log.Error("export failed mid-stream", "path", routeOf(rq.r), "err", err)
 	}
