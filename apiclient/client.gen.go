@@ -374,6 +374,24 @@ func (e TokenPairTokenType) Valid() bool {
 	}
 }
 
+// Defines values for ExportHeader.
+const (
+	ExportHeaderLanguage ExportHeader = "language"
+	ExportHeaderMachine  ExportHeader = "machine"
+)
+
+// Valid indicates whether the value is a known member of the ExportHeader enum.
+func (e ExportHeader) Valid() bool {
+	switch e {
+	case ExportHeaderLanguage:
+		return true
+	case ExportHeaderMachine:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetRosterParamsFormat.
 const (
 	GetRosterParamsFormatCsv  GetRosterParamsFormat = "csv"
@@ -389,6 +407,24 @@ func (e GetRosterParamsFormat) Valid() bool {
 	case GetRosterParamsFormatJson:
 		return true
 	case GetRosterParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetRosterParamsHeader.
+const (
+	GetRosterParamsHeaderLanguage GetRosterParamsHeader = "language"
+	GetRosterParamsHeaderMachine  GetRosterParamsHeader = "machine"
+)
+
+// Valid indicates whether the value is a known member of the GetRosterParamsHeader enum.
+func (e GetRosterParamsHeader) Valid() bool {
+	switch e {
+	case GetRosterParamsHeaderLanguage:
+		return true
+	case GetRosterParamsHeaderMachine:
 		return true
 	default:
 		return false
@@ -473,6 +509,24 @@ func (e ExportCallParamsEconomicGroup) Valid() bool {
 	case ExportCallParamsEconomicGroupDeveloping:
 		return true
 	case ExportCallParamsEconomicGroupTransition:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportCallParamsHeader.
+const (
+	ExportCallParamsHeaderLanguage ExportCallParamsHeader = "language"
+	ExportCallParamsHeaderMachine  ExportCallParamsHeader = "machine"
+)
+
+// Valid indicates whether the value is a known member of the ExportCallParamsHeader enum.
+func (e ExportCallParamsHeader) Valid() bool {
+	switch e {
+	case ExportCallParamsHeaderLanguage:
+		return true
+	case ExportCallParamsHeaderMachine:
 		return true
 	default:
 		return false
@@ -1858,6 +1912,9 @@ type AcceptLanguage = string
 // CallSlug Examples: mag-2027
 type CallSlug = string
 
+// ExportHeader defines model for ExportHeader.
+type ExportHeader string
+
 // IfMatch Examples: "3"
 type IfMatch = string
 
@@ -1909,10 +1966,35 @@ type GetRosterParams struct {
 
 	// ActiveOn Defaults to today.
 	ActiveOn *openapi_types.Date `form:"active_on,omitempty" json:"active_on,omitempty"`
+
+	// Header The header row of a CSV or XLSX file. `language` (the default): each
+	// column's heading for people, in the language `Accept-Language` asks for
+	// (`Content-Language` says which; the headings a workflow gives its form
+	// fields and review stages stay as the workflow writes them). `machine`:
+	// the stable snake_case keys of the columns, the same in every language
+	// and from one release to the next (the JSON format's field names, such
+	// as `nominee_email`; a review stage's counts as `<stage>_approve`,
+	// `<stage>_reject`, `<stage>_request_changes`, `<stage>_recuse` and
+	// `<stage>_mean_score`), for programs that read the file. Any other
+	// value is refused with a problem naming `header`. Cells are neutralised
+	// against spreadsheet formulas either way; JSON ignores it.
+	Header *GetRosterParamsHeader `form:"header,omitempty" json:"header,omitempty"`
+
+	// AcceptLanguage The languages the caller reads (RFC 9110), best first. Texts for people
+	// (a problem's `detail` and `errors[].message`, a workflow's labels and
+	// help) come in the first of the six UN languages (ar, en, es, fr, ru,
+	// zh) it matches, else in English; `Content-Language` says which. Mail
+	// that the call makes Nomina send to someone without a language of their
+	// own (a nominee or an endorser without an account) is written in it.
+	// Machine parts (`title`, `errors[].field`, ids, states) never change.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
 }
 
 // GetRosterParamsFormat defines parameters for GetRoster.
 type GetRosterParamsFormat string
+
+// GetRosterParamsHeader defines parameters for GetRoster.
+type GetRosterParamsHeader string
 
 // GetRotationParams defines parameters for GetRotation.
 type GetRotationParams struct {
@@ -1975,6 +2057,28 @@ type ExportCallParams struct {
 
 	// Bom Start a CSV with a UTF-8 byte order mark (for spreadsheets that need it).
 	Bom *bool `form:"bom,omitempty" json:"bom,omitempty"`
+
+	// Header The header row of a CSV or XLSX file. `language` (the default): each
+	// column's heading for people, in the language `Accept-Language` asks for
+	// (`Content-Language` says which; the headings a workflow gives its form
+	// fields and review stages stay as the workflow writes them). `machine`:
+	// the stable snake_case keys of the columns, the same in every language
+	// and from one release to the next (the JSON format's field names, such
+	// as `nominee_email`; a review stage's counts as `<stage>_approve`,
+	// `<stage>_reject`, `<stage>_request_changes`, `<stage>_recuse` and
+	// `<stage>_mean_score`), for programs that read the file. Any other
+	// value is refused with a problem naming `header`. Cells are neutralised
+	// against spreadsheet formulas either way; JSON ignores it.
+	Header *ExportCallParamsHeader `form:"header,omitempty" json:"header,omitempty"`
+
+	// AcceptLanguage The languages the caller reads (RFC 9110), best first. Texts for people
+	// (a problem's `detail` and `errors[].message`, a workflow's labels and
+	// help) come in the first of the six UN languages (ar, en, es, fr, ru,
+	// zh) it matches, else in English; `Content-Language` says which. Mail
+	// that the call makes Nomina send to someone without a language of their
+	// own (a nominee or an endorser without an account) is written in it.
+	// Machine parts (`title`, `errors[].field`, ids, states) never change.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
 }
 
 // ExportCallParamsFormat defines parameters for ExportCall.
@@ -1982,6 +2086,9 @@ type ExportCallParamsFormat string
 
 // ExportCallParamsEconomicGroup defines parameters for ExportCall.
 type ExportCallParamsEconomicGroup string
+
+// ExportCallParamsHeader defines parameters for ExportCall.
+type ExportCallParamsHeader string
 
 // DeclineEndorsementJSONBody defines parameters for DeclineEndorsement.
 type DeclineEndorsementJSONBody = map[string]interface{}
@@ -5318,6 +5425,18 @@ func NewGetRosterRequest(server string, body string, params *GetRosterParams) (*
 
 		}
 
+		if params.Header != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "header", *params.Header, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -5327,6 +5446,21 @@ func NewGetRosterRequest(server string, body string, params *GetRosterParams) (*
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -6016,6 +6150,18 @@ func NewExportCallRequest(server string, slug CallSlug, params *ExportCallParams
 
 		}
 
+		if params.Header != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "header", *params.Header, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -6025,6 +6171,21 @@ func NewExportCallRequest(server string, slug CallSlug, params *ExportCallParams
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -9990,6 +10151,7 @@ func (r RegisterResponse) ContentType() string {
 // GetRosterResponse200Headers the declared response headers of an HTTP 200 response for GetRoster
 type GetRosterResponse200Headers struct {
 	ContentDisposition string
+	ContentLanguage    *string
 }
 
 // GetRosterResponse401Headers the declared response headers of an HTTP 401 response for GetRoster
@@ -11054,6 +11216,7 @@ func (r CountStatesResponse) ContentType() string {
 // ExportCallResponse200Headers the declared response headers of an HTTP 200 response for ExportCall
 type ExportCallResponse200Headers struct {
 	ContentDisposition string
+	ContentLanguage    *string
 }
 
 // ExportCallResponse401Headers the declared response headers of an HTTP 401 response for ExportCall
@@ -18707,6 +18870,13 @@ func ParseGetRosterResponse(rsp *http.Response) (*GetRosterResponse, error) {
 			}
 			headers.ContentDisposition = value
 		}
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetRosterResponse401Headers
@@ -19869,6 +20039,13 @@ func ParseExportCallResponse(rsp *http.Response) (*ExportCallResponse, error) {
 				return nil, err
 			}
 			headers.ContentDisposition = value
+		}
+		if values := rsp.Header.Values("Content-Language"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Language", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLanguage = &value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
