@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/igf/nomina/internal/secretfile"
 )
 
 // Key is one Ed25519 key of a KeySet. Private is nil for a key that only
@@ -251,21 +253,9 @@ func LoadOrCreateKeys(path string, rand io.Reader) (*KeySet, error) {
 }
 
 func loadKeyFile(path string) (*KeySet, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	data, err := secretfile.Read(path, 1<<20, "signing keys")
 	if err != nil {
 		return nil, fmt.Errorf("key set: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("key set: %s has mode %o; it holds signing keys and must be 0600", path, st.Mode().Perm())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("key set: read %s: %w", path, err)
 	}
 	ks, err := ParseKeys(data)
 	if err != nil {

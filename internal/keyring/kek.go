@@ -33,6 +33,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/igf/nomina/internal/secretfile"
 )
 
 // KEKSize is the length in bytes of a key-encryption key (AES-256).
@@ -92,21 +94,9 @@ func (k *KEK) open(id string, nonce, box []byte) ([]byte, error) {
 // ReadKEKFile reads a KEK kept as hex in path. It refuses a file that
 // group or others may read. A missing file is fs.ErrNotExist.
 func ReadKEKFile(path string) (*KEK, error) {
-	f, err := os.Open(path)
+	b, err := secretfile.Read(path, 1024, "the key-encryption key")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s has mode %o; it holds the key-encryption key and must be 0600", path, st.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 1024))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(key) != KEKSize {
