@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/igf/nomina/internal/nomination"
@@ -38,6 +39,15 @@ func (fe *formErrors) get(id string) string {
 }
 
 func (fe *formErrors) any() bool { return fe != nil && len(fe.items) > 0 }
+
+// status is the answer's status for a form shown again: 422 when it has
+// errors, else 200.
+func (fe *formErrors) status() int {
+	if fe.any() {
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusOK
+}
 
 // summary returns the error summary, or nil without problems.
 func (fe *formErrors) summary() *ErrorSummary {

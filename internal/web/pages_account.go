@@ -272,15 +272,19 @@ func (h *Handler) signUp(rq *request) {
 show:
 	d.SwitchForm = true
 	d.Errors = fe.summary()
-	d.Name = Input{L: L, ID: "name", Name: "name", Label: L.T("LabelFullName"), Value: name, Error: fe.get("name"), Autocomplete: "name", NoSpellcheck: true}
-	d.Email = Input{L: L, ID: "email", Name: "email", Type: "email", Label: L.T("LabelEmail"), Hint: L.T("HintEmail"), Value: email, Error: fe.get("email"), Autocomplete: "email", NoSpellcheck: true}
-	d.Password = Input{L: L, ID: "password", Name: "password", Type: "password", Label: L.T("LabelPassword"), Hint: L.T("HintNewPassword"), Error: fe.get("password"), Autocomplete: "new-password"}
+	d.Name, d.Email, d.Password = accountInputs(L, fe, name, email, L.T("HintEmail"))
 	d.Submit = Button{Text: L.T("SignUpButton")}
-	status := http.StatusOK
-	if fe.any() {
-		status = http.StatusUnprocessableEntity
-	}
-	rq.render(status, "signup", d)
+	rq.render(fe.status(), "signup", d)
+}
+
+// accountInputs are the fields of a form that makes an account (sign-up,
+// the first administrator): name, address with its hint, and a new
+// password, each with what was typed and its error.
+func accountInputs(L *Localizer, fe *formErrors, name, email, emailHint string) (nameIn, emailIn, passwordIn Input) {
+	nameIn = Input{L: L, ID: "name", Name: "name", Label: L.T("LabelFullName"), Value: name, Error: fe.get("name"), Autocomplete: "name", NoSpellcheck: true}
+	emailIn = Input{L: L, ID: "email", Name: "email", Type: "email", Label: L.T("LabelEmail"), Hint: emailHint, Value: email, Error: fe.get("email"), Autocomplete: "email", NoSpellcheck: true}
+	passwordIn = Input{L: L, ID: "password", Name: "password", Type: "password", Label: L.T("LabelPassword"), Hint: L.T("HintNewPassword"), Error: fe.get("password"), Autocomplete: "new-password"}
+	return nameIn, emailIn, passwordIn
 }
 
 func orDefault(s, def string) string {

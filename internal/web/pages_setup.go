@@ -73,15 +73,9 @@ func (h *Handler) setup(rq *request) {
 		}
 	}
 	d.Errors = fe.summary()
-	d.Name = Input{L: L, ID: "name", Name: "name", Label: L.T("LabelFullName"), Value: name, Error: fe.get("name"), Autocomplete: "name", NoSpellcheck: true}
-	d.Email = Input{L: L, ID: "email", Name: "email", Type: "email", Label: L.T("LabelEmail"), Hint: L.T("SetupEmailHint"), Value: email, Error: fe.get("email"), Autocomplete: "email", NoSpellcheck: true}
-	d.Password = Input{L: L, ID: "password", Name: "password", Type: "password", Label: L.T("LabelPassword"), Hint: L.T("HintNewPassword"), Error: fe.get("password"), Autocomplete: "new-password"}
+	d.Name, d.Email, d.Password = accountInputs(L, fe, name, email, L.T("SetupEmailHint"))
 	d.Submit = Button{Text: L.T("SetupButton")}
-	status := http.StatusOK
-	if fe.any() {
-		status = http.StatusUnprocessableEntity
-	}
-	rq.render(status, "setup", d)
+	rq.render(fe.status(), "setup", d)
 }
 
 // setupGone answers a setup link that does not work.
