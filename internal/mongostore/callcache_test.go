@@ -15,14 +15,7 @@ import (
 // to the other's revision reads the store again.
 func TestCallCacheAcrossInstances(t *testing.T) {
 	ctx := context.Background()
-	c, err := Connect(ctx, Options{DataDir: t.TempDir(), Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if err := c.Prepare(ctx, "nomina"); err != nil {
-		t.Fatal(err)
-	}
+	c := preparedClient(t, t.TempDir())
 	a, b := c.NewStore("nomina", nil), c.NewStore("nomina", nil)
 	clock := time.Now()
 	b.calls.now = func() time.Time { return clock }
@@ -74,14 +67,7 @@ func TestCallCacheAcrossInstances(t *testing.T) {
 // once, one made through another within memberCacheTTL.
 func TestMemberCacheAcrossInstances(t *testing.T) {
 	ctx := context.Background()
-	c, err := Connect(ctx, Options{DataDir: t.TempDir(), Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if err := c.Prepare(ctx, "nomina"); err != nil {
-		t.Fatal(err)
-	}
+	c := preparedClient(t, t.TempDir())
 	a, b := c.NewStore("nomina", nil), c.NewStore("nomina", nil)
 	clock := time.Now()
 	a.members.now = func() time.Time { return clock }

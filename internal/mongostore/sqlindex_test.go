@@ -24,14 +24,7 @@ import (
 func TestNominationQueriesUseIndexes(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	c, err := Connect(ctx, Options{DataDir: dir, Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if err := c.Prepare(ctx, "nomina"); err != nil {
-		t.Fatal(err)
-	}
+	c := preparedClient(t, dir)
 	s := c.NewStore("nomina", discardLogger())
 	if s.sql == nil {
 		t.Fatal("the embedded store has no reader of its file")
@@ -118,20 +111,30 @@ func TestNominationQueriesUseIndexes(t *testing.T) {
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// preparedClient starts an embedded store of its own in dir (its SQLite
+// file is what these tests read), with the database "nomina" prepared as
+// the service prepares it; the store stops when the test ends.
+func preparedClient(t *testing.T, dir string) *Client {
+	t.Helper()
+	ctx := context.Background()
+	c, err := Connect(ctx, Options{DataDir: dir, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	if err := c.Prepare(ctx, "nomina"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // The directory finds accounts by role and by panel through the users
 // table's indexes (one per array position, and the length), never by a
 // scan, and finds every account that holds the value, wherever it is.
 func TestUserQueriesUseIndexes(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	c, err := Connect(ctx, Options{DataDir: dir, Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if err := c.Prepare(ctx, "nomina"); err != nil {
-		t.Fatal(err)
-	}
+	c := preparedClient(t, dir)
 	s := c.NewStore("nomina", discardLogger())
 	users := s.Users()
 	add := func(email string, roles []auth.Role, panels []string) {
@@ -231,14 +234,7 @@ func TestUserQueriesUseIndexes(t *testing.T) {
 // does over the same nominations.
 func TestSQLAnswersAsTheDriver(t *testing.T) {
 	ctx := context.Background()
-	c, err := Connect(ctx, Options{DataDir: t.TempDir(), Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if err := c.Prepare(ctx, "nomina"); err != nil {
-		t.Fatal(err)
-	}
+	c := preparedClient(t, t.TempDir())
 	viaSQL := c.NewStore("nomina", nil).Nominations()
 	viaDriver := New(c.Database("nomina"), nil).Nominations()
 	if viaSQL.sql == nil || viaDriver.sql != nil {
