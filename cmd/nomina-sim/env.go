@@ -116,8 +116,12 @@ func newEnvironment(ctx context.Context, o options, stderr io.Writer) (*environm
 	e.limits = limitsFor(o)
 	// An attempt cut off by the kill is taken over after the lease, and a
 	// message refused for now is tried again after the retry base: the
-	// defaults (five minutes, one minute) would outlast a short run.
-	e.settings = map[string]string{"NOMINA_MAIL_LEASE": "20s", "NOMINA_MAIL_RETRY_BASE": "5s"}
+	// defaults (five minutes, one minute) would outlast a short run. The
+	// lease stays above the longest a live attempt may take (an SMTP
+	// command's 30 s timeout, then up to 30 s to record the outcome), or a
+	// slow attempt on a loaded machine is taken over while it still sends
+	// and the message goes out twice.
+	e.settings = map[string]string{"NOMINA_MAIL_LEASE": "75s", "NOMINA_MAIL_RETRY_BASE": "5s"}
 	var skews []time.Duration
 	if o.Faults[faultSkew] {
 		for i := 0; i < o.Instances; i++ {
