@@ -59,16 +59,8 @@ func (h *Handler) own(rq *request) (*owned, bool) {
 		return nil, false
 	}
 	n := v.Nomination
-	def, ok := h.cfg.Workflows.Get(n.Workflow.ID, n.Workflow.Version, n.Workflow.Hash)
+	def, call, ok := h.rulesOf(rq, n)
 	if !ok {
-		rq.failWith(fmt.Errorf("workflow %s@%d of nomination %s is not loaded", n.Workflow.ID, n.Workflow.Version, n.ID))
-		return nil, false
-	}
-	def = def.In(rq.L.Lang)
-	a := rq.actor()
-	call, err := h.cfg.Nominations.GetCall(rq.ctx, &a, n.CallSlug)
-	if err != nil {
-		rq.failWith(err)
 		return nil, false
 	}
 	return &owned{v: v, n: n, def: def, call: call, base: "/nominations/" + url.PathEscape(n.ID)}, true
@@ -950,4 +942,22 @@ func (h *Handler) download(rq *request) {
 	if _, err := io.Copy(rq.w, rc); err != nil {
 		h.log.Warn("send file", "path", routeOf(rq.r), "err", err)
 	}
+}
+
+// rulesOf returns the workflow version nomination n runs under, in the
+// reader's language, and its call; on failure the answer is written and ok
+// is false.
+func (h *Handler) rulesOf(rq *request, n *nomination.Nomination) (def *workflow.Definition, call nomination.Call, ok bool) {
+	def, ok = h.cfg.Workflows.Get(n.Workflow.ID, n.Workflow.Version, n.Workflow.Hash)
+	if !ok {
+		rq.failWith(fmt.Errorf("workflow %s@%d of nomination %s is not loaded", n.Workflow.ID, n.Workflow.Version, n.ID))
+		return nil, call, false
+	}
+	a := rq.actor()
+	call, err := h.cfg.Nominations.GetCall(rq.ctx, &a, n.CallSlug)
+	if err != nil {
+		rq.failWith(err)
+		return nil, call, false
+	}
+	return def.In(rq.L.Lang), call, true
 }

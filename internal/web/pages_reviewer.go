@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -188,16 +187,8 @@ func (h *Handler) loadReviewed(rq *request) (*reviewed, bool) {
 		return nil, false
 	}
 	n := v.Nomination
-	def, ok := h.cfg.Workflows.Get(n.Workflow.ID, n.Workflow.Version, n.Workflow.Hash)
+	def, call, ok := h.rulesOf(rq, n)
 	if !ok {
-		rq.failWith(fmt.Errorf("workflow %s@%d of nomination %s is not loaded", n.Workflow.ID, n.Workflow.Version, n.ID))
-		return nil, false
-	}
-	def = def.In(rq.L.Lang)
-	a := rq.actor()
-	call, err := h.cfg.Nominations.GetCall(rq.ctx, &a, n.CallSlug)
-	if err != nil {
-		rq.failWith(err)
 		return nil, false
 	}
 	return &reviewed{v: v, n: n, def: def, call: call, base: "/review/" + url.PathEscape(n.ID)}, true

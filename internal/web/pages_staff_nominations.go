@@ -280,16 +280,8 @@ func (h *Handler) loadStaffNomination(rq *request) (*staffNominated, bool) {
 		return nil, false
 	}
 	n := v.Nomination
-	def, ok := h.cfg.Workflows.Get(n.Workflow.ID, n.Workflow.Version, n.Workflow.Hash)
+	def, call, ok := h.rulesOf(rq, n)
 	if !ok {
-		rq.failWith(fmt.Errorf("workflow %s@%d of nomination %s is not loaded", n.Workflow.ID, n.Workflow.Version, n.ID))
-		return nil, false
-	}
-	def = def.In(rq.L.Lang)
-	a := rq.actor()
-	call, err := h.cfg.Nominations.GetCall(rq.ctx, &a, n.CallSlug)
-	if err != nil {
-		rq.failWith(err)
 		return nil, false
 	}
 	return &staffNominated{v: v, n: n, def: def, call: call, base: "/secretariat/nominations/" + url.PathEscape(n.ID)}, true
