@@ -44,11 +44,11 @@ var (
 )
 
 // chromium returns the shared browser: one chromium for the package, a tab
-// per use. Without chromium the test fails, unless NOMINA_TEST_BROWSER=off
+// per use. Without chromium the test fails, unless NOMINA_TEST_BROWSER=off (never under CI)
 // says to skip the browser tests.
 func chromium(t *testing.T) context.Context {
 	t.Helper()
-	if os.Getenv("NOMINA_TEST_BROWSER") == "off" {
+	if os.Getenv("NOMINA_TEST_BROWSER") == "off" && os.Getenv("NOMINA_TEST_CI") == "" {
 		t.Skip("NOMINA_TEST_BROWSER=off: browser tests skipped")
 	}
 	chromeOnce.Do(func() {
