@@ -204,7 +204,11 @@ type Field struct {
 
 // State is one state of the workflow.
 type State struct {
-	Name        string
+	Name string
+	// Label is the state's name as people read it, such as the heading
+	// of a review stage's columns in a download; "" when the file gives
+	// none (see DisplayName).
+	Label       string
 	Description string
 	// Final states end the nomination: no action leaves them.
 	Final bool

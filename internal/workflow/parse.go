@@ -827,9 +827,12 @@ func (b *builder) stateBody(st *State, se entry) {
 		return // a state with no settings: a plain step
 	}
 	what := fmt.Sprintf("state %q", st.Name)
-	m, ok := b.object(se.value, se.keyN, what, "description", "final", "editable", "creates_member", "on_enter", "review", "timers")
+	m, ok := b.object(se.value, se.keyN, what, "label", "description", "final", "editable", "creates_member", "on_enter", "review", "timers")
 	if m == nil && !ok {
 		return
+	}
+	if e, ok := m["label"]; ok {
+		st.Label, _ = b.translated(e, "states."+st.Name+".label", what+" label")
 	}
 	if e, ok := m["description"]; ok {
 		st.Description, _ = b.translated(e, "states."+st.Name+".description", what+" description")

@@ -181,6 +181,7 @@ func (d *Definition) copyIn(lang string) *Definition {
 	c.States = make(map[string]*State, len(d.States))
 	for name, st := range d.States {
 		ns := *st
+		ns.Label = or(d.Text("states."+name+".label", lang), st.Label)
 		ns.Description = or(d.Text("states."+name+".description", lang), st.Description)
 		c.States[name] = &ns
 	}

@@ -30,6 +30,7 @@ roles: [owner]
 initial: draft
 states:
   draft:
+    label: {en: Draft, fr: Brouillon, ar: مسودة}
     description: {en: Being written, fr: En cours de rédaction, ar: قيد الإعداد}
     editable: true
   submitted:
@@ -70,8 +71,14 @@ func TestTranslatedTexts(t *testing.T) {
 	if g.ChoiceLabels["civil_society"] != "Civil society" {
 		t.Errorf("a missing translation does not fall back to English: %q", g.ChoiceLabels["civil_society"])
 	}
-	if st, _ := fr.State("draft"); st.Description != "En cours de rédaction" {
-		t.Errorf("state: %q", st.Description)
+	if st, _ := fr.State("draft"); st.Description != "En cours de rédaction" || st.Label != "Brouillon" {
+		t.Errorf("state: %q, %q", st.Label, st.Description)
+	}
+	if st, _ := d.State("draft"); st.Label != "Draft" || d.Texts("states.draft.label")["ar"] != "مسودة" {
+		t.Errorf("state label %q, %v", st.Label, d.Texts("states.draft.label"))
+	}
+	if st, _ := d.In("ru").State("draft"); st.Label != "Draft" {
+		t.Errorf("a state label without Russian: %q", st.Label)
 	}
 	// The copy evaluates as the original does, and says why in its language.
 	s := Subject{State: "draft", Fields: map[string]any{}}
