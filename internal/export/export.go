@@ -25,11 +25,17 @@ import (
 
 // Column names one variable column of an export: a form field or a review
 // stage. Key is the machine name (the form field key or the review state);
-// Header is what a person reads at the top of the column.
+// Header is what a person reads at the top of the column, in English;
+// Texts the same heading in each language the workflow writes it in
+// (English included; nil: Header in every language).
 type Column struct {
-	Key    string `json:"key"`
-	Header string `json:"header"`
+	Key    string            `json:"key"`
+	Header string            `json:"header"`
+	Texts  map[string]string `json:"-"`
 }
+
+// heading is the column's heading in every language it is written in.
+func (c Column) heading() phrase.Text { return phrase.Text{English: c.Header, Texts: c.Texts} }
 
 // Row is one nomination as it appears in an export. Fields and Stages are
 // keyed by the Column keys of the Layout; a key the Layout does not name is
@@ -188,20 +194,22 @@ var (
 // count and the attachment links.
 func (l Layout) Header() []string { return l.HeaderSaid(phrase.Text.String) }
 
-// HeaderSaid returns the column headings as Header orders them, each fixed
-// heading said by say (a localizer's Say: the reader's language). The form
-// fields' and stages' own headers are the workflow's, as they are.
+// HeaderSaid returns the column headings as Header orders them, each said
+// by say (a localizer's Say: the reader's language): the fixed headings
+// from the catalogs, the form fields' and stages' from the translations
+// their columns carry (the workflow's), English where they have none.
 func (l Layout) HeaderSaid(say func(phrase.Text) string) []string {
 	h := make([]string, 0, l.width())
 	for _, c := range fixedHead {
 		h = append(h, say(c.heading))
 	}
 	for _, f := range l.fields {
-		h = append(h, f.Header)
+		h = append(h, say(f.heading()))
 	}
 	for _, s := range l.stages {
+		stage := say(s.heading())
 		for _, p := range stageParts {
-			h = append(h, say(p.heading(s.Header)))
+			h = append(h, say(p.heading(stage)))
 		}
 	}
 	for _, c := range fixedTail {

@@ -515,12 +515,12 @@ func TestNewLayout(t *testing.T) {
 		wantField string // "" for no error
 		wantKeys  []string
 	}{
-		{name: "form order kept, organization folded", fields: []Column{{"region", "Region"}, {"organization", "Org"}, {"gender", "Gender"}}, wantKeys: []string{"region", "gender"}},
-		{name: "repeated field", fields: []Column{{"region", "Region"}, {"region", "Again"}}, wantField: "fields[1].key"},
-		{name: "fixed column", fields: []Column{{"state", "State"}}, wantField: "fields[0].key"},
-		{name: "bad key", fields: []Column{{"Region!", "Region"}}, wantField: "fields[0].key"},
-		{name: "empty header", fields: []Column{{"region", " "}}, wantField: "fields[0].header"},
-		{name: "stage named organization", stages: []Column{{"organization", "Org"}}, wantField: "stages[0].key"},
+		{name: "form order kept, organization folded", fields: []Column{{Key: "region", Header: "Region"}, {Key: "organization", Header: "Org"}, {Key: "gender", Header: "Gender"}}, wantKeys: []string{"region", "gender"}},
+		{name: "repeated field", fields: []Column{{Key: "region", Header: "Region"}, {Key: "region", Header: "Again"}}, wantField: "fields[1].key"},
+		{name: "fixed column", fields: []Column{{Key: "state", Header: "State"}}, wantField: "fields[0].key"},
+		{name: "bad key", fields: []Column{{Key: "Region!", Header: "Region"}}, wantField: "fields[0].key"},
+		{name: "empty header", fields: []Column{{Key: "region", Header: " "}}, wantField: "fields[0].header"},
+		{name: "stage named organization", stages: []Column{{Key: "organization", Header: "Org"}}, wantField: "stages[0].key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -603,29 +603,43 @@ func TestFormatValue(t *testing.T) {
 	}
 }
 
-// The header row is said by the caller's say, or given as machine keys;
+// The header row is said by the caller's say, or given as machine keys:
+// the fixed headings from the catalogs, a form field's and a stage's from
+// the translations their columns carry, English where they carry none;
 // the cells under it do not change, and a heading that looks like a
 // formula is neutralised like any cell.
 func TestHeaderSaidAndKeys(t *testing.T) {
-	l, err := NewLayout([]Column{{Key: "bio", Header: "=Bio"}}, []Column{{Key: "review", Header: "Review"}})
+	l, err := NewLayout([]Column{{Key: "bio", Header: "=Bio", Texts: map[string]string{"en": "=Bio", "fr": "=Biographie"}}, {Key: "motto", Header: "Motto"}},
+		[]Column{{Key: "review", Header: "Review", Texts: map[string]string{"en": "Review", "fr": "Examen"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	say := func(tx phrase.Text) string { return "[" + tx.ID + "]" }
+	// A French reader's say, as a localizer's: the text's own French, else
+	// its catalog id (and stage), else its English.
+	say := func(tx phrase.Text) string {
+		if s, ok := tx.Texts["fr"]; ok {
+			return s
+		}
+		if tx.ID != "" {
+			return fmt.Sprintf("[%s%v]", tx.ID, tx.Args["Stage"])
+		}
+		return tx.English
+	}
 	said := l.HeaderSaid(say)
 	keys := l.Keys()
 	if len(said) != l.width() || len(keys) != l.width() || len(l.Header()) != l.width() {
 		t.Fatalf("widths: said %d, keys %d, header %d, want %d", len(said), len(keys), len(l.Header()), l.width())
 	}
-	if said[0] != "[ExportColID]" || said[7] != "=Bio" || said[8] != "[ExportStageApprove]" || said[13] != "[ExportColEndorsements]" {
+	if said[0] != "[ExportColID<nil>]" || said[7] != "=Biographie" || said[8] != "Motto" || said[9] != "[ExportStageApproveExamen]" ||
+		said[13] != "[ExportStageMeanScoreExamen]" || said[14] != "[ExportColEndorsements<nil>]" {
 		t.Fatalf("said %q", said)
 	}
-	wantKeys := "id,call,state,nominee_name,nominee_email,organization,submitted_at,bio," +
+	wantKeys := "id,call,state,nominee_name,nominee_email,organization,submitted_at,bio,motto," +
 		"review_approve,review_reject,review_request_changes,review_recuse,review_mean_score,endorsements,attachments"
 	if got := strings.Join(keys, ","); got != wantKeys {
 		t.Fatalf("keys %s, want %s", got, wantKeys)
 	}
-	if h := l.Header(); h[0] != "ID" || h[12] != "Review: mean score" {
+	if h := l.Header(); h[0] != "ID" || h[7] != "=Bio" || h[13] != "Review: mean score" {
 		t.Fatalf("English header %q", h)
 	}
 
@@ -646,5 +660,55 @@ func TestHeaderSaidAndKeys(t *testing.T) {
 	}
 	if recs, err = csv.NewReader(&buf).ReadAll(); err != nil || recs[0][7] != "'=Bio" {
 		t.Fatalf("English header not neutralised: %q (%v)", recs, err)
+	}
+}
+
+// A worksheet's name is one Excel takes: at most 31 UTF-16 code units,
+// none of : \ / ? * [ ], no apostrophe at either end, not History.
+func TestSheetName(t *testing.T) {
+	long := strings.Repeat("ب", 40)
+	for _, tt := range []struct{ in, want string }{
+		{"Nominations", "Nominations"},
+		{"الترشيحات", "الترشيحات"},
+		{"الترشيحات: [مسودة]", "الترشيحات مسودة"},
+		{`a/b\c?d*e`, "a b c d e"},
+		{long, long[:31*len("ب")]},
+		{strings.Repeat("提名", 20), strings.Repeat("提名", 15) + "提"},
+		{strings.Repeat("𠀀", 20), strings.Repeat("𠀀", 15)}, // two code units each
+		{"'Liste des membres'", "Liste des membres"},
+		{"History", "Fallback"},
+		{" [] ", "Fallback"},
+		{"", "Fallback"},
+	} {
+		if got := SheetName(tt.in, "Fallback"); got != tt.want {
+			t.Errorf("SheetName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+
+	// Written and read back: an Arabic name Excel would refuse as it is.
+	l, err := NewLayout(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(yield func(Row, error) bool) { yield(Row{ID: "n1"}, nil) }
+	for _, tt := range []struct{ in, want string }{
+		{"الترشيحات: [مسودة]", "الترشيحات مسودة"},
+		{"", "Nominations"},
+		{strings.Repeat("Кандидатуры ", 4), "Кандидатуры Кандидатуры Кандида"},
+	} {
+		var buf bytes.Buffer
+		if err := WriteXLSX(context.Background(), &buf, l, rows, XLSXOptions{SheetName: tt.in}); err != nil {
+			t.Fatalf("%q: %v", tt.in, err)
+		}
+		book, err := excelize.OpenReader(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := book.GetSheetName(0); got != tt.want || book.SheetCount != 1 {
+			t.Errorf("sheet %q (of %d), want %q", got, book.SheetCount, tt.want)
+		}
+		if got, err := book.GetCellValue(tt.want, "A2"); err != nil || got != "n1" {
+			t.Errorf("cell A2 of %q: %q (%v)", tt.want, got, err)
+		}
 	}
 }

@@ -55,10 +55,15 @@ func (s Shortlists) WriteExport(ctx context.Context, w io.Writer, format string,
 	return s.WriteExportSaid(ctx, w, format, t, bom, phrase.Text.String)
 }
 
+// sheetNominations names the worksheet of an XLSX export.
+var sheetNominations = phrase.New("ExportSheetNominations", "Nominations")
+
 // WriteExportSaid writes t as WriteExport does, the header row of a CSV
-// or XLSX said by say (a localizer's Say, for the reader's language); a
-// nil say writes the stable machine keys instead (Layout.Keys). The JSON
-// export names its columns by key and header whatever say is.
+// or XLSX and the XLSX's worksheet name said by say (a localizer's Say,
+// for the reader's language; the workflow's headings in its own
+// translations); a nil say writes the stable machine keys instead
+// (Layout.Keys) on a worksheet named Nominations. The JSON export names
+// its columns by key and English header whatever say is.
 func (Shortlists) WriteExportSaid(ctx context.Context, w io.Writer, format string, t nomination.ExportTable, bom bool, say func(phrase.Text) string) error {
 	f, err := ParseFormat(format)
 	if err != nil {
@@ -67,7 +72,7 @@ func (Shortlists) WriteExportSaid(ctx context.Context, w io.Writer, format strin
 	cols := func(in []nomination.ExportColumn) []Column {
 		out := make([]Column, len(in))
 		for i, c := range in {
-			out[i] = Column{Key: c.Key, Header: c.Header}
+			out[i] = Column{Key: c.Key, Header: c.Header, Texts: c.Texts}
 		}
 		return out
 	}
@@ -83,16 +88,17 @@ func (Shortlists) WriteExportSaid(ctx context.Context, w io.Writer, format strin
 		}
 	}
 	var header []string
+	sheet := sheetNominations.English
 	if say == nil {
 		header = layout.Keys()
 	} else {
-		header = layout.HeaderSaid(say)
+		header, sheet = layout.HeaderSaid(say), say(sheetNominations)
 	}
 	switch f {
 	case CSV:
 		return WriteCSV(ctx, w, layout, iter.Seq2[Row, error](rows), CSVOptions{BOM: bom, Header: header})
 	case XLSX:
-		return WriteXLSX(ctx, w, layout, rows, XLSXOptions{Header: header})
+		return WriteXLSX(ctx, w, layout, rows, XLSXOptions{Header: header, SheetName: sheet})
 	default:
 		return WriteJSON(ctx, w, layout, rows)
 	}
@@ -140,8 +146,10 @@ func (Shortlists) Suggest(ctx context.Context, targets json.RawMessage, seats in
 
 // WriteTable writes a plain table, a header and rows of text, as CSV or
 // XLSX with every cell neutralised against spreadsheet formulas as the
-// shortlist exports are (a roster, say). Errors: EINVALID on "format".
-func (Shortlists) WriteTable(ctx context.Context, w io.Writer, format string, header []string, rows iter.Seq2[[]string, error]) error {
+// shortlist exports are (a roster, say); sheet names the XLSX's worksheet
+// (made a name Excel takes, "Sheet1" when nothing is left of it). Errors:
+// EINVALID on "format".
+func (Shortlists) WriteTable(ctx context.Context, w io.Writer, format, sheet string, header []string, rows iter.Seq2[[]string, error]) error {
 	f, err := ParseFormat(format)
 	if err != nil {
 		return err
@@ -188,7 +196,7 @@ func (Shortlists) WriteTable(ctx context.Context, w io.Writer, format string, he
 				}
 			}
 		}
-		return writeSheet(ctx, w, header, values, XLSXOptions{SheetName: "Roster"})
+		return writeSheet(ctx, w, header, values, XLSXOptions{SheetName: SheetName(sheet, "Sheet1")})
 	default:
 		return nomination.Invalid(nomination.Problem("format", "CSVOrXLSX", "csv or xlsx"))
 	}

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/xuri/excelize/v2"
 )
 
 // XLSXOptions tunes an XLSX export.
 type XLSXOptions struct {
-	// SheetName names the one worksheet; "Nominations" when empty.
+	// SheetName names the one worksheet, made a name Excel accepts (see
+	// SheetName); "Nominations" when empty.
 	SheetName string
 	// TmpDir is where the worksheet is spooled once it outgrows the
 	// in-memory chunk (16 MiB); the system temporary directory when empty.
@@ -65,10 +69,7 @@ func WriteXLSX(ctx context.Context, w io.Writer, layout Layout, rows iter.Seq2[R
 // writeSheet streams a one-sheet workbook to w: a bold, frozen header row,
 // then one row per value slice of rows (each used only until the next).
 func writeSheet(ctx context.Context, w io.Writer, header []string, rows iter.Seq2[[]any, error], opts XLSXOptions) (err error) {
-	sheet := opts.SheetName
-	if sheet == "" {
-		sheet = "Nominations"
-	}
+	sheet := SheetName(opts.SheetName, "Nominations")
 	f := excelize.NewFile(excelize.Options{TmpDir: opts.TmpDir})
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {
@@ -147,6 +148,44 @@ func writeSheet(ctx context.Context, w io.Writer, header []string, rows iter.Seq
 		return fmt.Errorf("write xlsx: the workbook was not written")
 	}
 	return nil
+}
+
+// maxSheetName is the longest worksheet name Excel takes, in UTF-16 code
+// units.
+const maxSheetName = 31
+
+// SheetName returns name as Excel takes a worksheet's name: each of the
+// characters it refuses (: \ / ? * [ ]) and any control character
+// replaced by a space, spaces run together, no apostrophe or space at
+// either end, and cut, at a character, to 31 UTF-16 code units. It
+// returns fallback when nothing is left or the name is "History", which
+// Excel keeps for itself.
+func SheetName(name, fallback string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range name {
+		if strings.ContainsRune(":\\/?*[]", r) || unicode.IsControl(r) || unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	s, units := b.String(), 0
+	for i, r := range s {
+		if units += utf16.RuneLen(r); units > maxSheetName {
+			s = s[:i]
+			break
+		}
+	}
+	s = strings.Trim(s, "' ")
+	if s == "" || strings.EqualFold(s, "History") {
+		return fallback
+	}
+	return s
 }
 
 // xlsxValue is the excelize value of a cell; nil leaves the cell out.

@@ -492,15 +492,16 @@ func (s *Server) roster(c *gin.Context) {
 			}
 		}
 	}
-	header := membership.RosterKeys
+	header, sheet := membership.RosterKeys, membership.RosterSheet.English
 	if say != nil {
 		header = make([]string, len(membership.RosterColumns))
 		for i, t := range membership.RosterColumns {
 			header[i] = say(t)
 		}
+		sheet = say(membership.RosterSheet)
 	}
 	var buf bytes.Buffer // a roster is small; an error can still be answered
-	if err := s.cfg.Shortlists.WriteTable(c.Request.Context(), &buf, format, header, rows); err != nil {
+	if err := s.cfg.Shortlists.WriteTable(c.Request.Context(), &buf, format, sheet, header, rows); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -356,6 +356,23 @@ func TestMemberRecordTermsRotationAndRoster(t *testing.T) {
 		t.Fatalf("xlsx roster: %v", err)
 	}
 	sheet := book.GetSheetName(0)
+	if sheet != "Roster" {
+		t.Errorf("English roster sheet %q", sheet)
+	}
+	// The worksheet is named in the reader's language, or as ever with
+	// machine keys.
+	for _, c := range []struct{ query, accept, want string }{
+		{"", "ar", "قائمة الأعضاء"}, {"", "fr", "Liste des membres"}, {"&header=machine", "ar", "Roster"},
+	} {
+		r := st.call("GET", "/api/v1/bodies/mag/roster?format=xlsx&active_on=2026-06-01"+c.query, sec, nil, "Accept-Language", c.accept)
+		b, err := excelize.OpenReader(bytes.NewReader(r.Body.Bytes()))
+		if r.Code != http.StatusOK || err != nil {
+			t.Fatalf("xlsx roster in %s: %d (%v)", c.accept, r.Code, err)
+		}
+		if got := b.GetSheetName(0); got != c.want {
+			t.Errorf("roster%s in %s: sheet %q, want %q", c.query, c.accept, got, c.want)
+		}
+	}
 	rowsXLSX, err := book.GetRows(sheet)
 	if err != nil || len(rowsXLSX) != len(rowsCSV) {
 		t.Fatalf("xlsx roster rows %d (%v), csv rows %d", len(rowsXLSX), err, len(rowsCSV))

@@ -30,8 +30,9 @@ type Shortlists interface {
 	Balance(targets json.RawMessage, seats int, items []nomination.Candidate) (any, error)
 	Suggest(ctx context.Context, targets json.RawMessage, seats int, items []nomination.Candidate) (any, error)
 	// WriteTable writes a plain table (a roster) as CSV or XLSX, every
-	// cell neutralised against spreadsheet formulas.
-	WriteTable(ctx context.Context, w io.Writer, format string, header []string, rows iter.Seq2[[]string, error]) error
+	// cell neutralised against spreadsheet formulas, on the worksheet
+	// named sheet.
+	WriteTable(ctx context.Context, w io.Writer, format, sheet string, header []string, rows iter.Seq2[[]string, error]) error
 }
 
 func (s *Server) shortlistRoutes() {

@@ -267,3 +267,108 @@ func TestExportHeaderFollowsTheReader(t *testing.T) {
 		}
 	}
 }
+
+// The headings a workflow gives a download (its form fields' labels, its
+// review stages' labels) are in the reader's language as the workflow
+// translates them, and so is the XLSX's worksheet name; header=machine
+// is the same keys as ever, whatever the language.
+func TestExportWorkflowHeadingsInTheReadersLanguage(t *testing.T) {
+	st := newStack(t)
+	sec := st.secretariat("sec@igf.example")
+	st.mustCall(sec, "mag-2027", "mag")
+	st.seedDrafts("mag-2027", []string{"civil_society"}, []string{"female"}, 1, nil)
+	def, ok := mustWorkflows(t).Latest("mag")
+	if !ok {
+		t.Fatal("no mag workflow")
+	}
+	const path = "/api/v1/calls/mag-2027/export?state=draft"
+	get := func(format, query, lang string) *httptest.ResponseRecorder {
+		t.Helper()
+		var hdrs []string
+		if lang != "" {
+			hdrs = []string{"Accept-Language", lang}
+		}
+		rec := st.call("GET", path+"&format="+format+query, sec, nil, hdrs...)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s %s%s: %d %s", format, lang, query, rec.Code, rec.Body)
+		}
+		return rec
+	}
+	header := func(lang, query string) []string {
+		t.Helper()
+		rows, err := csv.NewReader(bytes.NewReader(get("csv", query, lang).Body.Bytes())).ReadAll()
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("csv %s%s: %v, %d rows", lang, query, err, len(rows))
+		}
+		return rows[0]
+	}
+
+	// The machine keys, exactly as before, in every language.
+	const machine = "id,call,state,nominee_name,nominee_email,organization,submitted_at," +
+		"stakeholder_group,region,economic_group,gender,nationality,position,motivation,igf_experience,declaration," +
+		"panel_review_approve,panel_review_reject,panel_review_request_changes,panel_review_recuse,panel_review_mean_score," +
+		"endorsements,attachments"
+	keys := header("", "&header=machine")
+	for _, lang := range []string{"fr", "ar"} {
+		if got := strings.Join(header(lang, "&header=machine"), ","); got != machine {
+			t.Errorf("machine header in %s:\n%s\nwant\n%s", lang, got, machine)
+		}
+	}
+	if strings.Join(keys, ",") != machine {
+		t.Fatalf("machine header %q", keys)
+	}
+
+	en := header("", "")
+	for _, c := range []struct {
+		lang  string
+		known map[string]string // a few headings, as the workflow writes them
+		stage string            // the review stage's label
+		sheet string
+	}{
+		{"fr", map[string]string{"stakeholder_group": "Groupe de parties prenantes", "region": "Groupe régional de l’ONU",
+			"motivation": "Motivation", "declaration": "Les informations fournies sont exactes et la personne candidate peut participer aux réunions du GCM pendant le mandat.",
+			"panel_review_approve": "Examen par le comité : approbations", "panel_review_mean_score": "Examen par le comité : note moyenne"},
+			"Examen par le comité", "Candidatures"},
+		{"ar", map[string]string{"stakeholder_group": "فئة أصحاب المصلحة", "gender": "نوع الجنس", "nationality": "الجنسية",
+			"panel_review_approve": "استعراض اللجنة: الموافقات", "panel_review_recuse": "استعراض اللجنة: حالات التنحي"},
+			"استعراض اللجنة", "الترشيحات"},
+	} {
+		got := header(c.lang, "")
+		if len(got) != len(keys) {
+			t.Fatalf("%s header %q", c.lang, got)
+		}
+		for i, key := range keys {
+			if want, ok := c.known[key]; ok && got[i] != want {
+				t.Errorf("%s heading of %s = %q, want %q", c.lang, key, got[i], want)
+			}
+			if f, ok := def.Field(key); ok && i >= 7 { // past the fixed columns
+				if want := def.Text("fields."+f.Name+".label", c.lang); got[i] != want {
+					t.Errorf("%s heading of field %s = %q, want the workflow's %q (English %q)", c.lang, key, got[i], want, en[i])
+				}
+			}
+			if strings.HasPrefix(key, "panel_review_") && !strings.HasPrefix(got[i], c.stage) {
+				t.Errorf("%s heading of %s = %q, want it to start with the stage's label %q", c.lang, key, got[i], c.stage)
+			}
+		}
+
+		// XLSX: the same header row, on a worksheet named in the language.
+		book, err := excelize.OpenReader(bytes.NewReader(get("xlsx", "", c.lang).Body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		xrows, err := book.GetRows(book.GetSheetName(0))
+		if book.GetSheetName(0) != c.sheet || err != nil || len(xrows) != 2 || strings.Join(xrows[0], "|") != strings.Join(got, "|") {
+			t.Errorf("%s xlsx: sheet %q, rows %q (%v), want sheet %q and header %q", c.lang, book.GetSheetName(0), xrows, err, c.sheet, got)
+		}
+		book, err = excelize.OpenReader(bytes.NewReader(get("xlsx", "&header=machine", c.lang).Body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if xrows, err = book.GetRows(book.GetSheetName(0)); book.GetSheetName(0) != "Nominations" || err != nil || len(xrows) == 0 || strings.Join(xrows[0], ",") != machine {
+			t.Errorf("%s xlsx with machine keys: sheet %q, header %q (%v)", c.lang, book.GetSheetName(0), xrows, err)
+		}
+	}
+	if en[7] != "Stakeholder group" || en[16] != "Panel review: approve" {
+		t.Errorf("English header %q", en)
+	}
+}

@@ -48,6 +48,10 @@ var RosterColumns = []phrase.Text{
 	phrase.New("RosterColSource", "Source"),
 }
 
+// RosterSheet names the worksheet of a roster file, said in the reader's
+// language.
+var RosterSheet = phrase.New("RosterSheet", "Roster")
+
 // RosterKeys are the stable machine keys of RosterColumns, in the same
 // order and the same in every language: the field names of the JSON roster.
 var RosterKeys = []string{"member_id", "name", "email", "seat_kind", "stakeholder_group", "region", "gender",

@@ -10,10 +10,13 @@ import (
 )
 
 // ExportColumn is a variable column of an export: a form field or a review
-// stage.
+// stage. Header is its heading in English (the field's label, the stage's
+// label, else their name); Texts the heading in each language the
+// workflow writes it in (English included), nil when it writes none.
 type ExportColumn struct {
 	Key    string
 	Header string
+	Texts  map[string]string
 }
 
 // StageTally is the vote count of one review stage's latest round.
@@ -93,12 +96,18 @@ func (s *Service) Export(ctx context.Context, actor Actor, slug string, q Shortl
 		if label == "" {
 			label = f.Name
 		}
-		t.Fields = append(t.Fields, ExportColumn{Key: f.Name, Header: label})
+		t.Fields = append(t.Fields, ExportColumn{Key: f.Name, Header: label, Texts: def.Texts("fields." + f.Name + ".label")})
 	}
 	for _, name := range def.StateOrder {
-		if def.States[name].Review != nil {
-			t.Stages = append(t.Stages, ExportColumn{Key: name, Header: name})
+		st := def.States[name]
+		if st.Review == nil {
+			continue
 		}
+		label := st.Label
+		if label == "" {
+			label = name
+		}
+		t.Stages = append(t.Stages, ExportColumn{Key: name, Header: label, Texts: def.Texts("states." + name + ".label")})
 	}
 	t.Rows = func(yield func(ExportRow, error) bool) {
 		for n, err := range s.Store.ScanNominations(ctx, q.filter(slug)) {
