@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/igf/nomina/internal/auth"
 )
 
@@ -47,7 +49,31 @@ func TestExportFileInThePagesLanguage(t *testing.T) {
 
 	fr := a.browser()
 	fr.signIn("sec.export@igf.example")
-	if h := header(fr.get(path+"?lang=fr"), "fr"); h[0] != "Identifiant" || h[1] != "Appel" || h[len(h)-2] != "Soutiens" {
+	h := header(fr.get(path+"?lang=fr"), "fr")
+	if h[0] != "Identifiant" || h[1] != "Appel" || h[len(h)-2] != "Soutiens" {
 		t.Fatalf("French header %q", h)
+	}
+	// The workflow's own headings, in its French: a form field's label and
+	// the review stage's.
+	if h[7] != "Groupe de parties prenantes" || h[8] != "Groupe régional de l’ONU" || h[16] != "Examen par le comité : approbations" {
+		t.Fatalf("French workflow headings %q", h)
+	}
+
+	// Arabic: the header row and the worksheet's name of the XLSX.
+	ar := a.browser()
+	ar.signIn("sec.export@igf.example")
+	h = header(ar.get(path+"?lang=ar"), "ar")
+	if h[0] != "المعرّف" || h[7] != "فئة أصحاب المصلحة" || h[10] != "نوع الجنس" || h[16] != "استعراض اللجنة: الموافقات" {
+		t.Fatalf("Arabic header %q", h)
+	}
+	p := ar.get("/secretariat/calls/mag-2027/export.xlsx")
+	mustStatus(t, p, http.StatusOK)
+	book, err := excelize.OpenReader(strings.NewReader(p.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := book.GetRows(book.GetSheetName(0))
+	if book.GetSheetName(0) != "الترشيحات" || err != nil || len(rows) != 1 || strings.Join(rows[0], "|") != strings.Join(h, "|") {
+		t.Fatalf("Arabic xlsx: sheet %q, rows %q (%v)", book.GetSheetName(0), rows, err)
 	}
 }
