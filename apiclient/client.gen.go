@@ -1969,8 +1969,9 @@ type GetRosterParams struct {
 
 	// Header The header row of a CSV or XLSX file. `language` (the default): each
 	// column's heading for people, in the language `Accept-Language` asks for
-	// (`Content-Language` says which; the headings a workflow gives its form
-	// fields and review stages stay as the workflow writes them). `machine`:
+	// (`Content-Language` says which; a workflow's form fields and review
+	// stages in the workflow's own translations, English where it has none;
+	// an XLSX's worksheet named in that language too). `machine`:
 	// the stable snake_case keys of the columns, the same in every language
 	// and from one release to the next (the JSON format's field names, such
 	// as `nominee_email`; a review stage's counts as `<stage>_approve`,
@@ -2060,8 +2061,9 @@ type ExportCallParams struct {
 
 	// Header The header row of a CSV or XLSX file. `language` (the default): each
 	// column's heading for people, in the language `Accept-Language` asks for
-	// (`Content-Language` says which; the headings a workflow gives its form
-	// fields and review stages stay as the workflow writes them). `machine`:
+	// (`Content-Language` says which; a workflow's form fields and review
+	// stages in the workflow's own translations, English where it has none;
+	// an XLSX's worksheet named in that language too). `machine`:
 	// the stable snake_case keys of the columns, the same in every language
 	// and from one release to the next (the JSON format's field names, such
 	// as `nominee_email`; a review stage's counts as `<stage>_approve`,
