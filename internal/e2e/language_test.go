@@ -63,8 +63,13 @@ func TestBrowserLanguages(t *testing.T) {
 	b.audit("ar-home")
 	b.visit("/calls/mag-2027")
 	b.mustSee("دعوة لتقديم الترشيحات", "الحكومات", "المجتمع المدني")
-	// The deadline with its UTC hour and, where scripts run, the reader's.
+	// The deadline with its UTC hour and, where scripts run, the reader's,
+	// written by the browser in the Arabic-Indic digits the server writes
+	// the deadline in.
 	b.mustSee("UTC")
+	if got := localTimeLine(b); !strings.HasPrefix(got, "بتوقيتك المحلي:") || !strings.ContainsAny(got, "٠١٢٣٤٥٦٧٨٩") || strings.ContainsAny(got, "0123456789") {
+		t.Errorf("Arabic local time %q: want Arabic-Indic digits only", got)
+	}
 	b.audit("ar-call")
 	b.tap(`label[for="nominee"]`)
 	b.click(`#start ~ form button[type=submit]`)
@@ -120,6 +125,9 @@ func TestBrowserLanguages(t *testing.T) {
 	f.mustPath("/nominations")
 	f.visit("/calls/mag-2027")
 	f.mustSee("Appel à candidatures", "Gouvernements", "Comment présenter une candidature")
+	if got := localTimeLine(f); !strings.HasPrefix(got, "Dans votre fuseau horaire") || !strings.ContainsAny(got, "0123456789") || strings.ContainsAny(got, "٠١٢٣٤٥٦٧٨٩") {
+		t.Errorf("French local time %q: want Latin digits", got)
+	}
 	f.audit("fr-call")
 	f.tap(`label[for="nominee"]`)
 	f.click(`#start ~ form button[type=submit]`)
@@ -192,4 +200,14 @@ func TestBrowserLanguages(t *testing.T) {
 	r.audit("ar-review")
 	t.Logf("languages: %d page states checked at 1280 and 390 px by %s; screenshots in %s",
 		*b.audited+*f.audited+*z.audited+*s.audited+*r.audited, time.Now().Format(time.TimeOnly), b.shots)
+}
+
+// localTimeLine is the text of the page's first local-time line, which
+// the page's script writes and shows ("" while hidden).
+func localTimeLine(tb *tab) string {
+	tb.t.Helper()
+	return eval[string](tb, `(function () {
+  var p = document.querySelector(".nm-local-time");
+  return p && !p.hidden ? p.textContent : "";
+})()`)
 }

@@ -92,6 +92,18 @@ func (l *Localizer) Digits(s string) string {
 	return b.String()
 }
 
+// NumberingSystem names the digits the language writes numbers, dates
+// and times in, as CLDR and the browser's Intl name them: "arab"
+// (Arabic-Indic) in Arabic, "latn" elsewhere. A page gives it to the
+// script that writes the reader's local time, so that line has the digits
+// of the dates the server writes.
+func (l *Localizer) NumberingSystem() string {
+	if l.f.digits != nil {
+		return "arab"
+	}
+	return "latn"
+}
+
 // Date writes the calendar day of t in UTC as the language writes a date
 // in full: "31 March 2026", "31 mars 2026", "2026年3月31日", "٣١ مارس ٢٠٢٦".
 func (l *Localizer) Date(t time.Time) string {

@@ -25,18 +25,25 @@
 // Deadlines are stated in UTC; where the browser knows the reader's time
 // zone, each also says the time there, in the page's language
 // (data-nm-local-time holds the UTC time, the body's
-// data-nm-local-label the sentence, "{time}" its place).
+// data-nm-local-label the sentence, "{time}" its place) and in the digits
+// the page writes its own dates in (the body's data-nm-local-numbers:
+// "arab" on Arabic pages, whose browsers' default is often Latin digits).
 (function () {
   "use strict";
   var label = document.body && document.body.getAttribute("data-nm-local-label");
   if (!label || typeof Intl === "undefined" || !Intl.DateTimeFormat) {
     return;
   }
+  var options = {
+    year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+  };
+  var numbers = document.body.getAttribute("data-nm-local-numbers");
+  if (numbers) {
+    options.numberingSystem = numbers;
+  }
   var format;
   try {
-    format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-      year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short"
-    });
+    format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, options);
   } catch (e) {
     return;
   }
