@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"math/rand/v2"
 	"runtime"
@@ -13,6 +14,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/igf/nomina/internal/locale"
+	"github.com/igf/nomina/internal/nomination"
+	"github.com/igf/nomina/internal/phrase"
+	"github.com/igf/nomina/internal/workflow"
 )
 
 // benchLayout is a MAG-like form: eleven fields and two review stages.
@@ -240,5 +246,78 @@ func BenchmarkSuggest(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkExportLanguages writes the same 2,000-nomination export of a
+// MAG call (the shipped workflow's form and review stage) in English and
+// in French, as the secretariat downloads it: through WriteExportSaid
+// with the API's localizer, the header row and worksheet name said in the
+// language, the workflow's headings in its own translations.
+func BenchmarkExportLanguages(b *testing.B) {
+	const rows = 2000
+	reg, diags, err := workflow.LoadDir("../../workflows")
+	if err != nil || workflow.HasErrors(diags) {
+		b.Fatalf("workflows: %v %v", err, diags)
+	}
+	def, ok := reg.Latest("mag")
+	if !ok {
+		b.Fatal("no mag workflow")
+	}
+	sub, err := fs.Sub(phrase.Catalogs, "locales")
+	if err != nil {
+		b.Fatal(err)
+	}
+	catalog, err := locale.New(nil, sub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The columns as nomination.Service.Export makes them.
+	table := nomination.ExportTable{Call: nomination.Call{Slug: "mag-2026"}}
+	for _, f := range def.Fields {
+		if f.Type != workflow.TypeFile {
+			table.Fields = append(table.Fields, nomination.ExportColumn{Key: f.Name, Header: f.Label, Texts: def.Texts("fields." + f.Name + ".label")})
+		}
+	}
+	for _, name := range def.StateOrder {
+		if st := def.States[name]; st.Review != nil {
+			table.Stages = append(table.Stages, nomination.ExportColumn{Key: name, Header: st.Label, Texts: def.Texts("states." + name + ".label")})
+		}
+	}
+	var pool []nomination.ExportRow
+	for r := range syntheticRows(rows) {
+		n := nomination.ExportRow{ID: r.ID, Call: r.Call, State: r.State, NomineeName: r.NomineeName, NomineeEmail: r.NomineeEmail,
+			Organization: r.Organization, Fields: r.Fields, SubmittedAt: r.SubmittedAt, Endorsements: r.Endorsements,
+			Stages: map[string]nomination.StageTally{}}
+		for k, t := range r.Stages {
+			n.Stages[k] = nomination.StageTally{Approve: t.Approve, Reject: t.Reject, Scored: t.Scored, MeanScore: t.MeanScore}
+		}
+		for _, a := range r.Attachments {
+			n.Attachments = append(n.Attachments, nomination.ExportAttachment{Kind: a.Kind, Filename: a.Filename, URL: a.URL})
+		}
+		pool = append(pool, n)
+	}
+	table.Rows = func(yield func(nomination.ExportRow, error) bool) {
+		for _, r := range pool {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+	for _, format := range []string{"csv", "xlsx"} {
+		for _, lang := range []string{"en", "fr"} {
+			b.Run(format+"/"+lang, func(b *testing.B) {
+				say := catalog.In(lang).Say
+				var out countingWriter
+				b.ReportAllocs()
+				for b.Loop() {
+					out.n = 0
+					if err := (Shortlists{}).WriteExportSaid(context.Background(), &out, format, table, false, say); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(out.n)/1024, "file-KiB")
+			})
+		}
 	}
 }
