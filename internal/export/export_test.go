@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/phrase"
 	"github.com/xuri/excelize/v2"
@@ -710,5 +712,37 @@ func TestSheetName(t *testing.T) {
 		if got, err := book.GetCellValue(tt.want, "A2"); err != nil || got != "n1" {
 			t.Errorf("cell A2 of %q: %q (%v)", tt.want, got, err)
 		}
+	}
+}
+
+// Said by the service's own localizer: a workflow heading in the reader's
+// language where the workflow translates it, in English where it does
+// not; the fixed headings and the worksheet from the catalogs.
+func TestHeaderSaidByTheCatalog(t *testing.T) {
+	sub, err := fs.Sub(phrase.Catalogs, "locales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalog, err := locale.New(nil, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLayout([]Column{{Key: "bio", Header: "Biography", Texts: map[string]string{"en": "Biography", "fr": "Biographie"}}},
+		[]Column{{Key: "review", Header: "Review", Texts: map[string]string{"en": "Review", "ar": "الاستعراض"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ lang, want string }{
+		{"en", "ID|Biography|Review: approve"},
+		{"fr", "Identifiant|Biographie|Review : approbations"},
+		{"ar", "المعرّف|Biography|الاستعراض: الموافقات"},
+	} {
+		h := l.HeaderSaid(catalog.In(tt.lang).Say)
+		if got := h[0] + "|" + h[7] + "|" + h[8]; got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.lang, got, tt.want)
+		}
+	}
+	if got := catalog.In("ar").Say(sheetNominations); got != "الترشيحات" {
+		t.Errorf("Arabic sheet name %q", got)
 	}
 }
