@@ -173,6 +173,9 @@ func (d *docCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &exchangeRecorder{ResponseWriter: w}
 	d.next.ServeHTTP(rec, r)
 	rec.finish()
+	if r.Context().Err() != nil {
+		return // the client went away: no answer reached anyone
+	}
 
 	exchange := fmt.Sprintf("%s %s → %d", r.Method, r.URL.RequestURI(), rec.status)
 	route, params, err := d.router.FindRoute(vr)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -63,10 +64,23 @@ func (s *Server) problem(c *gin.Context, status int, title, detail string, field
 	c.JSON(status, p)
 }
 
+// StatusClientClosedRequest is what the log and the metrics record for a
+// request its client abandoned before the answer (nginx's 499). It is not
+// an answer: nobody is there to read it.
+const StatusClientClosedRequest = 499
+
 // fail answers err: a domain *nomination.Error with its status and message;
 // anything else is logged with the request's context and answered with a
-// generic 500 so no internal detail reaches the client.
+// generic 500 so no internal detail reaches the client. A request whose
+// client went away, and which failed only because of that, is no failure
+// of the service: it is logged as a client close and recorded as 499.
 func (s *Server) fail(c *gin.Context, err error) {
+	if clientGone(c, err) {
+		s.log.Info("client closed request", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "route", c.FullPath(), "err", err)
+		c.Status(StatusClientClosedRequest)
+		c.Abort()
+		return
+	}
 	var de *nomination.Error
 	if errors.As(err, &de) && de.Code != nomination.EINTERNAL {
 		status, ok := statusOf[de.Code]
@@ -85,6 +99,17 @@ func (s *Server) fail(c *gin.Context, err error) {
 	}
 	s.log.Error("request failed", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "route", c.FullPath(), "err", err)
 	s.problem(c, http.StatusInternalServerError, "Internal Server Error", "internal error", nil)
+}
+
+// clientGone reports that the request failed because its client went
+// away: the server cancelled the request's context (its connection
+// closed) and err is that cancellation, met at the store or anywhere
+// else. The driver reports a cancelled read as a network error, which
+// would otherwise be answered as the store being unavailable (503). An
+// error that is not the cancellation (a store that timed out, refused, or
+// failed) is a failure even when the client has gone too.
+func clientGone(c *gin.Context, err error) bool {
+	return errors.Is(c.Request.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
 }
 
 // inLanguage says a domain error's message and its fields' in the language
