@@ -53,6 +53,9 @@ type checkInput struct {
 	// Operator names the account made at start from the settings, which
 	// has its address confirmed without a mail.
 	Operator string
+	// Served is what each instance recorded answering the API during the
+	// scenario, by status, from its metrics (nil: unknown).
+	Served []map[string]float64
 }
 
 var refPattern = regexp.MustCompile(`simref-[0-9a-f]{16}`)
@@ -106,6 +109,7 @@ func runChecks(ctx context.Context, db *mongo.Database, sk *sink, in checkInput)
 		ch.mailPrivacy(ctx),
 		ch.members(ctx),
 		ch.no5xx(),
+		ch.serverFailures(),
 		ch.asExpected(),
 	}
 	return checks, nil
@@ -769,6 +773,46 @@ func (ch *checker) no5xx() Check {
 	}
 	if inside > 0 {
 		c.Note = fmt.Sprintf("%d inside the kill window", inside)
+	}
+	return c.done()
+}
+
+// serverFailures: every 5xx an instance recorded answering was received
+// by a client, so no5xx, which counts what the clients received, misses
+// none. A request whose client went away before the answer (the
+// disconnect fault, a client's timeout) is recorded as 499 by the
+// instance and is no failure; a store that fails or times out is a 5xx,
+// client there or not.
+func (ch *checker) serverFailures() Check {
+	c := Check{Name: "http: every 5xx the instances recorded reached a client"}
+	received := map[int]int{}
+	for _, r := range ch.in.Records {
+		if r.Status >= 500 {
+			received[r.Instance]++
+		}
+	}
+	closed := 0
+	var unknown []string
+	for i, st := range ch.in.Served {
+		if st == nil {
+			unknown = append(unknown, fmt.Sprint(i+1))
+			continue
+		}
+		c.Checked++
+		failed := 0
+		for status, n := range st {
+			if strings.HasPrefix(status, "5") {
+				failed += int(n)
+			}
+		}
+		closed += int(st["499"])
+		if failed > received[i] {
+			c.fail("instance %d recorded %d answers 5xx, its clients received %d", i+1, failed, received[i])
+		}
+	}
+	c.Note = fmt.Sprintf("%d request(s) closed by their client before the answer (499)", closed)
+	if len(unknown) > 0 {
+		c.Note += "; no metrics from instance(s) " + strings.Join(unknown, ", ")
 	}
 	return c.done()
 }

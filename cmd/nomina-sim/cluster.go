@@ -77,6 +77,9 @@ type instance struct {
 	starts  int
 	logFile *os.File
 	cpu     time.Duration // of the processes that have exited
+	// served is what its processes killed so far recorded answering the
+	// API, by status (their metrics die with them).
+	served map[string]float64
 }
 
 // cluster is the running instances on one store.
@@ -344,6 +347,36 @@ func (in *instance) waitReady(ctx context.Context, within time.Duration) error {
 	}
 }
 
+// keepServed notes what the instance recorded answering the API so far,
+// before it is killed and its metrics with it.
+func (in *instance) keepServed() {
+	st := in.apiStatuses()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.served == nil {
+		in.served = map[string]float64{}
+	}
+	for k, v := range st {
+		in.served[k] += v
+	}
+}
+
+// servedTotal returns what the instance recorded answering the API since
+// it first started, killed processes included; nil when its metrics do
+// not answer.
+func (in *instance) servedTotal() map[string]float64 {
+	now := in.apiStatuses()
+	if now == nil {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for k, v := range in.served {
+		now[k] += v
+	}
+	return now
+}
+
 // kill sends SIGKILL and waits for the process to be gone.
 func (in *instance) kill() {
 	in.mu.Lock()
@@ -416,31 +449,69 @@ func (c *cluster) stop() {
 // its metrics (since its last start).
 func (in *instance) storeCommands() map[string]float64 {
 	out := map[string]float64{}
-	if in.metrics == "" {
-		return out
-	}
-	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get("http://" + in.metrics + "/metrics")
-	if err != nil {
-		return out
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	const prefix = `nomina_store_operations_total{command="`
-	for sc.Scan() {
-		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, prefix)
+	in.scrape(func(line string) {
+		rest, ok := strings.CutPrefix(line, `nomina_store_operations_total{command="`)
 		if !ok {
-			continue
+			return
 		}
 		name, val, ok := strings.Cut(rest, `"} `)
 		if !ok {
-			continue
+			return
 		}
 		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
 			out[name] += v
 		}
+	})
+	return out
+}
+
+// apiStatuses reads, from the instance's metrics, how many requests to
+// the API it recorded per status since its last start (499: closed by
+// their client before the answer). nil when the metrics do not answer.
+func (in *instance) apiStatuses() map[string]float64 {
+	out := map[string]float64{}
+	if !in.scrape(func(line string) {
+		rest, ok := strings.CutPrefix(line, "nomina_http_requests_total{")
+		if !ok {
+			return
+		}
+		labels, val, ok := strings.Cut(rest, "} ")
+		if !ok || !strings.Contains(labels, `route="/api/`) {
+			return
+		}
+		_, status, ok := strings.Cut(labels, `status="`)
+		if !ok {
+			return
+		}
+		status, _, _ = strings.Cut(status, `"`)
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[status] += v
+		}
+	}) {
+		return nil
 	}
 	return out
+}
+
+// scrape reads the instance's metrics line by line; false when they do
+// not answer.
+func (in *instance) scrape(line func(string)) bool {
+	if in.metrics == "" {
+		return false
+	}
+	cl := &http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get("http://" + in.metrics + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line(sc.Text())
+	}
+	return sc.Err() == nil
 }

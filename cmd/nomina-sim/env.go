@@ -44,8 +44,9 @@ type environment struct {
 	sc       *scenario
 	storeAt  StoreRates
 
-	cmdsAtStart []map[string]float64
-	cpuAtStart  struct {
+	cmdsAtStart   []map[string]float64
+	servedAtStart []map[string]float64
+	cpuAtStart    struct {
 		sim, mailpit time.Duration
 		instances    []time.Duration
 	}
@@ -265,7 +266,26 @@ func (e *environment) check(ctx context.Context) ([]Check, error) {
 		Bounced: bounced, Problems: e.sc.problems, Registry: e.registry, Operator: e.plan.admin.Email}
 	e.sc.mu.Unlock()
 	in.Expected = e.sc.expectedStates()
+	in.Served = e.served()
 	return runChecks(ctx, e.db, e.sink, in)
+}
+
+// served returns what each instance recorded answering the API during the
+// scenario, by status, from its metrics: nil for one whose metrics do not
+// answer (instances run by someone else).
+func (e *environment) served() []map[string]float64 {
+	out := make([]map[string]float64, len(e.cl.instances))
+	for i, in := range e.cl.instances {
+		now := in.servedTotal()
+		if now == nil || i >= len(e.servedAtStart) || e.servedAtStart[i] == nil {
+			continue
+		}
+		for k, v := range e.servedAtStart[i] {
+			now[k] -= v
+		}
+		out[i] = now
+	}
+	return out
 }
 
 // drain waits until no mail job waits for delivery any more (the SMTP
@@ -353,10 +373,11 @@ func (e *environment) markCPU() {
 		e.cpuAtStart.sim = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	e.cpuAtStart.instances = nil
-	e.cmdsAtStart = nil
+	e.cmdsAtStart, e.servedAtStart = nil, nil
 	for _, in := range e.cl.instances {
 		e.cpuAtStart.instances = append(e.cpuAtStart.instances, in.cpuTime())
 		e.cmdsAtStart = append(e.cmdsAtStart, in.storeCommands())
+		e.servedAtStart = append(e.servedAtStart, in.servedTotal())
 	}
 	if e.sink.mailpit != nil && e.sink.mailpit.cmd.Process != nil {
 		e.cpuAtStart.mailpit = procCPU(e.sink.mailpit.cmd.Process.Pid)

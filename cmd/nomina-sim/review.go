@@ -477,6 +477,7 @@ func (s *scenario) killOne(ctx context.Context) error {
 	}
 	victim := s.cl.instances[len(s.cl.instances)-1]
 	from := time.Now()
+	victim.keepServed()
 	victim.kill()
 	select {
 	case <-ctx.Done():
