@@ -289,7 +289,8 @@ func (e *environment) served() []map[string]float64 {
 }
 
 // drain waits until no mail job waits for delivery any more (the SMTP
-// retries and the lease of an attempt cut off by the kill included).
+// retries and the lease of an attempt cut off by the kill included): none
+// queued at three looks half a second apart.
 func (e *environment) drain(ctx context.Context) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	stable := 0
@@ -313,7 +314,7 @@ func (e *environment) drain(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Second):
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }

@@ -132,6 +132,21 @@ func (s *scenario) inbox(ctx context.Context, addr, word string, quiet time.Dura
 	wg.Wait()
 }
 
+// How long a secretariat member's and a reviewer's mail about work stays
+// quiet before they look at their queue, and how often at most they look.
+// Mail held up (an SMTP outage, a job leased by a killed instance until
+// its lease ends) is found there: the longer the wait, the longer the end
+// of the review waits on the last such nomination. Reviewers wait longer:
+// a review request goes only to reviewers who have not voted yet when it
+// is sent, so reviewers who vote from their queue before their mail
+// comes leave the check that no review mail reaches a conflicted
+// reviewer or another panel little to check (a run with 10 s had 6 such
+// messages to check instead of about 600).
+const (
+	screenQuiet = 5 * time.Second
+	reviewQuiet = 30 * time.Second
+)
+
 // screen is one secretariat member screening submissions: the mail about
 // each new submission, and a look at the list now and then, hand their
 // share (by nomination id) to three workers, who admit or reject each as
@@ -141,7 +156,7 @@ func (s *scenario) screen(ctx context.Context, who *session, member, members int
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
-		s.inbox(ctx, who.email, "screen", 10*time.Second, func() []workItem {
+		s.inbox(ctx, who.email, "screen", screenQuiet, func() []workItem {
 			var out []workItem
 			for _, slug := range []string{magCall, lpCall} {
 				items, _ := s.list(ctx, who, "call", slug, "state", "submitted")
@@ -227,7 +242,7 @@ func (s *scenario) review(ctx context.Context, rv *reviewer) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
-		s.inbox(ctx, rv.Email, "review", 30*time.Second, func() []workItem {
+		s.inbox(ctx, rv.Email, "review", reviewQuiet, func() []workItem {
 			items, _ := s.list(ctx, sess, "call", slug, "state", "panel_review", "panel", rv.Panel)
 			var out []workItem
 			for _, it := range items {
