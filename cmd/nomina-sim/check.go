@@ -476,10 +476,43 @@ func (ch *checker) mailOnce(ctx context.Context) Check {
 			c.fail("Message-ID %s (to %v) delivered %d time(s): no job sent it", mid, gotTo[mid], n)
 		}
 	}
+	var notes []string
 	if resent > 0 {
-		c.Note = fmt.Sprintf("%d message(s) sent again, same Message-ID, after an attempt cut off by the crash", resent)
+		notes = append(notes, fmt.Sprintf("%d message(s) sent again, same Message-ID, after an attempt cut off by the crash", resent))
 	}
+	if slow := ch.slowestMail(ctx); slow != "" {
+		notes = append(notes, slow)
+	}
+	c.Note = strings.Join(notes, "; ")
 	return c.done()
+}
+
+// slowestMail names the message sent longest after it was queued, which
+// the end of a run (the drain) waits on: a lease running out, retries.
+func (ch *checker) slowestMail(ctx context.Context) string {
+	var results []struct {
+		JobID   string    `bson:"job_id"`
+		Attempt int       `bson:"attempt"`
+		At      time.Time `bson:"at"`
+	}
+	cur, err := ch.db.Collection("mail_results").Find(ctx, bson.D{{Key: "status", Value: nomination.MailSent}})
+	if err != nil || cur.All(ctx, &results) != nil {
+		return ""
+	}
+	queued := map[string]jobDoc{}
+	for _, j := range ch.jobs {
+		queued[j.ID] = j
+	}
+	best, wait := "", time.Duration(-1)
+	for _, r := range results {
+		j, ok := queued[r.JobID]
+		if !ok || r.At.Sub(j.CreatedAt) <= wait {
+			continue
+		}
+		wait = r.At.Sub(j.CreatedAt)
+		best = fmt.Sprintf("slowest: %s (%s) sent %.1f s after it was queued, at attempt %d", j.ID, j.Template, wait.Seconds(), r.Attempt)
+	}
+	return best
 }
 
 // mailExpected: the messages the events call for were all queued: on
