@@ -101,8 +101,8 @@ var authMechanisms = []gomail.SMTPAuthType{
 }
 
 // Sender keeps one connection to an SMTP server and sends messages over
-// it, dialling again when the connection was lost. A Sender is used by one
-// goroutine at a time.
+// it one after the other, dialling again when the connection was lost. A
+// Sender is used by one goroutine at a time.
 type Sender struct {
 	server    SMTPServer
 	tlsConfig *tls.Config
@@ -110,9 +110,44 @@ type Sender struct {
 	timeout   time.Duration
 	client    *gomail.Client
 	connected bool
-	// conn is the connection of the dial in progress, closed when the dial
-	// fails after connecting (go-mail leaves it open then).
+	// conn is the connection, also closed when the dial fails after
+	// connecting (go-mail leaves it open then).
 	conn net.Conn
+	// limit, when set, is the latest deadline any read or write on conn
+	// gets: the deadline of the context of the call in progress. go-mail
+	// sets its own per command; limit caps them.
+	limit time.Time
+}
+
+// cappedConn is a connection whose deadlines never pass its Sender's limit.
+type cappedConn struct {
+	net.Conn
+	s *Sender
+}
+
+func (c *cappedConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.s.capped(t)) }
+func (c *cappedConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.s.capped(t)) }
+func (c *cappedConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.s.capped(t)) }
+
+func (s *Sender) capped(t time.Time) time.Time {
+	if !s.limit.IsZero() && (t.IsZero() || t.After(s.limit)) {
+		return s.limit
+	}
+	return t
+}
+
+// bound makes ctx's deadline, if any, the limit of every read and write
+// until the returned function is called.
+func (s *Sender) bound(ctx context.Context) func() {
+	d, ok := ctx.Deadline()
+	if !ok || !s.limit.IsZero() {
+		return func() {}
+	}
+	s.limit = d
+	if s.conn != nil {
+		_ = s.conn.SetDeadline(d)
+	}
+	return func() { s.limit = time.Time{} }
 }
 
 // NewSender returns a Sender for server; it does not connect yet. It returns
@@ -149,6 +184,10 @@ func NewSender(server SMTPServer, opts SenderOptions) (*Sender, error) {
 		gomail.WithTLSPolicy(policy),
 		gomail.WithTLSConfig(s.tlsConfig),
 		gomail.WithDialContextFunc(s.dialConn),
+		// The connection is checked once per batch (Check), not with a
+		// NOOP before every message; a connection found dead before a
+		// message was sent is replaced (Send).
+		gomail.WithoutNoop(),
 	}
 	if server.ImplicitTLS {
 		o = append(o, gomail.WithSSL())
@@ -182,37 +221,57 @@ func (s *Sender) dialConn(ctx context.Context, network, address string) (net.Con
 		}
 		conn = tc
 	}
-	s.conn = conn
-	return conn, nil
+	s.conn = &cappedConn{Conn: conn, s: s}
+	return s.conn, nil
 }
 
 // Connect dials the server, says hello, starts TLS and authenticates, unless
-// the Sender is connected already. It returns a *DeliveryError (temporary,
-// Code 0 or the server's code) when that fails.
+// the Sender is connected already, within ctx's deadline. It returns a
+// *DeliveryError (temporary, Code 0 or the server's code, nothing sent)
+// when that fails.
 func (s *Sender) Connect(ctx context.Context) error {
 	if s.connected {
 		return nil
 	}
+	defer s.bound(ctx)()
 	s.conn = nil
 	if err := s.client.DialWithContext(ctx); err != nil {
 		if s.conn != nil {
 			s.conn.Close()
 			s.conn = nil
 		}
-		return &DeliveryError{Code: replyCode(err), Reply: err.Error(), connection: true}
+		return &DeliveryError{Code: replyCode(err), Reply: err.Error(), connection: true, unsent: true}
 	}
 	s.connected = true
 	return nil
 }
 
+// Check makes sure the Sender holds a working connection, within ctx's
+// deadline: an open one must answer a reset (RSET), else it is replaced.
+// It returns what Connect returns.
+func (s *Sender) Check(ctx context.Context) error {
+	if s.connected {
+		release := s.bound(ctx)
+		err := s.client.Reset()
+		release()
+		if err == nil {
+			return nil
+		}
+		s.drop()
+	}
+	return s.Connect(ctx)
+}
+
 // Connected reports whether the Sender holds a connection.
 func (s *Sender) Connected() bool { return s.connected }
 
-// Send sends msg over the connection, connecting first when needed. A
-// connection found dead before anything was sent is replaced once. It
-// returns nil once the server accepted the message, or a *DeliveryError
-// saying whether the failure is permanent and what the server replied.
+// Send sends msg over the connection, connecting first when needed; no
+// command runs past ctx's deadline. A connection found dead before any of
+// msg was sent is replaced once. It returns nil once the server accepted
+// the message, or a *DeliveryError saying whether the failure is permanent
+// and what the server replied.
 func (s *Sender) Send(ctx context.Context, msg *gomail.Msg) error {
+	defer s.bound(ctx)()
 	for try := 0; ; try++ {
 		if err := s.Connect(ctx); err != nil {
 			return err
@@ -226,20 +285,27 @@ func (s *Sender) Send(ctx context.Context, msg *gomail.Msg) error {
 			s.drop()
 			return nil
 		}
+		de := classify(err)
 		var se *gomail.SendError
-		if errors.As(err, &se) && se.Reason == gomail.ErrConnCheck && try == 0 {
+		isSend := errors.As(err, &se)
+		if isSend && try == 0 && ctx.Err() == nil && (se.Reason == gomail.ErrConnCheck || (de.connection && beforeData(se.Reason))) {
 			// The connection died while idle; nothing of msg was sent.
 			s.drop()
 			continue
 		}
-		de := classify(err)
-		if de.connection || !errors.As(err, &se) || (se.Reason != gomail.ErrSMTPMailFrom && se.Reason != gomail.ErrSMTPRcptTo) {
+		if de.connection || !isSend || (se.Reason != gomail.ErrSMTPMailFrom && se.Reason != gomail.ErrSMTPRcptTo) {
 			// go-mail resets the session after a refused sender or
 			// recipient; after anything else start afresh.
 			s.drop()
 		}
 		return de
 	}
+}
+
+// beforeData reports whether a failure at that step of a transaction
+// came before any of the message was sent.
+func beforeData(r gomail.SendErrReason) bool {
+	return r == gomail.ErrSMTPMailFrom || r == gomail.ErrSMTPRcptTo || r == gomail.ErrSMTPData
 }
 
 // drop closes the connection without waiting for the server's goodbye.
@@ -279,6 +345,9 @@ type DeliveryError struct {
 	// connection is set when the connection failed rather than the server
 	// answering.
 	connection bool
+	// unsent is set when the server could not be reached at all: nothing
+	// of the message was sent.
+	unsent bool
 }
 
 func (e *DeliveryError) Error() string { return e.Reply }

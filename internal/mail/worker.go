@@ -19,22 +19,37 @@ import (
 // tied to one attempt of one job, and only the worker that claimed the
 // attempt records its outcome.
 type Queue interface {
-	// Due returns references to up to limit attempts due at now, for Claim.
+	// Due returns references to up to limit attempts due at now, for
+	// ClaimAll.
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// Claim takes the attempt a reference from Due names for worker until
-	// now+lease. It returns a *nomination.Error with ECONFLICT when the
-	// attempt is not to be made now (another worker holds it, or it
-	// finished) and ENOTFOUND when its job is not there.
-	Claim(ctx context.Context, due, worker string, now time.Time, lease time.Duration) (nomination.MailAttempt, error)
-	// MarkSent records that the server accepted the claimed attempt.
-	MarkSent(ctx context.Context, jobID string, attempt int, messageID string, at time.Time) error
-	// MarkRetry records a temporary failure and schedules the next attempt
-	// at next.
-	MarkRetry(ctx context.Context, jobID string, attempt int, reply string, at, next time.Time) error
-	// MarkDead records a permanent failure; the job is not attempted again
-	// unless retried by hand.
-	MarkDead(ctx context.Context, jobID string, attempt int, reply string, at time.Time) error
+	// ClaimAll takes the attempts references from Due name for worker
+	// until now+lease, in a few store commands, and returns those it took
+	// (others are held by another worker, finished, or have no job yet).
+	ClaimAll(ctx context.Context, refs []string, worker string, now time.Time, lease time.Duration) ([]nomination.MailAttempt, error)
+	// Record records the outcomes of claimed attempts, in a few store
+	// commands: a sent message, a temporary failure (the next attempt at
+	// Next), a permanent one, or an attempt given back unmade.
+	Record(ctx context.Context, outcomes []nomination.MailOutcome) error
 }
+
+// Time limits of an attempt. A worker claims a batch of attempts for its
+// lease and must record every outcome before the lease runs out on any
+// instance's clock, or the attempt may be taken over and the message sent
+// twice. So it starts a message only while SendTimeout + RecordTimeout +
+// ClockMargin remain of the lease: the longest a batch takes is the lease.
+const (
+	// SendTimeout bounds one message on the SMTP connection, a reconnect
+	// included: no command of it runs past this time from its start.
+	SendTimeout = 30 * time.Second
+	// RecordTimeout bounds the recording of a batch's outcomes.
+	RecordTimeout = 30 * time.Second
+	// ClockMargin is kept for clocks that differ between instances.
+	ClockMargin = 10 * time.Second
+	// MinLease is the shortest lease a worker takes: the longest attempt
+	// (SendTimeout + RecordTimeout), ClockMargin, and at least 5s in which
+	// a batch's messages start.
+	MinLease = SendTimeout + RecordTimeout + ClockMargin + 5*time.Second
+)
 
 // WorkerOptions configure a Worker. Zero values take the defaults given.
 type WorkerOptions struct {
@@ -58,7 +73,7 @@ type WorkerOptions struct {
 	// which due jobs are tried (math/rand/v2's Float64). RunWorkers shares
 	// it between its workers, so it must then be safe for concurrent use.
 	Float64 func() float64
-	// Batch is how many due jobs one poll takes (50).
+	// Batch is how many due jobs one poll claims at most (100).
 	Batch int
 	// PollInterval is the wait between polls that found nothing to do (2s).
 	PollInterval time.Duration
@@ -69,8 +84,9 @@ type WorkerOptions struct {
 	// exponentially while the SMTP server or the store is down (1m).
 	MaxPollInterval time.Duration
 	// Lease is how long a claimed attempt is the worker's alone; after it an
-	// interrupted attempt is taken over (5m). It must well exceed the time
-	// one message takes to send.
+	// interrupted attempt is taken over (5m). At least MinLease: a batch's
+	// messages start while SendTimeout + RecordTimeout + ClockMargin
+	// remain of it; the others are given back unmade.
 	Lease time.Duration
 	// MaxAttempts is how many attempts a job gets before it is dead (8).
 	MaxAttempts int
@@ -86,7 +102,10 @@ type WorkerOptions struct {
 	Logger *slog.Logger
 }
 
-// Worker delivers due mail jobs from a Queue over one SMTP connection.
+// Worker delivers due mail jobs from a Queue over one SMTP connection,
+// kept open while there is mail to send: it claims the due attempts of one
+// poll at once, sends their messages one after the other (go-mail resets
+// the session between them) and records their outcomes at once.
 type Worker struct {
 	q         Queue
 	templates *Templates
@@ -99,8 +118,8 @@ type Worker struct {
 
 // NewWorker returns a worker taking jobs from q, rendering them with
 // templates and sending them with sender, which it then owns (Run closes
-// it). It returns an error when From is not an address or a dependency is
-// missing.
+// it). It returns an error when From is not an address, a dependency is
+// missing or the lease is shorter than MinLease.
 func NewWorker(q Queue, templates *Templates, sender *Sender, opts WorkerOptions) (*Worker, error) {
 	if q == nil || templates == nil || sender == nil {
 		return nil, errors.New("mail worker needs a queue, templates and a sender")
@@ -119,7 +138,7 @@ func NewWorker(q Queue, templates *Templates, sender *Sender, opts WorkerOptions
 	if opts.Float64 == nil {
 		opts.Float64 = rand.Float64
 	}
-	setDefault(&opts.Batch, 50)
+	setDefault(&opts.Batch, 100)
 	setDefault(&opts.MaxAttempts, 8)
 	setDefault(&opts.PollInterval, 2*time.Second)
 	setDefault(&opts.MaxPollInterval, time.Minute)
@@ -127,6 +146,10 @@ func NewWorker(q Queue, templates *Templates, sender *Sender, opts WorkerOptions
 	setDefault(&opts.RetryBase, time.Minute)
 	setDefault(&opts.RetryMax, time.Hour)
 	setDefault(&opts.IdleClose, 30*time.Second)
+	if opts.Lease < MinLease {
+		return nil, fmt.Errorf("mail lease %v: at least %v (a message may take %v to send and %v to record, %v are kept for clocks)",
+			opts.Lease, MinLease, SendTimeout, RecordTimeout, ClockMargin)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -155,11 +178,11 @@ func Backoff(try int, base, ceiling time.Duration, r float64) time.Duration {
 
 // Run delivers mail until ctx is cancelled, then closes the connection and
 // returns nil. It polls for due jobs every PollInterval, at once again while
-// full batches keep coming and being worked off, and backs off up to MaxPollInterval while the
+// full batches keep coming, and backs off up to MaxPollInterval while the
 // SMTP server or the store fails.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.sender.Close()
-	failures := 0
+	failures, idleFull := 0, 0
 	for {
 		due, attempted, err := w.poll(ctx)
 		if ctx.Err() != nil {
@@ -175,7 +198,14 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.log.Info("mail delivery resumed", "after_failures", failures)
 			failures = 0
 		}
-		if err == nil && due >= w.opts.Batch && attempted > 0 {
+		// A full poll means more may be due; one whose jobs all went to
+		// other workers is tried again a few times before waiting.
+		if attempted > 0 {
+			idleFull = 0
+		} else if due >= w.opts.Batch {
+			idleFull++
+		}
+		if err == nil && due >= w.opts.Batch && (attempted > 0 || idleFull <= 3) {
 			continue
 		}
 		wake := w.opts.Wake
@@ -194,19 +224,26 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce makes one poll: it attempts every due job it can claim (at most
-// Batch) and returns how many it attempted. It stops early, with an error,
-// when the SMTP server cannot be reached (no job is claimed then, so no
-// attempt is spent) or the store fails; it stops without one when ctx is
-// cancelled.
+// RunOnce makes one poll: it claims the due jobs it can (at most Batch),
+// attempts them and records their outcomes, and returns how many it
+// attempted. It stops early, with an error, when the SMTP server cannot be
+// reached (checked before claiming, so no attempt is spent; one lost in
+// the middle of a batch gives the rest back unmade) or the store fails;
+// it stops without one when ctx is cancelled.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	_, attempted, err := w.poll(ctx)
 	return attempted, err
 }
 
+// errUnreachable ends a batch: the SMTP server cannot be reached.
+var errUnreachable = errors.New("SMTP server unreachable")
+
 func (w *Worker) poll(ctx context.Context) (due, attempted int, err error) {
 	now := w.opts.Clock()
-	refs, err := w.q.Due(ctx, now, w.opts.Batch)
+	// More than a batch is listed and a batch of them taken at random, so
+	// that workers polling together (here or on other instances) claim
+	// different jobs rather than all race for the same first ones.
+	refs, err := w.q.Due(ctx, now, 4*w.opts.Batch)
 	if err != nil {
 		return 0, 0, fmt.Errorf("list due mail: %w", err)
 	}
@@ -216,67 +253,102 @@ func (w *Worker) poll(ctx context.Context) (due, attempted int, err error) {
 		}
 		return 0, 0, nil
 	}
-	// Instances that poll together would otherwise all race for the same
-	// first job.
 	for i := len(refs) - 1; i > 0; i-- {
 		j := int(w.opts.Float64() * float64(i+1))
 		refs[i], refs[j] = refs[j], refs[i]
 	}
-	for _, ref := range refs {
-		if ctx.Err() != nil {
-			return len(refs), attempted, nil
-		}
-		// Connect before claiming: with the server down no attempt is spent.
-		if err := w.sender.Connect(ctx); err != nil {
-			return len(refs), attempted, fmt.Errorf("connect to SMTP server: %w", err)
-		}
-		a, err := w.q.Claim(ctx, ref, w.opts.ID, w.opts.Clock(), w.opts.Lease)
-		switch code := nomination.ErrorCode(err); code {
-		case "":
-		case nomination.ECONFLICT, nomination.ENOTFOUND:
-			continue
+	due = len(refs)
+	refs = refs[:min(len(refs), w.opts.Batch)]
+	// Check the connection before claiming: with the server down no
+	// attempt is spent.
+	cctx, cancel := context.WithTimeout(ctx, SendTimeout)
+	err = w.sender.Check(cctx)
+	cancel()
+	if err != nil {
+		return due, 0, fmt.Errorf("connect to SMTP server: %w", err)
+	}
+	claimedAt := w.opts.Clock()
+	attempts, claimErr := w.q.ClaimAll(ctx, refs, w.opts.ID, claimedAt, w.opts.Lease)
+	if claimErr != nil {
+		claimErr = fmt.Errorf("claim mail: %w", claimErr)
+	}
+	if len(attempts) == 0 {
+		return due, 0, claimErr
+	}
+	sendBy := claimedAt.Add(w.opts.Lease - SendTimeout - RecordTimeout - ClockMargin)
+	outcomes := make([]nomination.MailOutcome, 0, len(attempts))
+	var stop error
+	for _, a := range attempts {
+		switch {
+		case stop != nil:
+			outcomes = append(outcomes, w.release(a, "not attempted: "+stop.Error()))
+		case ctx.Err() != nil:
+			outcomes = append(outcomes, w.release(a, "not attempted: the worker stopped"))
+		case w.opts.Clock().After(sendBy):
+			outcomes = append(outcomes, w.release(a, "not attempted: the batch ran out of time"))
 		default:
-			return len(refs), attempted, fmt.Errorf("claim mail %s: %w", ref, err)
-		}
-		attempted++
-		if err := w.deliver(ctx, a); err != nil {
-			return len(refs), attempted, err
+			o, err := w.deliver(ctx, a)
+			outcomes = append(outcomes, o)
+			if err != nil {
+				stop = err
+				continue
+			}
+			attempted++
 		}
 	}
-	return len(refs), attempted, nil
+	// The outcomes are recorded even when ctx ends meanwhile (a shutdown):
+	// an unrecorded attempt is repeated after its lease.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RecordTimeout)
+	defer cancel()
+	if err := w.q.Record(rctx, outcomes); err != nil {
+		return due, attempted, fmt.Errorf("record mail outcomes: %w", err)
+	}
+	if stop != nil {
+		return due, attempted, fmt.Errorf("connect to SMTP server: %w", stop)
+	}
+	return due, attempted, claimErr
 }
 
-// deliver makes the claimed attempt and records its outcome. It returns an
-// error only when the outcome could not be recorded; the attempt is then
-// taken over after its lease, and the message possibly sent again with the
-// same Message-ID.
-func (w *Worker) deliver(ctx context.Context, a nomination.MailAttempt) error {
+// release gives a claimed attempt back unmade: the next one is due at once
+// and makes the same try.
+func (w *Worker) release(a nomination.MailAttempt, reason string) nomination.MailOutcome {
+	now := w.opts.Clock()
+	return nomination.MailOutcome{JobID: a.Record.Job.ID, Attempt: a.Number, Try: a.Try, Status: nomination.MailQueued,
+		Released: true, Reply: reason, At: now, Next: now}
+}
+
+// deliver makes the claimed attempt and returns its outcome. It returns an
+// error, with the attempt given back unmade, when the server could not be
+// reached to send it.
+func (w *Worker) deliver(ctx context.Context, a nomination.MailAttempt) (nomination.MailOutcome, error) {
 	job := a.Record.Job
 	log := w.log.With("job", job.ID, "attempt", a.Number)
-	// The outcome is recorded even when ctx ends meanwhile (a shutdown):
-	// an unrecorded attempt is repeated after its lease.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	dead := func(reply string) error {
+	out := nomination.MailOutcome{JobID: job.ID, Attempt: a.Number, Try: a.Try}
+	dead := func(reply string) (nomination.MailOutcome, error) {
 		log.Warn("mail job is dead", "reply", reply)
-		if err := w.q.MarkDead(rctx, job.ID, a.Number, reply, w.opts.Clock()); err != nil {
-			return fmt.Errorf("record dead mail job %s: %w", job.ID, err)
-		}
-		return nil
+		out.Status, out.Reply, out.At = nomination.MailDead, reply, w.opts.Clock()
+		return out, nil
+	}
+	retry := func(reply string) (nomination.MailOutcome, error) {
+		out.Status, out.Reply, out.At = nomination.MailQueued, reply, w.opts.Clock()
+		out.Next = out.At.Add(Backoff(a.Try, w.opts.RetryBase, w.opts.RetryMax, w.opts.Float64()))
+		log.Info("mail delivery failed; will retry", "reply", reply, "next", out.Next)
+		return out, nil
 	}
 	if a.Try > w.opts.MaxAttempts {
 		// Earlier attempts were abandoned (their workers stopped) without a
 		// result; do not go on for ever.
 		return dead(fmt.Sprintf("gave up after %d attempts; last reply: %s", a.Try-1, a.Record.LastError))
 	}
+	// The check, the rendering and the transaction share SendTimeout (of
+	// real time: Clock may be a test's).
+	deadline := time.Now().Add(SendTimeout)
 	if w.opts.StillAddressed != nil {
-		still, err := w.opts.StillAddressed(rctx, job)
+		actx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		still, err := w.opts.StillAddressed(actx, job)
+		cancel()
 		if err != nil {
-			next := w.opts.Clock().Add(Backoff(a.Try, w.opts.RetryBase, w.opts.RetryMax, w.opts.Float64()))
-			if err := w.q.MarkRetry(rctx, job.ID, a.Number, "audience check failed: "+err.Error(), w.opts.Clock(), next); err != nil {
-				return fmt.Errorf("record failed mail job %s: %w", job.ID, err)
-			}
-			return nil
+			return retry("audience check failed: " + err.Error())
 		}
 		if !still {
 			return dead("not sent: the recipient is no longer among those addressed")
@@ -293,28 +365,26 @@ func (w *Worker) deliver(ctx context.Context, a nomination.MailAttempt) error {
 	if err != nil {
 		return dead(err.Error())
 	}
-	err = w.sender.Send(ctx, msg)
+	sctx, cancel := context.WithDeadline(ctx, deadline)
+	err = w.sender.Send(sctx, msg)
+	cancel()
 	at := w.opts.Clock()
 	w.lastSend = at
 	if err == nil {
-		if err := w.q.MarkSent(rctx, job.ID, a.Number, MessageID(job.ID), at); err != nil {
-			return fmt.Errorf("record sent mail job %s: %w", job.ID, err)
-		}
-		return nil
+		out.Status, out.MessageID, out.At = nomination.MailSent, MessageID(job.ID), at
+		return out, nil
 	}
 	var de *DeliveryError
 	if !errors.As(err, &de) {
 		de = classify(err)
 	}
+	if de.unsent {
+		return w.release(a, "not attempted: "+de.Reply), errUnreachable
+	}
 	if de.Permanent() || a.Try >= w.opts.MaxAttempts {
 		return dead(de.Reply)
 	}
-	next := at.Add(Backoff(a.Try, w.opts.RetryBase, w.opts.RetryMax, w.opts.Float64()))
-	log.Info("mail delivery failed; will retry", "reply", de.Reply, "next", next)
-	if err := w.q.MarkRetry(rctx, job.ID, a.Number, de.Reply, at, next); err != nil {
-		return fmt.Errorf("record failed mail job %s: %w", job.ID, err)
-	}
-	return nil
+	return retry(de.Reply)
 }
 
 // RunWorkers runs cfg.Workers workers (at least one) on q until ctx is

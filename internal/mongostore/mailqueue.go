@@ -57,6 +57,7 @@ const (
 	outcomeRetry    = "retry"
 	outcomeDead     = "dead"
 	outcomeRequeued = "requeued" // a dead job retried by hand
+	outcomeReleased = "released" // given back unmade by its worker
 )
 
 const (
@@ -205,6 +206,9 @@ type mailResultDoc struct {
 	Status        string    `bson:"status"`
 	NextAttemptAt time.Time `bson:"next_attempt_at"`
 	MessageID     string    `bson:"message_id,omitempty"`
+	// RetryBase, for a released attempt, is the job's new retry base: the
+	// next attempt makes the same try.
+	RetryBase int `bson:"retry_base,omitempty"`
 }
 
 func attemptID(jobID string, attempt int) string {
@@ -544,6 +548,12 @@ func (q *MailQueue) claim(ctx context.Context, jobID string, n int, worker strin
 // apply rewrites the job's delivery state with what result r says. Only
 // the winner of r's claim writes r, so the state it holds is the job's.
 func (q *MailQueue) apply(ctx context.Context, r mailResultDoc) error {
+	_, err := q.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: r.JobID}}, bson.D{{Key: "$set", Value: resultState(r)}})
+	return translate("update mail job", err)
+}
+
+// resultState is the job's delivery state after result r.
+func resultState(r mailResultDoc) bson.D {
 	set := bson.D{
 		{Key: "status", Value: r.Status},
 		{Key: "attempts", Value: r.Attempt},
@@ -555,11 +565,12 @@ func (q *MailQueue) apply(ctx context.Context, r mailResultDoc) error {
 		set = append(set, bson.E{Key: "sent_at", Value: r.At}, bson.E{Key: "message_id", Value: r.MessageID})
 	case outcomeRequeued:
 		set = append(set, bson.E{Key: "retry_base", Value: r.Attempt})
+	case outcomeReleased:
+		set = append(set, bson.E{Key: "retry_base", Value: r.RetryBase})
 	default:
 		set = append(set, bson.E{Key: "last_error", Value: r.Reply})
 	}
-	_, err := q.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: r.JobID}}, bson.D{{Key: "$set", Value: set}})
-	return translate("update mail job", err)
+	return set
 }
 
 // record inserts the result of a claimed attempt, applies it to the job and
@@ -592,47 +603,23 @@ func checkAttempt(jobID string, attempt int) error {
 }
 
 // MarkSent records that the server accepted attempt of the job, with the
-// message's Message-ID. Only the worker that claimed the attempt may call
-// it. It returns store errors.
+// message's Message-ID: Record with one outcome.
 func (q *MailQueue) MarkSent(ctx context.Context, jobID string, attempt int, messageID string, at time.Time) error {
-	if err := checkAttempt(jobID, attempt); err != nil {
-		return err
-	}
-	return q.record(ctx, mailResultDoc{
-		JobID: jobID, Attempt: attempt, Outcome: outcomeSent, At: at,
-		Status: nomination.MailSent, NextAttemptAt: at, MessageID: messageID,
-	})
+	return q.Record(ctx, []nomination.MailOutcome{{JobID: jobID, Attempt: attempt, Status: nomination.MailSent, MessageID: messageID, At: at}})
 }
 
 // MarkRetry records that attempt of the job failed for now with the
-// server's reply, and schedules the next attempt at next. Only the worker
-// that claimed the attempt may call it. It returns store errors.
+// server's reply, and schedules the next attempt at next: Record with one
+// outcome.
 func (q *MailQueue) MarkRetry(ctx context.Context, jobID string, attempt int, reply string, at, next time.Time) error {
-	if err := checkAttempt(jobID, attempt); err != nil {
-		return err
-	}
-	// Scheduled before the result commits, so a crash in between cannot
-	// lose the job.
-	if err := q.schedule(ctx, jobID, attempt+1, next); err != nil {
-		return err
-	}
-	return q.record(ctx, mailResultDoc{
-		JobID: jobID, Attempt: attempt, Outcome: outcomeRetry, Reply: reply, At: at,
-		Status: nomination.MailQueued, NextAttemptAt: next,
-	})
+	return q.Record(ctx, []nomination.MailOutcome{{JobID: jobID, Attempt: attempt, Status: nomination.MailQueued, Reply: reply, At: at, Next: next}})
 }
 
 // MarkDead records that attempt of the job failed for good with the
-// server's reply; the job waits for a manual retry. Only the worker that
-// claimed the attempt may call it. It returns store errors.
+// server's reply; the job waits for a manual retry: Record with one
+// outcome.
 func (q *MailQueue) MarkDead(ctx context.Context, jobID string, attempt int, reply string, at time.Time) error {
-	if err := checkAttempt(jobID, attempt); err != nil {
-		return err
-	}
-	return q.record(ctx, mailResultDoc{
-		JobID: jobID, Attempt: attempt, Outcome: outcomeDead, Reply: reply, At: at,
-		Status: nomination.MailDead, NextAttemptAt: at,
-	})
+	return q.Record(ctx, []nomination.MailOutcome{{JobID: jobID, Attempt: attempt, Status: nomination.MailDead, Reply: reply, At: at}})
 }
 
 // RetryDead puts a dead job back in the queue, due at now, with a fresh
