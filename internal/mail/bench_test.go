@@ -17,68 +17,23 @@ import (
 // BenchmarkDelivery compares, in one run against the same in-process SMTP
 // server, messages per second through the queue (claim, render, send over
 // one connection, record) with a plain go-mail loop sending over one
-// connection, and measures the time from enqueueing a job to the server
-// accepting it with a polling worker.
+// connection (ratio: the queue's rate over the loop's, measured first),
+// counts the store commands per message, and measures the time from
+// enqueueing a job to the server accepting it with a polling worker.
 func BenchmarkDelivery(b *testing.B) {
 	srv := startSMTP(b)
 	ctx := context.Background()
-
-	b.Run("queue/1 worker", func(b *testing.B) {
-		q := storetest.NewStore(b).MailQueue()
-		now := time.Now()
-		for i := range b.N {
-			mustEnqueue(b, q, testJob(i, fmt.Sprintf("p%d@example.org", i), now))
+	var plainRate float64
+	report := func(b *testing.B, mon *mongostore.CommandMonitor, before int64) {
+		rate := float64(b.N) / b.Elapsed().Seconds()
+		b.ReportMetric(rate, "msgs/s")
+		if plainRate > 0 {
+			b.ReportMetric(rate/plainRate, "ratio")
 		}
-		w := mustWorker(b, q, srv, time.Now, 1, func(ws *workerSetup) { ws.opts.Batch = 100 })
-		before := len(srv.messages())
-		b.ResetTimer()
-		for sent := 0; sent < b.N; {
-			n, err := w.RunOnce(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if n == 0 {
-				b.Fatalf("queue stalled after %d of %d", sent, b.N)
-			}
-			sent += n
+		if mon != nil {
+			b.ReportMetric(float64(mon.RoundTrips()-before)/float64(b.N), "store-cmds/msg")
 		}
-		b.StopTimer()
-		if got := len(srv.messages()) - before; got != b.N {
-			b.Fatalf("server received %d, want %d", got, b.N)
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	})
-
-	b.Run("queue/3 instances", func(b *testing.B) {
-		db := storetest.NewDatabase(b)
-		q := mongostore.New(db, nil).MailQueue()
-		now := time.Now()
-		for i := range b.N {
-			mustEnqueue(b, q, testJob(i, fmt.Sprintf("p%d@example.org", i), now))
-		}
-		workers := make([]*mail.Worker, 3)
-		for i := range workers {
-			wq := mongostore.New(storetest.Connect(b, db.Name()), nil).MailQueue()
-			workers[i] = mustWorker(b, wq, srv, time.Now, uint64(i+1), func(ws *workerSetup) {
-				ws.opts.Batch = 50
-				ws.opts.PollInterval = 5 * time.Millisecond
-			})
-		}
-		before := len(srv.messages())
-		b.ResetTimer()
-		rctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		for _, w := range workers {
-			go func() { _ = w.Run(rctx); done <- struct{}{} }()
-		}
-		waitUntil(b, time.Minute+time.Duration(b.N)*10*time.Millisecond, "every message received", func() bool { return len(srv.messages())-before >= b.N })
-		b.StopTimer()
-		cancel()
-		for range workers {
-			<-done
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	})
+	}
 
 	b.Run("plain go-mail loop", func(b *testing.B) {
 		port, _ := strconv.Atoi(srv.port())
@@ -118,8 +73,79 @@ func BenchmarkDelivery(b *testing.B) {
 		if got := len(srv.messages()) - before; got != b.N {
 			b.Fatalf("server received %d, want %d", got, b.N)
 		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		plainRate = float64(b.N) / b.Elapsed().Seconds()
+		b.ReportMetric(plainRate, "msgs/s")
 	})
+
+	b.Run("queue/1 worker", func(b *testing.B) {
+		db := storetest.NewDatabase(b)
+		q := mongostore.New(db, nil).MailQueue()
+		now := time.Now()
+		for i := range b.N {
+			mustEnqueue(b, q, testJob(i, fmt.Sprintf("p%d@example.org", i), now))
+		}
+		mon := mongostore.NewCommandMonitor(nil)
+		wq := mongostore.New(storetest.ConnectMonitored(b, db.Name(), mon), nil).MailQueue()
+		w := mustWorker(b, wq, srv, time.Now, 1)
+		before, trips := len(srv.messages()), mon.RoundTrips()
+		b.ResetTimer()
+		for sent := 0; sent < b.N; {
+			n, err := w.RunOnce(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n == 0 {
+				b.Fatalf("queue stalled after %d of %d", sent, b.N)
+			}
+			sent += n
+		}
+		b.StopTimer()
+		if got := len(srv.messages()) - before; got != b.N {
+			b.Fatalf("server received %d, want %d", got, b.N)
+		}
+		report(b, mon, trips)
+	})
+
+	// Instances of the service, each with its own store client and
+	// workers (woken by the jobs enqueued through it), deliver one queue.
+	for _, c := range []struct{ instances, workers int }{{1, 2}, {3, 1}} {
+		b.Run(fmt.Sprintf("queue/%d instances x %d workers", c.instances, c.workers), func(b *testing.B) {
+			db := storetest.NewDatabase(b)
+			q := mongostore.New(db, nil).MailQueue()
+			now := time.Now()
+			for i := range b.N {
+				mustEnqueue(b, q, testJob(i, fmt.Sprintf("p%d@example.org", i), now))
+			}
+			mon := mongostore.NewCommandMonitor(nil)
+			var workers []*mail.Worker
+			for i := range c.instances {
+				wq := mongostore.New(storetest.ConnectMonitored(b, db.Name(), mon), nil).MailQueue()
+				for j := range c.workers {
+					workers = append(workers, mustWorker(b, wq, srv, time.Now, uint64(10*i+j+1), func(ws *workerSetup) {
+						ws.opts.PollInterval = 5 * time.Millisecond
+						ws.opts.Wake = wq.Wake()
+					}))
+				}
+			}
+			before, trips := len(srv.messages()), mon.RoundTrips()
+			b.ResetTimer()
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			for _, w := range workers {
+				go func() { _ = w.Run(rctx); done <- struct{}{} }()
+			}
+			waitUntil(b, time.Minute+time.Duration(b.N)*10*time.Millisecond, "every message received", func() bool { return len(srv.messages())-before >= b.N })
+			b.StopTimer()
+			cancel()
+			for range workers {
+				<-done
+			}
+			if got := len(srv.messages()) - before; got != b.N {
+				b.Fatalf("server received %d, want %d", got, b.N)
+			}
+			report(b, mon, trips)
+		})
+	}
 
 	// With a worker polling every 50ms, a job waits 25ms for the next poll
 	// on average; the rest is claiming, rendering and sending.

@@ -125,9 +125,11 @@ type cappedConn struct {
 	s *Sender
 }
 
-func (c *cappedConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.s.capped(t)) }
-func (c *cappedConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.s.capped(t)) }
-func (c *cappedConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.s.capped(t)) }
+func (c *cappedConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.s.capped(t)) }
+func (c *cappedConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.s.capped(t)) }
+func (c *cappedConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.s.capped(t))
+}
 
 func (s *Sender) capped(t time.Time) time.Time {
 	if !s.limit.IsZero() && (t.IsZero() || t.After(s.limit)) {
