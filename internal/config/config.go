@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/igf/nomina/internal/mail"
 )
 
 // Config is every setting of the service. The yaml tag is the key in
@@ -267,8 +269,8 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.MailLease < 5*time.Second || c.MailLease > 24*time.Hour {
-		return &SettingError{"NOMINA_MAIL_LEASE", c.MailLease.String(), "a duration from 5s to 24h, well above the time one message takes to send"}
+	if c.MailLease < mail.MinLease || c.MailLease > 24*time.Hour {
+		return &SettingError{"NOMINA_MAIL_LEASE", c.MailLease.String(), fmt.Sprintf("a duration from %v to 24h: a batch's last message may take %v to send and %v to record, and %v are kept for clocks that differ", mail.MinLease, mail.SendTimeout, mail.RecordTimeout, mail.ClockMargin)}
 	}
 	if c.MailRetryBase < time.Second || c.MailRetryBase > time.Hour {
 		return &SettingError{"NOMINA_MAIL_RETRY_BASE", c.MailRetryBase.String(), "a duration from 1s to 1h"}

@@ -149,3 +149,21 @@ func writeFile(t *testing.T, content string) string {
 	}
 	return p
 }
+
+// A mail lease must outlast the longest batch a worker may be at: its last
+// message's send and the recording of the outcomes, with a margin for
+// clocks. 75s (what nomina-sim gives its instances) is the least.
+func TestMailLeaseOutlastsTheLongestBatch(t *testing.T) {
+	for _, val := range []string{"5s", "60s", "74s"} {
+		_, err := Load("", false, env(map[string]string{"NOMINA_MAIL_LEASE": val}))
+		var se *SettingError
+		if !errors.As(err, &se) || se.Setting != "NOMINA_MAIL_LEASE" || !strings.Contains(se.Accepted, "from 1m15s") || !strings.Contains(se.Accepted, "30s to send") {
+			t.Errorf("NOMINA_MAIL_LEASE=%s: err = %v, want a SettingError naming it and the least lease", val, err)
+		}
+	}
+	for _, val := range []string{"75s", "5m"} {
+		if cfg, err := Load("", false, env(map[string]string{"NOMINA_MAIL_LEASE": val})); err != nil || cfg.MailLease.String() != (map[string]string{"75s": "1m15s", "5m": "5m0s"})[val] {
+			t.Errorf("NOMINA_MAIL_LEASE=%s: %v, %v", val, cfg.MailLease, err)
+		}
+	}
+}
