@@ -20,6 +20,16 @@ import (
 // connection (ratio: the queue's rate over the loop's, measured first),
 // counts the store commands per message, and measures the time from
 // enqueueing a job to the server accepting it with a polling worker.
+//
+//	go test -run '^$' -bench Delivery -benchtime 2000x ./internal/mail/
+//
+// On 2 shared cores (load about 5), before and after batching (claims and
+// outcomes many at a time, one kept connection): 1 worker 147.7 -> 292.5
+// msgs/s, ratio 0.020 -> 0.047 (the loop: 7,325 and 6,162 msgs/s), 6.02 ->
+// 1.07 store commands per message; 1 instance x 2 workers 140.0 -> 253.8
+// (0.019 -> 0.041); 3 instances 115.5 -> 220.5 (0.016 -> 0.036). What is
+// left is the embedded store committing each updated job document on its
+// own (one SQLite transaction, its WAL synced, per message).
 func BenchmarkDelivery(b *testing.B) {
 	srv := startSMTP(b)
 	ctx := context.Background()

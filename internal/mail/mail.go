@@ -1,7 +1,7 @@
 // Package mail renders Nomina's email from the templates beside the
 // workflows and delivers queued mail jobs over SMTP with go-mail: workers
-// claim one attempt of a job at a time from the queue, send it over one
-// reused connection, and record the outcome, so that a message is sent at
+// claim a batch of attempts from the queue, send their messages over one
+// reused connection, and record the outcomes, so that a message is sent at
 // least once, a resend carries the same Message-ID, and several service
 // instances can deliver from one queue.
 package mail

@@ -32,8 +32,9 @@ import (
 // Unique inserts are the only atomic writes on the embedded store, so
 // attempt n of a job belongs to whoever inserted claim n, and only that
 // worker inserts result n; the job document is then rewritten by _id. The
-// winner of a claim moves its schedule entry to the end of its lease, so
-// other pollers pass it by; a loser pays one failed insert. An attempt is
+// winner of a single claim moves its schedule entry to the end of its
+// lease, so other pollers pass it by; a batch (mailbatch.go) leaves it,
+// and a loser pays one failed insert and one read of the claim. An attempt is
 // scheduled before anything that depends on it commits (a job's first
 // entry before the job, a retry's entry before the failed attempt's
 // result), so a crash leaves at most an entry too many, removed when met,
