@@ -385,6 +385,69 @@ func TestDeliveryOutageThenRecovery(t *testing.T) {
 	}
 }
 
+// The server goes down in the middle of a batch: the message it was
+// receiving is tried again after a backoff, those it accepted are recorded
+// as sent, and the rest are given back unmade, due at once; once the
+// server is back every message is delivered, and none twice.
+func TestDeliveryOutageMidBatchLosesNothingAndDoublesNothing(t *testing.T) {
+	srv := startSMTP(t)
+	q := storetest.NewStore(t).MailQueue()
+	clock := newClock()
+	var jobs []nomination.MailJob
+	for i := range 10 {
+		jobs = append(jobs, testJob(i, fmt.Sprintf("p%d@example.org", i), t0))
+	}
+	mustEnqueue(t, q, jobs...)
+	srv.goDownAt(5)
+	w := mustWorker(t, q, srv, clock.Now, 31)
+	if _, err := w.RunOnce(context.Background()); err == nil {
+		t.Fatal("the batch went on as if the server were up")
+	}
+	accepted := srv.countByMessageID()
+	if len(accepted) != 4 {
+		t.Fatalf("%d messages accepted before the outage, want 4", len(accepted))
+	}
+	released, cut := 0, 0
+	for _, j := range jobs {
+		rec := mustRecord(t, q, j.ID)
+		switch {
+		case rec.LastError != "":
+			cut++
+			if rec.Status != nomination.MailQueued || rec.Attempts != 1 || !rec.NextAttemptAt.After(t0) {
+				t.Errorf("the message cut off: %+v, want queued for a later try", rec)
+			}
+		case accepted[mail.MessageID(j.ID)] == 1:
+			if rec.Status != nomination.MailSent {
+				t.Errorf("%s accepted but recorded %+v", j.ID, rec)
+			}
+		default:
+			released++
+			if rec.Status != nomination.MailQueued || rec.Attempts != 1 || !rec.NextAttemptAt.Equal(t0) {
+				t.Errorf("%s not sent: %+v, want given back, due at once", j.ID, rec)
+			}
+		}
+	}
+	if cut != 1 || released != 5 {
+		t.Fatalf("%d messages cut off and %d given back, want 1 and 5", cut, released)
+	}
+	srv.restart()
+	drain(t, w)
+	clock.Advance(time.Hour)
+	drain(t, w)
+	counts := srv.countByMessageID()
+	for _, j := range jobs {
+		if counts[mail.MessageID(j.ID)] != 1 {
+			t.Errorf("%s delivered %d times, want once", j.ID, counts[mail.MessageID(j.ID)])
+		}
+		if rec := mustRecord(t, q, j.ID); rec.Status != nomination.MailSent {
+			t.Errorf("%s: %+v", j.ID, rec)
+		}
+	}
+	if len(srv.messages()) != len(jobs) {
+		t.Fatalf("server holds %d messages, want %d", len(srv.messages()), len(jobs))
+	}
+}
+
 // crashingQueue loses the outcomes of the batch that holds one job's
 // attempt, as a process killed between the server's acceptance and the
 // store's write would.

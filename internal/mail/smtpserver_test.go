@@ -57,6 +57,8 @@ type smtpServer struct {
 	faults   map[string][]fault // by recipient, consumed in order
 	authSeen []string           // mechanisms clients authenticated with
 	sessions int
+	data     int // messages begun
+	downAt   int // the server stops in the middle of this message (1 = the first)
 }
 
 type serverOption func(*smtpServer)
@@ -145,6 +147,14 @@ func (s *smtpServer) restart() {
 	s.serve(ln)
 }
 
+// goDownAt makes the server stop in the middle of the nth message from
+// now on.
+func (s *smtpServer) goDownAt(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.downAt = s.data + n
+}
+
 // inject makes the next messages to rcpt fail with faults, in order.
 func (s *smtpServer) inject(rcpt string, faults ...fault) {
 	s.mu.Lock()
@@ -231,6 +241,16 @@ func (ss *session) Data(r io.Reader) error {
 		_, _ = io.ReadFull(r, part[:])
 		ss.conn.Conn().Close()
 		return errors.New("connection dropped")
+	}
+	ss.s.mu.Lock()
+	ss.s.data++
+	down := ss.s.data == ss.s.downAt
+	ss.s.mu.Unlock()
+	if down {
+		var part [16]byte
+		_, _ = io.ReadFull(r, part[:])
+		ss.s.stop()
+		return errors.New("server down")
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
