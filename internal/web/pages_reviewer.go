@@ -44,7 +44,9 @@ func (h *Handler) callTitles(rq *request) map[string]string {
 	calls, err := h.cfg.Nominations.ListCalls(rq.ctx, &a)
 	out := map[string]string{}
 	if err != nil {
-		h.log.Warn("list calls", "err", err)
+		if !rq.clientGone(err) { // else the page's next step meets it too
+			h.log.Warn("list calls", "err", err)
+		}
 		return out
 	}
 	for _, c := range calls {

@@ -18,6 +18,10 @@ func (rq *request) loadSession() {
 	}
 	p, err := rq.h.cfg.Sessions.Resume(rq.ctx, c.Value)
 	if err != nil {
+		if rq.clientGone(err) {
+			rq.gone = err
+			return
+		}
 		if nomination.ErrorCode(err) != nomination.EUNAUTHORIZED {
 			rq.h.log.Error("resume session", "err", err)
 			return

@@ -165,7 +165,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.
 // NotFound answers a path no route matches with the "page not found" page.
 func (h *Handler) NotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.newRequest(w, r).notFound()
+		rq := h.newRequest(w, r)
+		if rq.gone != nil {
+			rq.closed(rq.gone)
+			return
+		}
+		rq.notFound()
 	})
 }
 
@@ -178,6 +183,10 @@ func (h *Handler) route(pattern, access string, fn func(*request)) {
 	h.routes = append(h.routes, Route{Method: method, Path: strings.TrimSuffix(p, "{$}"), Access: access})
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		rq := h.newRequest(w, r)
+		if rq.gone != nil {
+			rq.closed(rq.gone)
+			return
+		}
 		defer rq.recover()
 		if r.Method == http.MethodPost {
 			lang, ok := rq.switchRequested()
@@ -256,6 +265,9 @@ type request struct {
 	// page shows the posted values again, in the language chosen (now
 	// rq.L's), and does nothing else.
 	switched bool
+	// gone is the cancellation met while the session was resumed: the
+	// reader left before the page began (see clientGone).
+	gone error
 }
 
 func (h *Handler) newRequest(w http.ResponseWriter, r *http.Request) *request {
@@ -431,9 +443,50 @@ func (rq *request) notFound() {
 	rq.fail(http.StatusNotFound, "ErrorNotFoundTitle", "ErrorNotFoundBody")
 }
 
+// StatusClientClosedRequest is what the access log and the metrics
+// record for a page its reader abandoned before the answer (nginx's 499),
+// as the API records its own. It is not an answer: nobody is there to
+// read it.
+const StatusClientClosedRequest = 499
+
+// clientGone reports that the request failed because its reader went
+// away (closed the tab, followed another link): the server cancelled the
+// request's context when the connection closed, and err is that
+// cancellation, met at the store or anywhere else. The driver reports a
+// cancelled read as a network error, which would otherwise be shown as
+// the store being unavailable (503). An error that is not the
+// cancellation (a store that timed out, refused or failed) is a failure
+// even when the reader has gone too.
+func (rq *request) clientGone(err error) bool {
+	return errors.Is(rq.r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
+}
+
+// closed records a request its reader abandoned: logged at info as a
+// client close, 499 in the access log, and no page written.
+func (rq *request) closed(err error) {
+	rq.h.log.Info("client closed request", rq.logAttrs("err", err)...)
+	rq.w.WriteHeader(StatusClientClosedRequest)
+}
+
+// logAttrs are the method, the route and the request id (the HTTP edge
+// sets it on the answer) of a page request's log line, then more.
+func (rq *request) logAttrs(more ...any) []any {
+	attrs := []any{"method", rq.r.Method, "route", routeOf(rq.r)}
+	if id := rq.w.Header().Get("X-Request-ID"); id != "" {
+		attrs = append(attrs, "request_id", id)
+	}
+	return append(attrs, more...)
+}
+
 // failWith answers a domain error that the page does not show at its
 // fields: not found, conflicts, throttling, and internal errors (logged).
+// An error that is only the reader going away is recorded as a client
+// close, and nothing is written.
 func (rq *request) failWith(err error) {
+	if rq.clientGone(err) {
+		rq.closed(err)
+		return
+	}
 	var de *nomination.Error
 	code := nomination.ErrorCode(err)
 	errors.As(err, &de)
