@@ -59,8 +59,10 @@ func waitAccessLine(t *testing.T, logs *syncBuffer, n int, requestID string) (ac
 // answered with the "unavailable" page (503) or the "sorry" page (500)
 // and logged as a failure, so readers leaving looked like a store outage.
 // Such a request is logged as a client close and counted as 499, never as
-// a 5xx. A store too slow for a reader still waiting still gets the 503
-// page.
+// a 5xx; a download cut short by its reader leaving is a client close in
+// the log, not an error. A store too slow for a reader still waiting
+// still gets the 503 page, and a download it cuts short is still an
+// error.
 func TestPageClientGoneIsNotAServerFailure(t *testing.T) {
 	st, gate := gatedStack(t, 3*time.Second)
 	log := slog.New(slog.NewJSONHandler(st.logs, nil))
@@ -86,7 +88,7 @@ func TestPageClientGoneIsNotAServerFailure(t *testing.T) {
 		st.secretsMu.Unlock()
 		return token
 	}
-	candSession := session(cand)
+	candSession, secSession := session(cand), session(sec)
 	ts := httptest.NewServer(st.srv.Handler())
 	t.Cleanup(ts.Close)
 	send := func(ctx context.Context, method, path, cookie, requestID, form string) (*http.Response, error) {
@@ -113,6 +115,8 @@ func TestPageClientGoneIsNotAServerFailure(t *testing.T) {
 	}{
 		{"list page", "GET", "/nominations", "/nominations", candSession, "", "nominations", false},
 		{"form post", "POST", "/calls/mag-2027/nominations", "/calls/:slug/nominations", candSession, "nominee=self", "limits", false},
+		{"CSV download", "GET", "/secretariat/calls/mag-2027/export.csv", "/secretariat/calls/:slug/export.csv", secSession, "", "nominations", true},
+		{"XLSX download", "GET", "/secretariat/calls/mag-2027/export.xlsx", "/secretariat/calls/:slug/export.xlsx", secSession, "", "nominations", true},
 	}
 	for i, tc := range cases {
 		t.Run("reader gone: "+tc.name, func(t *testing.T) {
@@ -235,6 +239,38 @@ func TestPageClientGoneIsNotAServerFailure(t *testing.T) {
 		}
 		if after := requestCounts(t, st, "/nominations", "GET"); after["503"] != before["503"]+1 {
 			t.Errorf("metrics: 503 counted %d times, want %d", after["503"], before["503"]+1)
+		}
+	})
+
+	t.Run("store too slow for a reader still there: download", func(t *testing.T) {
+		mark := len(st.logs.String())
+		reached := gate.arm("nominations")
+		defer gate.open()
+		resp, err := send(context.Background(), "GET", "/secretariat/calls/mag-2027/export.csv", secSession, "pageslow2", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		select {
+		case <-reached:
+		default:
+			t.Fatal("the request never reached the store")
+		}
+		if strings.Contains(string(body), "ana@example.org") {
+			t.Fatalf("the store never answered, yet the download holds its rows: %q", body)
+		}
+		gate.open()
+		_, lines := waitAccessLine(t, st.logs, mark, "pageslow2")
+		failed := false
+		for _, l := range lines {
+			failed = failed || l["msg"] == "export failed mid-stream" && l["level"] == "ERROR"
+			if l["msg"] == "client closed request" {
+				t.Errorf("a reader still waiting logged as gone: %v", l)
+			}
+		}
+		if !failed {
+			t.Errorf("a download the store cut short is not logged as a failure: %v", lines)
 		}
 	})
 }

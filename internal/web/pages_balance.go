@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"mime"
 	"net/http"
@@ -411,8 +412,13 @@ func (h *Handler) exportFile(rq *request) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Content-Language", rq.L.Lang)
 	rq.w.WriteHeader(http.StatusOK)
-	if err := (export.Shortlists{}).WriteExportSaid(rq.ctx, rq.w, string(f), table, false, rq.L.Say); err != nil {
-		// The headers are out: the download is cut short; the log says why.
-		h.log.Error("export failed mid-stream", "path", routeOf(rq.r), "err", err)
+	// The download starts at once, before the store's first rows: the
+	// browser shows it under way rather than a page that hangs.
+	_ = http.NewResponseController(rq.w).Flush()
+	d := &download{w: rq.w}
+	if err := (export.Shortlists{}).WriteExportSaid(rq.ctx, d, string(f), table, false, rq.L.Say); err != nil {
+		// The headers are out: the download is cut short; the log says
+		// why, a failure unless the reader left.
+		rq.cut(d, err, slog.LevelError, "export failed mid-stream")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -939,8 +940,9 @@ func (h *Handler) download(rq *request) {
 	hd.Set("Content-Length", strconv.FormatInt(att.Size, 10))
 	hd.Set("Cache-Control", "no-store")
 	rq.w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(rq.w, rc); err != nil {
-		h.log.Warn("send file", "path", routeOf(rq.r), "err", err)
+	d := &download{w: rq.w}
+	if _, err := io.Copy(d, rc); err != nil {
+		rq.cut(d, err, slog.LevelWarn, "send file")
 	}
 }
 

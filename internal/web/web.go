@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -466,6 +467,34 @@ func (rq *request) clientGone(err error) bool {
 func (rq *request) closed(err error) {
 	rq.h.log.Info("client closed request", rq.logAttrs("err", err)...)
 	rq.w.WriteHeader(StatusClientClosedRequest)
+}
+
+// download is the body of a file streamed to the reader (an export, an
+// attachment): it remembers that a write to the reader failed, which
+// is the connection breaking under the download.
+type download struct {
+	w      io.Writer
+	broken bool
+}
+
+func (d *download) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	if err != nil {
+		d.broken = true
+	}
+	return n, err
+}
+
+// cut logs a download that err ended after its headers went out: a
+// client close when the reader went away (the request's context
+// cancelled, and err that cancellation or a write to the reader
+// failing), else failed at level with what.
+func (rq *request) cut(d *download, err error, level slog.Level, what string) {
+	if errors.Is(rq.r.Context().Err(), context.Canceled) && (d.broken || errors.Is(err, context.Canceled)) {
+		rq.h.log.Info("client closed request", rq.logAttrs("download", "cut short", "err", err)...)
+		return
+	}
+	rq.h.log.Log(rq.ctx, level, what, rq.logAttrs("err", err)...)
 }
 
 // logAttrs are the method, the route and the request id (the HTTP edge
