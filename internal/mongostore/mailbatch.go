@@ -150,6 +150,14 @@ func (q *MailQueue) ClaimAll(ctx context.Context, refs []string, worker string, 
 	return out, nil
 }
 
+// applyModel rewrites the job's delivery state with what result r says,
+// as one statement of a bulk write.
+func applyModel(r mailResultDoc) mongo.WriteModel {
+	return mongo.NewUpdateManyModel().
+		SetFilter(bson.D{{Key: "_id", Value: r.JobID}}).
+		SetUpdate(bson.D{{Key: "$set", Value: resultState(r)}})
+}
+
 // readByID reads the documents of c with those _ids by _id, the one
 // lookup the embedded store answers from an index (a filter on many _ids
 // reads the whole collection there), parallelReads at a time. Documents
@@ -181,10 +189,10 @@ func readByID[T any](ctx context.Context, c *mongo.Collection, ids []string) (ma
 }
 
 // Record records the outcomes of claimed attempts, which only the worker
-// that claimed each may do: the next attempts of those tried again are
-// scheduled (one insert), the results inserted (one insert), the jobs'
-// delivery state rewritten (one bulk update by _id) and the finished
-// attempts' schedule entries removed (one bulk delete by _id). A result
+// that claimed each may do: the jobs' delivery state rewritten (one bulk
+// update by _id), the next attempts of those tried again scheduled (one
+// insert), the results inserted (one insert) and the finished attempts'
+// schedule entries removed (one bulk delete by _id). A result
 // recorded already (a repeated call after a lost reply) is applied again
 // as it was stored. It returns a *nomination.Error with EINVALID for an
 // outcome without a job, attempt or known status, and store errors; after
@@ -219,6 +227,21 @@ func (q *MailQueue) Record(ctx context.Context, outcomes []nomination.MailOutcom
 		}
 		results = append(results, r)
 	}
+	// The jobs' delivery state first, one statement per job in one
+	// command: once the next attempts are scheduled another worker may
+	// make them and record a newer state, which this one must not
+	// overwrite. A crash before the results commit leaves the attempts
+	// unrecorded, taken over after their leases as abandoned.
+	applies := make([]mongo.WriteModel, 0, len(results))
+	done := make([]string, 0, len(results))
+	for _, doc := range results {
+		r := doc.(mailResultDoc)
+		done = append(done, r.ID)
+		applies = append(applies, applyModel(r))
+	}
+	if err := writeAll(ctx, q.jobs, "update mail jobs", applies); err != nil {
+		return err
+	}
 	if _, err := insertAll(ctx, q.due, "schedule mail jobs", next); err != nil {
 		return err
 	}
@@ -226,22 +249,20 @@ func (q *MailQueue) Record(ctx context.Context, outcomes []nomination.MailOutcom
 	if err != nil {
 		return err
 	}
-	// The jobs' delivery state, one statement per job in one command.
-	applies := make([]mongo.WriteModel, 0, len(results))
-	done := make([]string, 0, len(results))
+	// A result recorded already (a repeated call after a lost reply) is
+	// applied again as it was stored.
+	var again []mongo.WriteModel
 	for i, doc := range results {
-		r := doc.(mailResultDoc)
-		if dup[i] {
-			if _, err := byID(ctx, q.results, r.ID, &r); err != nil {
-				return err
-			}
+		if !dup[i] {
+			continue
 		}
-		done = append(done, r.ID)
-		applies = append(applies, mongo.NewUpdateManyModel().
-			SetFilter(bson.D{{Key: "_id", Value: r.JobID}}).
-			SetUpdate(bson.D{{Key: "$set", Value: resultState(r)}}))
+		r := doc.(mailResultDoc)
+		if _, err := byID(ctx, q.results, r.ID, &r); err != nil {
+			return err
+		}
+		again = append(again, applyModel(r))
 	}
-	if err := writeAll(ctx, q.jobs, "update mail jobs", applies); err != nil {
+	if err := writeAll(ctx, q.jobs, "update mail jobs", again); err != nil {
 		return err
 	}
 	// One delete of many documents is one commit.

@@ -137,3 +137,92 @@ func TestMailRecordBatch(t *testing.T) {
 		t.Fatalf("unknown status: %v, want EINVALID", err)
 	}
 }
+
+// A worker gives a batch back unmade while another worker, as fast as it
+// can, takes each job's next attempt and records it sent. The slower
+// record of the first batch must never write its older state over the
+// newer one: every job ends sent, with nothing due, and none is left
+// looking queued with no attempt scheduled (a mail that would never go).
+func TestMailReleasedBatchDoesNotOverwriteLaterAttempts(t *testing.T) {
+	db := storetest.NewDatabase(t)
+	q := mongostore.New(db, nil).MailQueue()
+	other := mongostore.New(storetest.Connect(t, db.Name()), nil).MailQueue()
+	ctx := context.Background()
+	const jobs = 60
+	for i := range jobs {
+		mustMailEnqueue(t, q, mailJob(fmt.Sprintf("r%02d", i), mailT0))
+	}
+	refs, err := q.Due(ctx, mailT0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := q.ClaimAll(ctx, refs, "slow", mailT0, time.Minute)
+	if err != nil || len(as) != jobs {
+		t.Fatalf("claimed %d (%v), want %d", len(as), err, jobs)
+	}
+	at := mailT0.Add(time.Second)
+	released := make([]nomination.MailOutcome, len(as))
+	for i, a := range as {
+		released[i] = nomination.MailOutcome{JobID: a.Record.Job.ID, Attempt: a.Number, Try: a.Try,
+			Status: nomination.MailQueued, Released: true, Reply: "not attempted", At: at, Next: at}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	sent := map[string]bool{}
+	wg.Go(func() {
+		later := at.Add(time.Second)
+		for len(sent) < jobs {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			refs, err := other.Due(ctx, later, 1000)
+			if err != nil {
+				t.Errorf("due: %v", err)
+				return
+			}
+			if len(refs) == 0 {
+				continue
+			}
+			// One at a time, the last of the slow batch first: its record
+			// reaches that job last.
+			got, err := other.ClaimAll(ctx, refs[len(refs)-1:], "fast", later, time.Minute)
+			if err != nil {
+				t.Errorf("claim: %v", err)
+				return
+			}
+			out := make([]nomination.MailOutcome, 0, len(got))
+			for _, a := range got {
+				out = append(out, nomination.MailOutcome{JobID: a.Record.Job.ID, Attempt: a.Number, Try: a.Try,
+					Status: nomination.MailSent, MessageID: "<" + a.Record.Job.ID + "@nomina>", At: later})
+			}
+			if err := other.Record(ctx, out); err != nil {
+				t.Errorf("record sent: %v", err)
+				return
+			}
+			for _, a := range got {
+				sent[a.Record.Job.ID] = true
+			}
+		}
+	})
+	if err := q.Record(ctx, released); err != nil {
+		t.Fatalf("record released: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		close(stop)
+		wg.Wait()
+		t.Fatalf("%d of %d jobs taken again and sent", len(sent), jobs)
+	}
+	for i := range jobs {
+		id := fmt.Sprintf("r%02d", i)
+		if r := mustMailGet(t, q, id); r.Status != nomination.MailSent || r.Attempts != 2 {
+			t.Errorf("%s: status %s after %d attempt(s), want sent after 2", id, r.Status, r.Attempts)
+		}
+	}
+	mustMailDue(t, q, at.Add(time.Hour))
+}
