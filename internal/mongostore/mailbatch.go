@@ -72,7 +72,9 @@ func writeAll(ctx context.Context, c *mongo.Collection, op string, models []mong
 // entries, and only those still due then (found abandoned, or claimed a
 // moment ago) are looked into one by one as Claim does. Attempts it does
 // not take are left out silently: another worker holds them, they are
-// finished, or their job is not there (yet). It returns a
+// finished, or their job is not there (yet; such an attempt it won is
+// given back at once, the next one due at once, see releaseMissing). It
+// returns a
 // *nomination.Error with EINVALID for a malformed reference, and store
 // errors; claims it won before an error run out after the lease and are
 // then taken over as abandoned attempts.
@@ -117,9 +119,16 @@ func (q *MailQueue) ClaimAll(ctx context.Context, refs []string, worker string, 
 	for _, r := range won {
 		d, ok := jobs[r.job]
 		if !ok {
-			// The enqueue has not written the job (yet); the claim runs out
-			// and the attempt is looked into again.
+			// The enqueue has not written the job (yet): the attempt is
+			// given back at once rather than held for the lease (rare:
+			// one by one).
+			if err := q.releaseMissing(ctx, r.job, r.n, now, lease); err != nil {
+				return out, err
+			}
 			continue
+		}
+		if err := q.catchUp(ctx, &d, r.n); err != nil {
+			return out, err
 		}
 		out = append(out, nomination.MailAttempt{Record: fromMailJobDoc(d), Number: r.n, Try: r.n - d.RetryBase})
 	}

@@ -38,7 +38,14 @@ import (
 // scheduled before anything that depends on it commits (a job's first
 // entry before the job, a retry's entry before the failed attempt's
 // result), so a crash leaves at most an entry too many, removed when met,
-// never a job nothing schedules. An entry still there when the lease has
+// never a job nothing schedules. A worker that claims a job's first
+// attempt between those two writes finds no job: it gives the attempt back
+// at once (a released result, the next attempt due at once, then after
+// waits that double while the job stays missing, measured from the first
+// time it was found missing), so the mail goes out as soon as the job is
+// written rather than a lease later; a chain of such attempts older than
+// orphanAge (an enqueue that stopped half-way) is dropped. An entry still
+// there when the lease has
 // run out is looked into: with a result, its worker stopped before tidying
 // up (the job document is caught up and the entry removed); without one,
 // the attempt was abandoned (its worker stopped, perhaps after the server
@@ -185,6 +192,9 @@ type mailDueDoc struct {
 	JobID   string    `bson:"job_id"`
 	Attempt int       `bson:"attempt"`
 	At      time.Time `bson:"at"`
+	// Since, on an attempt after one given back because the job was not
+	// written yet, is when a worker first found the job missing.
+	Since time.Time `bson:"since,omitempty"`
 }
 
 type mailClaimDoc struct {
@@ -474,9 +484,18 @@ func (q *MailQueue) claim(ctx context.Context, jobID string, n int, worker strin
 			return a, false, err
 		}
 		d, err := q.job(ctx, jobID)
+		if nomination.ErrorCode(err) == nomination.ENOTFOUND {
+			// The enqueue has not written the job (yet): the attempt is
+			// given back at once rather than held for the lease.
+			if rerr := q.releaseMissing(ctx, jobID, n, now, lease); rerr != nil {
+				return a, false, rerr
+			}
+			return a, false, err
+		}
 		if err != nil {
-			// ENOTFOUND: the enqueue has not written the job (yet); the
-			// claim runs out and the attempt is looked into again.
+			return a, false, err
+		}
+		if err := q.catchUp(ctx, &d, n); err != nil {
 			return a, false, err
 		}
 		return nomination.MailAttempt{Record: fromMailJobDoc(d), Number: n, Try: n - d.RetryBase}, false, nil
@@ -518,6 +537,15 @@ func (q *MailQueue) claim(ctx context.Context, jobID string, n int, worker strin
 				return a, false, err
 			}
 		}
+		if !missing && d.Attempts <= n && (res.Outcome == outcomeRetry || res.Outcome == outcomeReleased) {
+			// The result's next attempt was scheduled before it; it is
+			// gone when a chain given back for a missing job was dropped
+			// and the job enqueued again since. Inserting an entry again
+			// is harmless: one met finished is removed.
+			if err := q.schedule(ctx, jobID, n+1, res.NextAttemptAt); err != nil {
+				return a, false, err
+			}
+		}
 		if err := q.unschedule(ctx, jobID, n); err != nil {
 			return a, false, err
 		}
@@ -544,6 +572,77 @@ func (q *MailQueue) claim(ctx context.Context, jobID string, n int, worker strin
 		return a, false, err
 	}
 	return a, true, nil
+}
+
+// releaseMissing gives back attempt n of a job, just claimed by this
+// worker, whose job document is not there: its schedule entry is written
+// before the job (Enqueue), so the enqueue may be in progress. The next
+// attempt is scheduled (due at once the first time, then after as long as
+// the job has been missing, at most lease), a released result inserted for
+// n, and n's entry removed; the next attempt makes the job's first try. A
+// job missing for orphanAge since it was first found missing belongs to an
+// enqueue that stopped half-way: its entry is removed, nothing scheduled.
+// Only the winner of n's claim calls it, so n is made by nobody.
+func (q *MailQueue) releaseMissing(ctx context.Context, jobID string, n int, now time.Time, lease time.Duration) error {
+	var entry mailDueDoc
+	if _, err := byID(ctx, q.due, attemptID(jobID, n), &entry); err != nil {
+		return err
+	}
+	since := entry.Since
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	if now.Sub(since) >= orphanAge {
+		return q.unschedule(ctx, jobID, n)
+	}
+	next := now.Add(min(now.Sub(since), lease))
+	_, err := q.due.InsertOne(ctx, mailDueDoc{ID: attemptID(jobID, n+1), JobID: jobID, Attempt: n + 1, At: next, Since: since})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return translate("schedule mail job", err)
+	}
+	// The result is not applied to the job here: the job may be written
+	// and attempt n+1 made meanwhile, and this write landing after that
+	// one's would set the job back. The winner of n+1 applies it first
+	// (catchUp).
+	_, err = q.results.InsertOne(ctx, mailResultDoc{
+		ID: attemptID(jobID, n), JobID: jobID, Attempt: n, Outcome: outcomeReleased, Reply: "not attempted: the job was not written yet",
+		At: now, Status: nomination.MailQueued, NextAttemptAt: next, RetryBase: n,
+	})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return translate("record mail result", err)
+	}
+	return q.unschedule(ctx, jobID, n)
+}
+
+// catchUp brings d, the job read for attempt n, up to the result of
+// attempt n-1 when its document lags behind it: a result recorded while
+// the job was not written yet (releaseMissing), or one whose worker
+// stopped before applying it. The job's retry base then counts the try
+// right. It costs nothing when the document is up to date.
+func (q *MailQueue) catchUp(ctx context.Context, d *mailJobDoc, n int) error {
+	if n <= 1 || d.Attempts >= n-1 {
+		return nil
+	}
+	var r mailResultDoc
+	found, err := byID(ctx, q.results, attemptID(d.ID, n-1), &r)
+	if err != nil || !found {
+		return err // none: attempt n-1 was abandoned, and counts as a try
+	}
+	if err := q.apply(ctx, r); err != nil {
+		return err
+	}
+	d.Status, d.Attempts, d.NextAttemptAt, d.UpdatedAt = r.Status, r.Attempt, r.NextAttemptAt, r.At
+	switch r.Outcome {
+	case outcomeSent:
+		d.SentAt, d.MessageID = r.At, r.MessageID
+	case outcomeRequeued:
+		d.RetryBase = r.Attempt
+	case outcomeReleased:
+		d.RetryBase = r.RetryBase
+	default:
+		d.LastError = r.Reply
+	}
+	return nil
 }
 
 // apply rewrites the job's delivery state with what result r says. Only

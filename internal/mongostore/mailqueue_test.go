@@ -473,7 +473,9 @@ func TestMailEnqueueAgainAfterDeliveryIsHarmless(t *testing.T) {
 }
 
 // A schedule entry whose job was never written (the enqueue stopped half
-// way) is skipped, then removed once it is old.
+// way) is given back at once, then after waits that double, and dropped
+// once the job has been missing for an hour; a few dozen attempts at most.
+// Should the job be enqueued after all, later, it is still delivered.
 func TestMailOrphanScheduleEntryIsRemoved(t *testing.T) {
 	db := storetest.NewDatabase(t)
 	q := mongostore.New(db, nil).MailQueue()
@@ -484,14 +486,58 @@ func TestMailOrphanScheduleEntryIsRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, now := range []time.Time{mailT0, mailT0.Add(2 * time.Minute), mailT0.Add(2 * time.Hour)} {
-		mustMailDue(t, q, now, "ghost/0001")
-		if _, err := q.Claim(ctx, "ghost/0001", "w", now, time.Minute); nomination.ErrorCode(err) != nomination.ENOTFOUND {
-			t.Fatalf("claim of a missing job at %v: %v, want ENOTFOUND", now, err)
+	now, polls := mailT0, 0
+	for ; polls < 100; polls++ {
+		refs := mustRefs(t, q, now)
+		if len(refs) == 0 {
+			break
 		}
-		mustMailDue(t, q, now)
+		if now.After(mailT0.Add(2 * time.Hour)) {
+			t.Fatalf("at %v the orphan is still due: %v", now, refs)
+		}
+		for _, ref := range refs {
+			if _, err := q.Claim(ctx, ref, "w", now, time.Minute); nomination.ErrorCode(err) != nomination.ENOTFOUND {
+				t.Fatalf("claim %s of a missing job at %v: %v, want ENOTFOUND", ref, now, err)
+			}
+		}
+		now = now.Add(2 * time.Second)
+		if refs := mustRefs(t, q, now); len(refs) == 0 {
+			now = now.Add(time.Minute) // the next is due later: poll on
+		}
 	}
-	mustMailDue(t, q, mailT0.Add(24*time.Hour))
+	if polls < 2 || polls >= 100 {
+		t.Fatalf("the orphan took %d polls to be dropped", polls)
+	}
+	if now.Before(mailT0.Add(time.Hour)) {
+		t.Fatalf("the orphan was dropped at %v, before it was an hour old", now)
+	}
+	mustMailDue(t, q, now.Add(24*time.Hour))
+	// The enqueue repeated at last (its event derived again): the job goes
+	// out, once.
+	later := now.Add(24 * time.Hour)
+	mustMailEnqueue(t, q, mailJob("ghost", mailT0))
+	sent := 0
+	for range 100 {
+		for _, a := range mustClaimAll(t, q, later) {
+			sent++
+			if err := q.MarkSent(ctx, "ghost", a.Number, "<g@nomina>", later); err != nil {
+				t.Fatal(err)
+			}
+		}
+		later = later.Add(2 * time.Minute)
+	}
+	if rec := mustMailGet(t, q, "ghost"); sent != 1 || rec.Status != nomination.MailSent {
+		t.Fatalf("the job enqueued again was sent %d time(s): %+v", sent, rec)
+	}
+}
+
+func mustClaimAll(tb testing.TB, q *mongostore.MailQueue, now time.Time) []nomination.MailAttempt {
+	tb.Helper()
+	as, err := q.ClaimAll(context.Background(), mustRefs(tb, q, now), "w", now, time.Minute)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return as
 }
 
 // A worker that decided to retry but stopped before recording it leaves
