@@ -394,18 +394,25 @@ func isReview(reg *workflow.Registry, n *nomination.Nomination, state string) bo
 }
 
 // abandoned returns the jobs with an attempt that was claimed and never
-// finished (its worker died): their message may have gone out before.
+// finished (its worker died), or that failed after the server may have
+// accepted its message (the reply to it was lost with the connection, as
+// in the SMTP outage): their message may have gone out before.
 func (ch *checker) abandoned(ctx context.Context) map[string]bool {
 	out := map[string]bool{}
 	finished := map[string]bool{}
 	cur, err := ch.db.Collection("mail_results").Find(ctx, bson.D{})
 	if err == nil {
 		var rs []struct {
-			ID string `bson:"_id"`
+			ID        string `bson:"_id"`
+			JobID     string `bson:"job_id"`
+			MaybeSent bool   `bson:"maybe_sent"`
 		}
 		_ = cur.All(ctx, &rs)
 		for _, r := range rs {
 			finished[r.ID] = true
+			if r.MaybeSent {
+				out[r.JobID] = true
+			}
 		}
 	}
 	cur, err = ch.db.Collection("mail_claims").Find(ctx, bson.D{})
@@ -426,7 +433,8 @@ func (ch *checker) abandoned(ctx context.Context) map[string]bool {
 
 // mailOnce: every message the store says was sent reached the sink
 // exactly once by its Message-ID (a second copy only after an attempt cut
-// off by the crash, which carries the same Message-ID); nothing reached it
+// off by the crash, or one whose reply the outage cut off after the server
+// had the message, which carries the same Message-ID); nothing reached it
 // that no job sent; no job is still waiting; a job given up on was given
 // up for a reason the scenario causes.
 func (ch *checker) mailOnce(ctx context.Context) Check {
@@ -478,7 +486,7 @@ func (ch *checker) mailOnce(ctx context.Context) Check {
 	}
 	var notes []string
 	if resent > 0 {
-		notes = append(notes, fmt.Sprintf("%d message(s) sent again, same Message-ID, after an attempt cut off by the crash", resent))
+		notes = append(notes, fmt.Sprintf("%d message(s) sent again, same Message-ID, after an attempt cut off by the crash or a reply lost in the outage", resent))
 	}
 	if slow := ch.slowestMail(ctx); slow != "" {
 		notes = append(notes, slow)

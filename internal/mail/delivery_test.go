@@ -18,6 +18,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/igf/nomina/internal/mail"
 	"github.com/igf/nomina/internal/mongostore"
@@ -933,5 +934,47 @@ func TestDeliverySignsSealedLinksAtSendTime(t *testing.T) {
 	drain(t, mustWorker(t, q, srv, clock.Now, 4))
 	if r := mustRecord(t, q, unsigned.ID); r.Status != nomination.MailDead {
 		t.Fatalf("a sealed link went out unsigned: %+v", r)
+	}
+}
+
+// The server accepts a message and the connection breaks before its reply
+// reaches the worker (an outage at that moment): the worker cannot know
+// the message went out. It tries again, as it must not lose the message,
+// so the server gets a second copy with the same Message-ID, but the
+// first attempt is recorded as possibly accepted, so the second copy is
+// told apart from a message sent twice for no reason.
+func TestDeliveryReplyLostAfterAcceptanceIsRecordedAsPossiblySent(t *testing.T) {
+	srv := startSMTP(t)
+	db := storetest.NewDatabase(t)
+	q := mongostore.New(db, nil).MailQueue()
+	clock := newClock()
+	j := testJob(1, "lost-reply@example.org", t0)
+	mustEnqueue(t, q, j)
+	srv.inject(j.To, acceptThenDrop)
+	w := mustWorker(t, q, srv, clock.Now, 41)
+	if _, err := w.RunOnce(context.Background()); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	if n := srv.countByMessageID()[mail.MessageID(j.ID)]; n != 1 {
+		t.Fatalf("server holds %d copies after the first attempt, want 1", n)
+	}
+	rec := mustRecord(t, q, j.ID)
+	if rec.Status != nomination.MailQueued || rec.Attempts != 1 || !strings.Contains(rec.LastError, "may have been accepted") {
+		t.Fatalf("after the lost reply: %+v, want queued for a retry, recorded as possibly accepted", rec)
+	}
+	// The mark the simulator's exactly-once check reads.
+	var res struct {
+		MaybeSent bool `bson:"maybe_sent"`
+	}
+	if err := db.Collection("mail_results").FindOne(context.Background(), bson.D{{Key: "job_id", Value: j.ID}, {Key: "attempt", Value: 1}}).Decode(&res); err != nil || !res.MaybeSent {
+		t.Fatalf("result of the first attempt: %+v (%v), want it marked as possibly sent", res, err)
+	}
+	clock.Advance(time.Hour)
+	drain(t, w)
+	if rec := mustRecord(t, q, j.ID); rec.Status != nomination.MailSent || rec.Attempts != 2 {
+		t.Fatalf("after the retry: %+v", rec)
+	}
+	if n := srv.countByMessageID()[mail.MessageID(j.ID)]; n != 2 {
+		t.Fatalf("server holds %d copies, want 2 (the same Message-ID)", n)
 	}
 }

@@ -290,6 +290,7 @@ func (s *Sender) Send(ctx context.Context, msg *gomail.Msg) error {
 		de := classify(err)
 		var se *gomail.SendError
 		isSend := errors.As(err, &se)
+		de.maybeAccepted = isSend && de.connection && de.Code == 0 && se.Reason == gomail.ErrSMTPDataClose
 		if isSend && try == 0 && ctx.Err() == nil && (se.Reason == gomail.ErrConnCheck || (de.connection && beforeData(se.Reason))) {
 			// The connection died while idle; nothing of msg was sent.
 			s.drop()
@@ -350,7 +351,16 @@ type DeliveryError struct {
 	// unsent is set when the server could not be reached at all: nothing
 	// of the message was sent.
 	unsent bool
+	// maybeAccepted is set when the connection failed after the whole
+	// message was sent, waiting for the server's reply to it: the server
+	// may have accepted it, and nobody can tell.
+	maybeAccepted bool
 }
+
+// MaybeAccepted reports whether the server may have accepted the message
+// although the attempt failed: the connection broke while its reply to
+// the end of the message was awaited (SMTP cannot say which way it went).
+func (e *DeliveryError) MaybeAccepted() bool { return e.maybeAccepted }
 
 func (e *DeliveryError) Error() string { return e.Reply }
 

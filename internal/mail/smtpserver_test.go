@@ -27,9 +27,10 @@ import (
 type fault int
 
 const (
-	reply451 fault = iota + 1 // "451 try again later" after the data
-	reply550                  // "550 mailbox unavailable" after the data
-	dropConn                  // close the connection in the middle of the data
+	reply451       fault = iota + 1 // "451 try again later" after the data
+	reply550                        // "550 mailbox unavailable" after the data
+	dropConn                        // close the connection in the middle of the data
+	acceptThenDrop                  // accept the message, then close the connection before the reply
 )
 
 // received is one message the test server accepted.
@@ -229,7 +230,8 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Data(r io.Reader) error {
-	switch ss.s.nextFault(ss.to) {
+	f := ss.s.nextFault(ss.to)
+	switch f {
 	case reply451:
 		_, _ = io.Copy(io.Discard, r)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
@@ -267,6 +269,11 @@ func (ss *session) Data(r io.Reader) error {
 		MessageID: m.Header.Get("Message-Id"), Header: m.Header, Body: body,
 	})
 	ss.s.mu.Unlock()
+	if f == acceptThenDrop {
+		// The message is the server's now; the client never hears so.
+		ss.conn.Conn().Close()
+		return errors.New("connection dropped after the message was accepted")
+	}
 	return nil
 }
 

@@ -381,6 +381,13 @@ func (w *Worker) deliver(ctx context.Context, a nomination.MailAttempt) (nominat
 	if de.unsent {
 		return w.release(a, "not attempted: "+de.Reply), errUnreachable
 	}
+	if de.MaybeAccepted() {
+		// Tried again rather than lost: the receiver gets a second copy,
+		// with the same Message-ID, only if the first did arrive.
+		out.MaybeSent = true
+		de.Reply = "the server's reply to the message was lost, so it may have been accepted: " + de.Reply
+		log.Warn("mail delivery unconfirmed: the message may have been accepted; trying again with the same Message-ID", "reply", de.Reply)
+	}
 	if de.Permanent() || a.Try >= w.opts.MaxAttempts {
 		return dead(de.Reply)
 	}

@@ -213,7 +213,8 @@ func (q *MailQueue) Record(ctx context.Context, outcomes []nomination.MailOutcom
 		if err := checkAttempt(o.JobID, o.Attempt); err != nil {
 			return err
 		}
-		r := mailResultDoc{ID: attemptID(o.JobID, o.Attempt), JobID: o.JobID, Attempt: o.Attempt, At: o.At, Reply: o.Reply, Status: o.Status}
+		r := mailResultDoc{ID: attemptID(o.JobID, o.Attempt), JobID: o.JobID, Attempt: o.Attempt, At: o.At, Reply: o.Reply, Status: o.Status,
+			MaybeSent: o.MaybeSent && o.Status != nomination.MailSent}
 		if len(r.Reply) > maxReply {
 			r.Reply = r.Reply[:maxReply]
 		}

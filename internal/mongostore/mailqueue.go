@@ -217,6 +217,10 @@ type mailResultDoc struct {
 	Status        string    `bson:"status"`
 	NextAttemptAt time.Time `bson:"next_attempt_at"`
 	MessageID     string    `bson:"message_id,omitempty"`
+	// MaybeSent marks a failed attempt whose message the server may have
+	// accepted (its reply was lost): a later copy is not a second send
+	// for no reason.
+	MaybeSent bool `bson:"maybe_sent,omitempty"`
 	// RetryBase, for a released attempt, is the job's new retry base: the
 	// next attempt makes the same try.
 	RetryBase int `bson:"retry_base,omitempty"`

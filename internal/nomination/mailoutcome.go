@@ -15,6 +15,10 @@ type MailOutcome struct {
 	// worker ran out of time or lost the server before sending it): the
 	// next attempt is due at Next and counts as the same try.
 	Released bool
+	// MaybeSent, with a failure, says the server may have accepted the
+	// message all the same (the connection broke while its reply to the
+	// message was awaited): a later attempt may deliver a second copy.
+	MaybeSent bool
 	// Reply is the server's reply or the reason, for a failure.
 	Reply string
 	// MessageID is the accepted message's Message-ID, for MailSent.
