@@ -159,8 +159,20 @@ func gatedStack(t *testing.T, timeout time.Duration) (*stack, *storeGate) {
 func logLines(t *testing.T, logs *syncBuffer, requestID string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if !strings.Contains(line, requestID) {
+	for _, rec := range parseLog(t, logs.String()) {
+		if strings.Contains(fmt.Sprint(rec), requestID) {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// parseLog decodes JSON log lines, skipping empty ones.
+func parseLog(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(s, "\n") {
+		if line == "" {
 			continue
 		}
 		var rec map[string]any

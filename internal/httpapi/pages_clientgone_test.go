@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,18 +18,7 @@ import (
 // logSince returns the log records written after the first n bytes.
 func logSince(t *testing.T, logs *syncBuffer, n int) []map[string]any {
 	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(logs.String()[n:], "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		out = append(out, rec)
-	}
-	return out
+	return parseLog(t, logs.String()[n:])
 }
 
 // waitAccessLine waits until the access log line of requestID is written
