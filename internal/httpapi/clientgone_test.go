@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/igf/nomina/internal/clientclose"
 	"github.com/igf/nomina/internal/mongostore/storetest"
 )
 
@@ -295,8 +296,8 @@ func TestClientGoneIsNotAServerFailure(t *testing.T) {
 			closed := false
 			for _, l := range lines {
 				switch {
-				case l["msg"] == "http request" && l["status"] != float64(StatusClientClosedRequest):
-					t.Errorf("access log: status %v, want %d (client closed request): %v", l["status"], StatusClientClosedRequest, l)
+				case l["msg"] == "http request" && l["status"] != float64(clientclose.Status):
+					t.Errorf("access log: status %v, want %d (client closed request): %v", l["status"], clientclose.Status, l)
 				case l["level"] == "ERROR" || l["level"] == "WARN":
 					t.Errorf("a client going away logged as a failure: %v", l)
 				case l["msg"] == "client closed request":

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/clientclose"
 	"github.com/igf/nomina/internal/web"
 )
 
@@ -182,8 +183,8 @@ func TestPageClientGoneIsNotAServerFailure(t *testing.T) {
 			if tc.download {
 				return // the headers went out as 200; the log says the rest
 			}
-			if access["status"] != float64(StatusClientClosedRequest) {
-				t.Errorf("access log: status %v, want %d (client closed request): %v", access["status"], StatusClientClosedRequest, access)
+			if access["status"] != float64(clientclose.Status) {
+				t.Errorf("access log: status %v, want %d (client closed request): %v", access["status"], clientclose.Status, access)
 			}
 			if after["499"] != before["499"]+1 {
 				t.Errorf("metrics: 499 counted %d times, want %d", after["499"], before["499"]+1)

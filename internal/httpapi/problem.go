@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/igf/nomina/internal/clientclose"
 	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/nomination"
 )
@@ -64,20 +64,15 @@ func (s *Server) problem(c *gin.Context, status int, title, detail string, field
 	c.JSON(status, p)
 }
 
-// StatusClientClosedRequest is what the log and the metrics record for a
-// request its client abandoned before the answer (nginx's 499). It is not
-// an answer: nobody is there to read it.
-const StatusClientClosedRequest = 499
-
 // fail answers err: a domain *nomination.Error with its status and message;
 // anything else is logged with the request's context and answered with a
 // generic 500 so no internal detail reaches the client. A request whose
 // client went away, and which failed only because of that, is no failure
 // of the service: it is logged as a client close and recorded as 499.
 func (s *Server) fail(c *gin.Context, err error) {
-	if clientGone(c, err) {
+	if clientclose.Is(c.Request.Context(), err) {
 		s.log.Info("client closed request", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "route", c.FullPath(), "err", err)
-		c.Status(StatusClientClosedRequest)
+		c.Status(clientclose.Status)
 		c.Abort()
 		return
 	}
@@ -99,17 +94,6 @@ func (s *Server) fail(c *gin.Context, err error) {
 	}
 	s.log.Error("request failed", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "route", c.FullPath(), "err", err)
 	s.problem(c, http.StatusInternalServerError, "Internal Server Error", "internal error", nil)
-}
-
-// clientGone reports that the request failed because its client went
-// away: the server cancelled the request's context (its connection
-// closed) and err is that cancellation, met at the store or anywhere
-// else. The driver reports a cancelled read as a network error, which
-// would otherwise be answered as the store being unavailable (503). An
-// error that is not the cancellation (a store that timed out, refused, or
-// failed) is a failure even when the client has gone too.
-func clientGone(c *gin.Context, err error) bool {
-	return errors.Is(c.Request.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
 }
 
 // inLanguage says a domain error's message and its fields' in the language

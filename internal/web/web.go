@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/igf/nomina/internal/auth"
+	"github.com/igf/nomina/internal/clientclose"
 	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/membership"
 	"github.com/igf/nomina/internal/nomination"
@@ -444,29 +445,15 @@ func (rq *request) notFound() {
 	rq.fail(http.StatusNotFound, "ErrorNotFoundTitle", "ErrorNotFoundBody")
 }
 
-// StatusClientClosedRequest is what the access log and the metrics
-// record for a page its reader abandoned before the answer (nginx's 499),
-// as the API records its own. It is not an answer: nobody is there to
-// read it.
-const StatusClientClosedRequest = 499
-
-// clientGone reports that the request failed because its reader went
-// away (closed the tab, followed another link): the server cancelled the
-// request's context when the connection closed, and err is that
-// cancellation, met at the store or anywhere else. The driver reports a
-// cancelled read as a network error, which would otherwise be shown as
-// the store being unavailable (503). An error that is not the
-// cancellation (a store that timed out, refused or failed) is a failure
-// even when the reader has gone too.
-func (rq *request) clientGone(err error) bool {
-	return errors.Is(rq.r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
-}
+// clientGone reports that the request failed only because its reader
+// went away (closed the tab, followed another link).
+func (rq *request) clientGone(err error) bool { return clientclose.Is(rq.r.Context(), err) }
 
 // closed records a request its reader abandoned: logged at info as a
 // client close, 499 in the access log, and no page written.
 func (rq *request) closed(err error) {
 	rq.h.log.Info("client closed request", rq.logAttrs("err", err)...)
-	rq.w.WriteHeader(StatusClientClosedRequest)
+	rq.w.WriteHeader(clientclose.Status)
 }
 
 // download is the body of a file streamed to the reader (an export, an
