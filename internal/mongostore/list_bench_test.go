@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/mongostore/storetest"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
@@ -16,46 +17,26 @@ import (
 // seedCall stores count nominations in the call mag-2027, spread over
 // states, stakeholder groups, regions, genders and 100 owners, straight
 // through the store (as the service writes projections).
-func seedCall(b *testing.B, count int) (*nomination.Service, nomination.Store) {
+func seedCall(b testing.TB, count int) (*nomination.Service, nomination.Store) {
 	b.Helper()
-	ctx := context.Background()
-	store := storetest.NewStore(b)
-	noms := store.Nominations()
-	reg, _, err := workflow.LoadDir("../../workflows")
-	if err != nil {
-		b.Fatal(err)
-	}
-	def, _ := reg.Latest("mag")
-	svc := nomination.New(nomination.Config{Store: noms, Files: noms, Workflows: reg, BaseURL: "http://x"})
+	return seedCallIn(b, storetest.NewStore(b).Nominations(), count)
+}
+
+// seedCallIn is seedCall in the store of noms.
+func seedCallIn(b testing.TB, noms *mongostore.Nominations, count int) (*nomination.Service, nomination.Store) {
+	b.Helper()
+	svc := listService(b, noms)
 	opens, closes, term, seats, title := time.Now().Add(-time.Hour), time.Now().Add(time.Hour), time.Now(), 40, "MAG"
 	staff := nomination.Actor{UserID: "s", Roles: []string{"secretariat"}}
-	if _, err := svc.CreateCall(ctx, staff, nomination.CallInput{Slug: "mag-2027", Title: &title, Workflow: "mag", OpensAt: &opens, ClosesAt: &closes, TermStart: &term, Seats: &seats}); err != nil {
+	if _, err := svc.CreateCall(context.Background(), staff, nomination.CallInput{Slug: "mag-2027", Title: &title, Workflow: "mag", OpensAt: &opens, ClosesAt: &closes, TermStart: &term, Seats: &seats}); err != nil {
 		b.Fatal(err)
 	}
-	states := []string{"draft", "submitted", "panel_review", "secretariat_review", "shortlisted", "withdrawn"}
-	groups := []string{"government", "private_sector", "civil_society", "technical_community"}
-	regions := []string{"african", "asia_pacific", "eastern_european", "latin_american_caribbean", "western_european_others"}
-	genders := []string{"female", "male", "other", "undisclosed"}
+	wf := magWorkflow(b)
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Go(func() {
 			for i := w; i < count; i += 4 {
-				score := float64(i%5 + 1)
-				state := states[(i/4)%len(states)]
-				n := &nomination.Nomination{ID: fmt.Sprintf("n%07d", i), CallSlug: "mag-2027", State: state, Seq: 1,
-					OwnerID:  fmt.Sprintf("u%03d", i%100),
-					Workflow: nomination.WorkflowRef{ID: def.ID, Version: def.Version, Hash: def.Hash},
-					Nominee:  nomination.Person{Name: fmt.Sprintf("Candidate %d", (i*7919)%count), Email: fmt.Sprintf("c%d@example.org", i)},
-					Fields: map[string]any{"stakeholder_group": groups[i%4], "region": regions[i%5], "gender": genders[i%3], "nationality": "KE",
-						"organization": "Org " + fmt.Sprint(i), "motivation": "Ten years of work on internet governance in the region."},
-					Votes:       []nomination.Vote{{Reviewer: "r1", Stage: "panel_review", Round: 1, Decision: "approve", Score: &score}},
-					MeanScore:   score,
-					SubmittedAt: time.Unix(int64(1_700_000_000+i), 0).UTC(),
-				}
-				if state == "panel_review" {
-					n.ReviewPanels = []string{groups[i%4]}
-				}
-				if err := noms.PutNomination(ctx, n); err != nil {
+				if err := noms.PutNomination(context.Background(), seedNomination(wf, i, count)); err != nil {
 					b.Error(err)
 					return
 				}
@@ -64,6 +45,54 @@ func seedCall(b *testing.B, count int) (*nomination.Service, nomination.Store) {
 	}
 	wg.Wait()
 	return svc, noms
+}
+
+// listService is a service over noms with the repository's workflows.
+func listService(tb testing.TB, noms *mongostore.Nominations) *nomination.Service {
+	tb.Helper()
+	reg, _, err := workflow.LoadDir("../../workflows")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nomination.New(nomination.Config{Store: noms, Files: noms, Workflows: reg, BaseURL: "http://x"})
+}
+
+var (
+	seedStates  = []string{"draft", "submitted", "panel_review", "secretariat_review", "shortlisted", "withdrawn"}
+	seedGroups  = []string{"government", "private_sector", "civil_society", "technical_community"}
+	seedRegions = []string{"african", "asia_pacific", "eastern_european", "latin_american_caribbean", "western_european_others"}
+	seedGenders = []string{"female", "male", "other", "undisclosed"}
+)
+
+// magWorkflow is the reference of the MAG workflow's latest version.
+func magWorkflow(tb testing.TB) nomination.WorkflowRef {
+	tb.Helper()
+	reg, _, err := workflow.LoadDir("../../workflows")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	def, _ := reg.Latest("mag")
+	return nomination.WorkflowRef{ID: def.ID, Version: def.Version, Hash: def.Hash}
+}
+
+// seedNomination is the i-th of count nominations seedCall stores.
+func seedNomination(wf nomination.WorkflowRef, i, count int) *nomination.Nomination {
+	score := float64(i%5 + 1)
+	state := seedStates[(i/4)%len(seedStates)]
+	n := &nomination.Nomination{ID: fmt.Sprintf("n%07d", i), CallSlug: "mag-2027", State: state, Seq: 1,
+		OwnerID:  fmt.Sprintf("u%03d", i%100),
+		Workflow: wf,
+		Nominee:  nomination.Person{Name: fmt.Sprintf("Candidate %d", (i*7919)%count), Email: fmt.Sprintf("c%d@example.org", i)},
+		Fields: map[string]any{"stakeholder_group": seedGroups[i%4], "region": seedRegions[i%5], "gender": seedGenders[i%3], "nationality": "KE",
+			"organization": "Org " + fmt.Sprint(i), "motivation": "Ten years of work on internet governance in the region."},
+		Votes:       []nomination.Vote{{Reviewer: "r1", Stage: "panel_review", Round: 1, Decision: "approve", Score: &score}},
+		MeanScore:   score,
+		SubmittedAt: time.Unix(int64(1_700_000_000+i), 0).UTC(),
+	}
+	if state == "panel_review" {
+		n.ReviewPanels = []string{seedGroups[i%4]}
+	}
+	return n
 }
 
 // medianLoop runs f once per iteration of b and reports, beside Go's

@@ -387,9 +387,6 @@ func nominationFilter(f nomination.ListFilter) bson.D {
 	if len(f.IDs) > 0 {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: f.IDs}}})
 	}
-	if f.After != "" {
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
-	}
 	keys := make([]string, 0, len(f.FieldEquals))
 	for k := range f.FieldEquals {
 		keys = append(keys, k)
@@ -398,45 +395,133 @@ func nominationFilter(f nomination.ListFilter) bson.D {
 	for _, k := range keys {
 		filter = append(filter, bson.E{Key: "fields." + k, Value: f.FieldEquals[k]})
 	}
+	var and bson.A
 	if f.Query != "" {
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
-		filter = append(filter, bson.E{Key: "$and", Value: bson.A{bson.D{{Key: "$or", Value: bson.A{
+		and = append(and, bson.D{{Key: "$or", Value: bson.A{
 			bson.D{{Key: "nominee_name", Value: re}},
 			bson.D{{Key: "organization", Value: re}},
-		}}}}})
+		}}})
+	}
+	if after := afterFilter(f.Sort, f.After); after != nil {
+		and = append(and, after)
+	}
+	if len(and) > 0 {
+		filter = append(filter, bson.E{Key: "$and", Value: and})
 	}
 	return filter
 }
 
-// ListNominations returns projections matching f in f.Sort order.
-func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilter) ([]*nomination.Nomination, error) {
+// sortKeys are the stored fields each listing order sorts by, before _id,
+// and whether highest first.
+var sortKeys = map[string]struct {
+	field string
+	desc  bool
+}{
+	"name":      {"sort_name", false},
+	"submitted": {"submitted_at", false},
+	"score":     {"mean_score", true},
+}
+
+// sortOrder is the driver's sort of a listing order.
+func sortOrder(sortBy string) bson.D {
+	k, ok := sortKeys[sortBy]
+	if !ok {
+		return bson.D{{Key: "_id", Value: 1}}
+	}
+	dir := 1
+	if k.desc {
+		dir = -1
+	}
+	return bson.D{{Key: k.field, Value: dir}, {Key: "_id", Value: 1}}
+}
+
+// afterFilter selects the rows of a listing order after position p: a
+// greater key (a smaller one highest first), or the same key and a
+// greater id. A missing key comes before every value in ascending order
+// and after every value in descending order ({field: null} matches a
+// missing field); a value's comparison matches values of its own type
+// only, so it never matches a missing key. Nil when p is.
+func afterFilter(sortBy string, p *nomination.Position) bson.D {
+	if p == nil {
+		return nil
+	}
+	afterID := bson.D{{Key: "$gt", Value: p.ID}}
+	k, ok := sortKeys[sortBy]
+	if !ok {
+		return bson.D{{Key: "_id", Value: afterID}}
+	}
+	if p.Key.Missing {
+		sameKey := bson.D{{Key: k.field, Value: nil}, {Key: "_id", Value: afterID}}
+		if k.desc {
+			return sameKey
+		}
+		return bson.D{{Key: "$or", Value: bson.A{sameKey, bson.D{{Key: k.field, Value: bson.D{{Key: "$ne", Value: nil}}}}}}}
+	}
+	var v any
+	switch sortBy {
+	case "name":
+		v = p.Key.Text
+	case "submitted":
+		v = p.Key.Time
+	case "score":
+		v = p.Key.Number
+	}
+	beyond := "$gt"
+	if k.desc {
+		beyond = "$lt"
+	}
+	or := bson.A{
+		bson.D{{Key: k.field, Value: bson.D{{Key: beyond, Value: v}}}},
+		bson.D{{Key: k.field, Value: v}, {Key: "_id", Value: afterID}},
+	}
+	if k.desc {
+		or = append(or, bson.D{{Key: k.field, Value: nil}})
+	}
+	return bson.D{{Key: "$or", Value: or}}
+}
+
+// keyOf reads a stored nomination's value of the key of a listing order.
+func keyOf(doc bson.Raw, sortBy string) (nomination.SortKey, error) {
+	k, ok := sortKeys[sortBy]
+	if !ok {
+		return nomination.SortKey{}, nil
+	}
+	v, err := doc.LookupErr(k.field)
+	if err != nil || v.Type == bson.TypeNull || v.Type == bson.TypeUndefined {
+		return nomination.SortKey{Missing: true}, nil
+	}
+	switch {
+	case sortBy == "name" && v.Type == bson.TypeString:
+		return nomination.SortKey{Text: v.StringValue()}, nil
+	case sortBy == "submitted" && v.Type == bson.TypeDateTime:
+		return nomination.SortKey{Time: time.UnixMilli(v.DateTime()).UTC()}, nil
+	case sortBy == "score":
+		if f, ok := v.AsFloat64OK(); ok {
+			return nomination.SortKey{Number: f}, nil
+		}
+	}
+	return nomination.SortKey{}, fmt.Errorf("sort key %s of a stored nomination is a %s", k.field, v.Type)
+}
+
+// ListNominations returns projections matching f in f.Sort order, each
+// with its position in it.
+func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilter) ([]nomination.Listed, error) {
 	if s.sql != nil {
 		if out, ok, err := s.sql.listNominations(ctx, f); ok || err != nil {
 			return out, err
 		}
 	}
-	order := bson.D{{Key: "_id", Value: 1}}
-	switch f.Sort {
-	case "name":
-		order = bson.D{{Key: "sort_name", Value: 1}, {Key: "_id", Value: 1}}
-	case "submitted":
-		order = bson.D{{Key: "submitted_at", Value: 1}, {Key: "_id", Value: 1}}
-	case "score":
-		order = bson.D{{Key: "mean_score", Value: -1}, {Key: "_id", Value: 1}}
-	}
-	opts := options.Find().SetSort(order)
+	opts := options.Find().SetSort(sortOrder(f.Sort))
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))
 	}
-	if f.Offset > 0 {
-		opts.SetSkip(int64(f.Offset))
-	}
-	var out []*nomination.Nomination
-	for n, err := range s.scan(ctx, nominationFilter(f), opts) {
+	var out []nomination.Listed
+	for l, err := range s.scanListed(ctx, nominationFilter(f), opts, f.Sort) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, n)
+		out = append(out, l)
 	}
 	return out, nil
 }
@@ -448,7 +533,7 @@ func (s *Nominations) ListNominations(ctx context.Context, f nomination.ListFilt
 // On the embedded store it reads the file in chunks in _id order instead.
 func (s *Nominations) ScanNominations(ctx context.Context, f nomination.ListFilter) iter.Seq2[*nomination.Nomination, error] {
 	driver := s.scan(ctx, nominationFilter(f), options.Find().SetBatchSize(500))
-	if s.sql == nil || f.After != "" || f.Limit > 0 {
+	if s.sql == nil || f.After != nil || f.Limit > 0 {
 		return driver
 	}
 	return func(yield func(*nomination.Nomination, error) bool) {
@@ -460,25 +545,46 @@ func (s *Nominations) ScanNominations(ctx context.Context, f nomination.ListFilt
 
 func (s *Nominations) scan(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) iter.Seq2[*nomination.Nomination, error] {
 	return func(yield func(*nomination.Nomination, error) bool) {
+		for l, err := range s.scanListed(ctx, filter, opts, "") {
+			if !yield(l.Nomination, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// scanListed streams the projections filter matches, each with its
+// position in the listing order sortBy.
+func (s *Nominations) scanListed(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder, sortBy string) iter.Seq2[nomination.Listed, error] {
+	return func(yield func(nomination.Listed, error) bool) {
 		cur, err := s.db.Collection(colNominations).Find(ctx, filter, opts)
 		if err != nil {
-			yield(nil, translate("list nominations", err))
+			yield(nomination.Listed{}, translate("list nominations", err))
 			return
 		}
 		defer cur.Close(ctx)
 		for cur.Next(ctx) {
 			var d nominationDoc
 			if err := cur.Decode(&d); err != nil {
-				yield(nil, translate("list nominations", err))
+				yield(nomination.Listed{}, translate("list nominations", err))
 				return
 			}
 			n, err := decodeNomination(d)
-			if !yield(n, err) || err != nil {
+			if err != nil {
+				yield(nomination.Listed{}, err)
+				return
+			}
+			key, err := keyOf(cur.Current, sortBy)
+			if err != nil {
+				yield(nomination.Listed{}, fmt.Errorf("list nominations: %s: %w", d.ID, err))
+				return
+			}
+			if !yield(nomination.Listed{Nomination: n, At: nomination.Position{ID: d.ID, Key: key}}, nil) {
 				return
 			}
 		}
 		if err := cur.Err(); err != nil {
-			yield(nil, translate("list nominations", err))
+			yield(nomination.Listed{}, translate("list nominations", err))
 		}
 	}
 }

@@ -172,9 +172,10 @@ func openSQLReader(path string) (*sqlReader, error) {
 
 var fieldName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 
-// nominationQuery builds the SELECT of f on table t; ok false when f asks
-// for something it does not express (the driver answers then).
-func nominationQuery(t string, f nomination.ListFilter, what string) (q string, args []any, ok bool) {
+// nominationQuery builds the SELECT of f on table t, with the conditions
+// of more; ok false when f asks for something it does not express (the
+// driver answers then).
+func nominationQuery(t string, f nomination.ListFilter, what string, more ...segment) (q string, args []any, ok bool) {
 	var where []string
 	in := func(expr string, vals []string) {
 		ph := make([]string, len(vals))
@@ -220,10 +221,6 @@ func nominationQuery(t string, f nomination.ListFilter, what string) (q string, 
 	if len(f.IDs) > 0 {
 		in(sqlPath("_id"), f.IDs)
 	}
-	if f.After != "" {
-		where = append(where, sqlPath("_id")+" > ?")
-		args = append(args, f.After)
-	}
 	keys := make([]string, 0, len(f.FieldEquals))
 	for k := range f.FieldEquals {
 		if !fieldName.MatchString(k) {
@@ -242,6 +239,12 @@ func nominationQuery(t string, f nomination.ListFilter, what string) (q string, 
 		where = append(where, "(nomina_contains("+sqlPath("nominee_name")+", ?) OR nomina_contains("+sqlPath("organization")+", ?))")
 		args = append(args, f.Query, f.Query)
 	}
+	for _, m := range more {
+		if m.cond != "" {
+			where = append(where, m.cond)
+			args = append(args, m.args...)
+		}
+	}
 	q = "SELECT " + what + " FROM " + fmt.Sprintf("%q", t)
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -251,55 +254,175 @@ func nominationQuery(t string, f nomination.ListFilter, what string) (q string, 
 
 // orderBy is the ORDER BY of a listing, matching the driver path's sort
 // (missing values first ascending, last descending, as both engines do).
-func orderBy(sortKey string) string {
-	switch sortKey {
-	case "name":
-		return " ORDER BY " + sqlPath("sort_name") + ", " + sqlPath("_id")
-	case "submitted":
-		return " ORDER BY " + sqlPath("submitted_at") + ", " + sqlPath("_id")
-	case "score":
-		return " ORDER BY " + sqlPath("mean_score") + " DESC, " + sqlPath("_id")
+func orderBy(sortBy string) string {
+	k, ok := sortKeys[sortBy]
+	if !ok {
+		return " ORDER BY " + sqlPath("_id")
 	}
-	return " ORDER BY " + sqlPath("_id")
+	dir := ""
+	if k.desc {
+		dir = " DESC"
+	}
+	return " ORDER BY " + sqlPath(k.field) + dir + ", " + sqlPath("_id")
+}
+
+// segment is one range of a listing's order, after a position: a
+// condition, its arguments, and whether all its rows share one key (they
+// are then read in id order: SQLite does not see that an equality on an
+// indexed expression makes it constant, and would sort them).
+type segment struct {
+	cond    string
+	args    []any
+	sameKey bool
+}
+
+// afterSegments splits what follows position p in the order sortBy into
+// ranges SQLite seeks in its index one after the other (each an equality
+// prefix and one range, so it walks the index from the position on and
+// sorts nothing): first the rest of p's key (same key, greater id), then
+// the keys beyond it, then, highest first, the rows without a key. An
+// OR of these, or a row value compared across columns sorted in
+// different directions, would make it read the list from its start or
+// sort it. One segment without a condition when p is nil.
+func afterSegments(sortBy string, p *nomination.Position) []segment {
+	if p == nil {
+		return []segment{{}}
+	}
+	id := sqlPath("_id")
+	k, ok := sortKeys[sortBy]
+	if !ok {
+		return []segment{{id + " > ?", []any{p.ID}, false}}
+	}
+	key := sqlPath(k.field)
+	missing := segment{key + " IS NULL AND " + id + " > ?", []any{p.ID}, true}
+	switch {
+	case p.Key.Missing && k.desc:
+		return []segment{missing}
+	case p.Key.Missing:
+		return []segment{missing, {key + " IS NOT NULL", nil, false}}
+	}
+	var v any
+	switch sortBy {
+	case "name":
+		v = p.Key.Text
+	case "submitted":
+		v = p.Key.Time.UnixMilli() // the embedded store keeps dates as milliseconds
+	case "score":
+		v = p.Key.Number
+	}
+	out := []segment{{key + " = ? AND " + id + " > ?", []any{v, p.ID}, true}}
+	if k.desc {
+		return append(out, segment{key + " < ?", []any{v}, false}, segment{key + " IS NULL", nil, true})
+	}
+	return append(out, segment{key + " > ?", []any{v}, false})
+}
+
+// sqlKey is a listing's sort key as SQLite reads it from the file: TEXT,
+// an INTEGER of milliseconds, or a number, NULL when missing.
+func sqlKey(sortBy string, v any) (nomination.SortKey, error) {
+	if v == nil {
+		if _, ok := sortKeys[sortBy]; ok {
+			return nomination.SortKey{Missing: true}, nil
+		}
+		return nomination.SortKey{}, nil
+	}
+	switch x := v.(type) {
+	case string:
+		if sortBy == "name" {
+			return nomination.SortKey{Text: x}, nil
+		}
+	case int64:
+		switch sortBy {
+		case "submitted":
+			return nomination.SortKey{Time: time.UnixMilli(x).UTC()}, nil
+		case "score":
+			return nomination.SortKey{Number: float64(x)}, nil
+		}
+	case float64:
+		if sortBy == "score" {
+			return nomination.SortKey{Number: x}, nil
+		}
+	}
+	return nomination.SortKey{}, fmt.Errorf("sort key of %q is a %T", sortBy, v)
+}
+
+// sqlQuery is one SELECT and its arguments.
+type sqlQuery struct {
+	q    string
+	args []any
+}
+
+// listQueries returns the SELECTs of a listing, without their LIMIT: one
+// per segment after f.After (see afterSegments), read in order until the
+// page is full. ok false when f is beyond the file.
+func listQueries(t string, f nomination.ListFilter) (qs []sqlQuery, ok bool) {
+	keyCol := "NULL"
+	if k, ok := sortKeys[f.Sort]; ok {
+		keyCol = sqlPath(k.field)
+	}
+	for _, seg := range afterSegments(f.Sort, f.After) {
+		q, args, ok := nominationQuery(t, f, sqlPath("body")+", "+sqlPath("_id")+", "+keyCol, seg)
+		if !ok {
+			return nil, false
+		}
+		order := orderBy(f.Sort)
+		if seg.sameKey {
+			order = orderBy("")
+		}
+		qs = append(qs, sqlQuery{q + order, args})
+	}
+	return qs, true
 }
 
 // listNominations answers ListNominations from the file; ok false when the
 // collection or the query is beyond it.
-func (r *sqlReader) listNominations(ctx context.Context, f nomination.ListFilter) (out []*nomination.Nomination, ok bool, err error) {
+func (r *sqlReader) listNominations(ctx context.Context, f nomination.ListFilter) (out []nomination.Listed, ok bool, err error) {
 	t, err := tableOf(ctx, r.db, colNominations)
 	if err != nil || t == "" {
 		return nil, false, nil // no file or table yet: the driver answers
 	}
-	q, args, ok := nominationQuery(t, f, sqlPath("body"))
+	qs, ok := listQueries(t, f)
 	if !ok {
 		return nil, false, nil
 	}
-	q += orderBy(f.Sort)
-	if f.Limit > 0 || f.Offset > 0 {
-		limit := int64(-1)
+	for _, q := range qs {
 		if f.Limit > 0 {
-			limit = int64(f.Limit)
+			q.q += " LIMIT ?"
+			q.args = append(q.args, int64(f.Limit-len(out)))
 		}
-		q += " LIMIT ? OFFSET ?"
-		args = append(args, limit, int64(f.Offset))
+		if out, err = r.appendListed(ctx, out, f.Sort, q.q, q.args); err != nil {
+			return nil, true, err
+		}
+		if f.Limit > 0 && len(out) >= f.Limit {
+			break
+		}
 	}
+	return out, true, nil
+}
+
+func (r *sqlReader) appendListed(ctx context.Context, out []nomination.Listed, sortBy, q string, args []any) ([]nomination.Listed, error) {
 	rows, err := r.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, true, fmt.Errorf("list nominations: %w", err)
+		return nil, fmt.Errorf("list nominations: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, true, fmt.Errorf("list nominations: %w", err)
+		var body, id string
+		var key any
+		if err := rows.Scan(&body, &id, &key); err != nil {
+			return nil, fmt.Errorf("list nominations: %w", err)
 		}
 		var n nomination.Nomination
 		if err := json.Unmarshal([]byte(body), &n); err != nil {
-			return nil, true, fmt.Errorf("decode listed nomination: %w", err)
+			return nil, fmt.Errorf("decode listed nomination: %w", err)
 		}
-		out = append(out, &n)
+		k, err := sqlKey(sortBy, key)
+		if err != nil {
+			return nil, fmt.Errorf("list nominations: %s: %w", id, err)
+		}
+		out = append(out, nomination.Listed{Nomination: &n, At: nomination.Position{ID: id, Key: k}})
 	}
-	return out, true, rows.Err()
+	return out, rows.Err()
 }
 
 // countStates counts a call's nominations by state from the (call, state,
@@ -483,21 +606,21 @@ func (r *sqlReader) scanNominations(ctx context.Context, f nomination.ListFilter
 	if _, _, ok := nominationQuery(t, f, sqlPath("body")); !ok {
 		return false
 	}
-	f.Sort, f.Offset, f.Limit = "", 0, scanChunk
+	f.Sort, f.Limit = "", scanChunk
 	for {
 		page, _, err := r.listNominations(ctx, f)
 		if err != nil {
 			yield(nil, err)
 			return true
 		}
-		for _, n := range page {
-			if !yield(n, nil) {
+		for _, l := range page {
+			if !yield(l.Nomination, nil) {
 				return true
 			}
 		}
 		if len(page) < scanChunk {
 			return true
 		}
-		f.After = page[len(page)-1].ID
+		f.After = &page[len(page)-1].At
 	}
 }

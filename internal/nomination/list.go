@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 )
 
 // ListQuery is what a caller asks of the nomination list.
@@ -35,9 +33,13 @@ const MaxPageSize = 100
 
 // List returns the nominations actor may see, scoped to the caller: all of
 // them for the secretariat, the panels' queue for a reviewer (those waiting
-// on the caller's vote first), the own ones for anyone else. Errors:
-// EINVALID for a bad limit or cursor, EFORBIDDEN for a panel the caller is
-// not on.
+// on the caller's vote first), the own ones for anyone else. A page
+// resumes after the last row of the page before (see cursor.go): a row
+// that stays in the list with the same sort key is returned once however
+// the list changes while it is read; one whose key changes meanwhile may
+// be met at its old and its new place, or at neither. Errors: EINVALID
+// for a bad limit, sort or parameter and for a cursor this list did not
+// make, EFORBIDDEN for a panel the caller is not on.
 func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, error) {
 	if q.Limit == 0 {
 		q.Limit = 50
@@ -45,23 +47,24 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 	if q.Limit < 1 || q.Limit > MaxPageSize {
 		return Page{}, Invalid(Problem("limit", "LimitRange", "between 1 and 100"))
 	}
-	if len(q.Cursor) > 64 || len(q.Query) > 200 || len(q.State) > 64 || len(q.Call) > 64 || len(q.Panel) > 64 {
-		return Page{}, Invalid(Problem("cursor", "TooLong", "too long"))
+	for _, p := range []struct {
+		field, value string
+		max          int
+	}{{"q", q.Query, 200}, {"state", q.State, 64}, {"call", q.Call, 64}, {"panel", q.Panel, 64}} {
+		if len(p.value) > p.max {
+			return Page{}, Invalid(Problem(p.field, "TooLong", "too long"))
+		}
+	}
+	if _, ok := sortCodes[q.Sort]; !ok {
+		return Page{}, Invalid(Problem("sort", "SortOptions", "one of name, submitted, score"))
 	}
 	f := ListFilter{Call: q.Call, Query: q.Query, Limit: q.Limit + 1, Sort: q.Sort}
-	switch q.Sort {
-	case "":
-		f.After = q.Cursor
-	case "name", "submitted", "score":
-		if q.Cursor != "" {
-			off, err := strconv.Atoi(strings.TrimPrefix(q.Cursor, "o"))
-			if err != nil || off < 0 || !strings.HasPrefix(q.Cursor, "o") {
-				return Page{}, Invalid(Problem("cursor", "NotACursor", "not a cursor of this list"))
-			}
-			f.Offset = off
+	if q.Cursor != "" {
+		after, err := decodeCursor(q, q.Cursor)
+		if err != nil {
+			return Page{}, err
 		}
-	default:
-		return Page{}, Invalid(Problem("sort", "SortOptions", "one of name, submitted, score"))
+		f.After = after
 	}
 	if len(q.Fields) > 0 {
 		if !actor.IsStaff() {
@@ -96,20 +99,17 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (Page, err
 	default:
 		f.Owner = actor.UserID
 	}
-	ns, err := s.Store.ListNominations(ctx, f)
+	rows, err := s.Store.ListNominations(ctx, f)
 	if err != nil {
 		return Page{}, err
 	}
 	var page Page
-	if len(ns) > q.Limit {
-		page.Next = ns[q.Limit-1].ID
-		if q.Sort != "" {
-			page.Next = "o" + strconv.Itoa(f.Offset+q.Limit)
-		}
-		ns = ns[:q.Limit]
+	if len(rows) > q.Limit {
+		page.Next = encodeCursor(q, rows[q.Limit-1].At)
+		rows = rows[:q.Limit]
 	}
-	for _, n := range ns {
-		v, err := s.viewListed(ctx, actor, n)
+	for _, row := range rows {
+		v, err := s.viewListed(ctx, actor, row.Nomination)
 		if err != nil {
 			if ErrorCode(err) == ENOTFOUND {
 				continue // not visible to this caller after all

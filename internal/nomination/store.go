@@ -34,8 +34,9 @@ type Store interface {
 	// events; the service repairs it).
 	GetNomination(ctx context.Context, id string) (*Nomination, error)
 	// ListNominations returns projections matching f, ordered by f.Sort
-	// (id when empty), after f.After or from f.Offset, at most f.Limit.
-	ListNominations(ctx context.Context, f ListFilter) ([]*Nomination, error)
+	// (id when empty) and then id, after f.After, at most f.Limit, each
+	// with its position in that order.
+	ListNominations(ctx context.Context, f ListFilter) ([]Listed, error)
 	// ScanNominations streams every projection matching f in the order
 	// stored, holding one at a time.
 	ScanNominations(ctx context.Context, f ListFilter) iter.Seq2[*Nomination, error]
@@ -65,16 +66,46 @@ type ListFilter struct {
 	Panels []string // nominations whose review panel is one of these
 	Query  string   // case-insensitive substring of nominee name or organisation
 	IDs    []string
-	After  string
-	Limit  int
+	// After resumes the listing after this position of its order (nil:
+	// from its first row).
+	After *Position
+	Limit int
 	// OwnerOrPanels widens Owner and Panels to either: the caller's own
 	// nominations and the panels' queue together.
 	OwnerOrPanels bool
 	// FieldEquals keeps nominations whose form answer equals the value.
 	FieldEquals map[string]string
-	// Sort is "" (id), "name", "submitted" or "score" (highest first).
-	Sort   string
-	Offset int
+	// Sort is "" (id), "name", "submitted" or "score" (highest first);
+	// ties are in id order.
+	Sort string
+}
+
+// Listed is a nomination a listing returned, with its position in the
+// listing's order.
+type Listed struct {
+	Nomination *Nomination
+	At         Position
+}
+
+// Position is a row's place in a listing's order: its value of the
+// listing's sort key, as the store holds it, and its id, which breaks
+// ties so that the order is total.
+type Position struct {
+	ID  string
+	Key SortKey
+}
+
+// SortKey is a stored nomination's value of a listing's sort key: Text
+// for "name" (the nominee's name in lower case), Time for "submitted",
+// Number for "score"; none in id order. Missing says the stored
+// projection has no value (one written before the key existed): it sorts
+// before every value in ascending order and after every value in
+// descending order, as MongoDB and SQLite both sort a missing value.
+type SortKey struct {
+	Missing bool
+	Text    string
+	Time    time.Time
+	Number  float64
 }
 
 // FileInfo describes a stored file.
