@@ -305,6 +305,11 @@ func TestSQLAnswersAsTheDriver(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// And one with no state: counted under "".
+	if _, err := c.Database("nomina").Collection(colNominations).InsertOne(ctx, bson.D{{Key: "_id", Value: "m999"}, {Key: "call", Value: "mag"},
+		{Key: "review_panels", Value: bson.A{}}, {Key: "fields", Value: bson.D{}}, {Key: "body", Value: `{"id":"m999","call":"mag"}`}}); err != nil {
+		t.Fatal(err)
+	}
 	ids := func(ls []nomination.Listed) string {
 		out := make([]string, len(ls))
 		for i, l := range ls {
@@ -438,6 +443,9 @@ func TestSQLAnswersAsTheDriver(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("counts of %s: file %v, driver %v", call, got, want)
+		}
+		if call == "mag" && (got[""] != 1 || got["draft"] == 0) {
+			t.Fatalf("counts of mag: %v, want one without a state", got)
 		}
 	}
 }
