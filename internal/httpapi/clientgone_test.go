@@ -350,3 +350,119 @@ func TestClientGoneIsNotAServerFailure(t *testing.T) {
 		}
 	})
 }
+
+// An export its client leaves part-way (the headers in, the store's rows
+// not yet) is no failure either: it was logged as "export failed
+// mid-stream" at ERROR. It is logged as a client close and recorded as
+// 499 in the access log and the metrics, never as a 5xx. An export the
+// store cuts short for a client still reading is still an error, and the
+// 200 it began with stays in the log.
+func TestExportClientGoneIsNotAServerFailure(t *testing.T) {
+	st, gate := gatedStack(t, 3*time.Second)
+	sec := st.secretariat("sec@igf.example")
+	st.mustCall(sec, "mag-2027", "mag")
+	st.mustDraft(st.candidate("ana@example.org"), "mag-2027", magFields("civil_society")) // a row to export
+	ts := httptest.NewServer(st.srv.Handler())
+	t.Cleanup(ts.Close)
+	const route = "/api/v1/calls/:slug/export"
+	send := func(ctx context.Context, requestID string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/v1/calls/mag-2027/export?format=csv", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+sec.Token)
+		req.Header.Set("X-Request-ID", requestID)
+		return (&http.Client{Transport: &http.Transport{}}).Do(req)
+	}
+
+	t.Run("client gone mid-download", func(t *testing.T) {
+		before := requestCounts(t, st, route, "GET")
+		reached := gate.arm("nominations")
+		defer gate.open()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		resp, err := send(ctx, "exportgone")
+		if err != nil {
+			t.Fatalf("no headers: %v", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("the download began with %s", resp.Status)
+		}
+		select {
+		case <-reached:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the export never asked the store for its rows")
+		}
+		cancel() // the client goes away while the driver waits for the rows
+		if _, err := io.ReadAll(resp.Body); err == nil {
+			t.Fatal("the download the client left came whole")
+		}
+		lines := waitLogged(t, st.logs, "exportgone")
+		gate.open()
+		closed := false
+		for _, l := range lines {
+			switch {
+			case l["msg"] == "http request" && l["status"] != float64(clientclose.Status):
+				t.Errorf("access log: status %v, want %d (client closed request): %v", l["status"], clientclose.Status, l)
+			case l["level"] == "ERROR" || l["level"] == "WARN":
+				t.Errorf("a client going away logged as a failure: %v", l)
+			case l["msg"] == "client closed request":
+				closed = true
+				if l["route"] != route {
+					t.Errorf("client close logged without its route: %v", l)
+				}
+			}
+		}
+		if !closed {
+			t.Errorf("no \"client closed request\" in the log: %v", lines)
+		}
+		after := requestCounts(t, st, route, "GET")
+		for status, n := range after {
+			if strings.HasPrefix(status, "5") && n != before[status] {
+				t.Errorf("metrics count %d more %s", n-before[status], status)
+			}
+		}
+		if after["499"] != before["499"]+1 || after["200"] != before["200"] {
+			t.Errorf("metrics: 499 counted %d times, 200 %d times; want once and none", after["499"]-before["499"], after["200"]-before["200"])
+		}
+	})
+
+	t.Run("store too slow for a client still there", func(t *testing.T) {
+		before := requestCounts(t, st, route, "GET")
+		reached := gate.arm("nominations")
+		defer gate.open()
+		resp, err := send(context.Background(), "exportslow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body) // cut when the store's time runs out
+		select {
+		case <-reached:
+		default:
+			t.Fatal("the export never asked the store for its rows")
+		}
+		if strings.Contains(string(body), "Kenya ICT Action Network") {
+			t.Fatalf("the store never answered, yet the download holds its rows: %q", body)
+		}
+		gate.open()
+		failed := false
+		for _, l := range waitLogged(t, st.logs, "exportslow") {
+			switch {
+			case l["msg"] == "export failed mid-stream" && l["level"] == "ERROR":
+				failed = true
+			case l["msg"] == "client closed request":
+				t.Errorf("a client still reading logged as gone: %v", l)
+			case l["msg"] == "http request" && l["status"] != float64(http.StatusOK):
+				t.Errorf("access log: status %v, want the 200 sent: %v", l["status"], l)
+			}
+		}
+		if !failed {
+			t.Error("an export the store cut short is not logged as an error")
+		}
+		if after := requestCounts(t, st, route, "GET"); after["200"] != before["200"]+1 || after["499"] != before["499"] {
+			t.Errorf("metrics: 200 counted %d times, 499 %d times; want once and none", after["200"]-before["200"], after["499"]-before["499"])
+		}
+	})
+}

@@ -13,9 +13,16 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/igf/nomina/internal/clientclose"
 )
 
 const requestIDKey = "nomina.request_id"
+
+// clientClosedKey marks a request whose client went away after its
+// answer had begun (a download cut short): the access log and the
+// metrics record it as a client close, not as the status sent.
+const clientClosedKey = "nomina.client_closed"
 
 type httpMetrics struct {
 	requests *prometheus.CounterVec
@@ -74,6 +81,9 @@ func (s *Server) accessLog(c *gin.Context) {
 		route = "unmatched"
 	}
 	status := c.Writer.Status()
+	if c.GetBool(clientClosedKey) {
+		status = clientclose.Status // the 200 went out, the rest did not reach the client
+	}
 	elapsed := time.Since(start)
 	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
 	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(elapsed.Seconds())

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"iter"
 	"mime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/igf/nomina/internal/clientclose"
 	"github.com/igf/nomina/internal/locale"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/phrase"
@@ -106,12 +108,48 @@ func (s *Server) exportCall(c *gin.Context) {
 	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	headerLanguage(c, lang)
 	c.Status(http.StatusOK)
+	// The headers go out before the store's first rows: the download is
+	// under way while a slow store answers.
+	_ = http.NewResponseController(c.Writer).Flush()
 	bom := c.Query("bom") == "1" || c.Query("bom") == "true"
-	if err := s.cfg.Shortlists.WriteExportSaid(c.Request.Context(), c.Writer, format, table, bom, say); err != nil {
+	body := &download{w: c.Writer}
+	if err := s.cfg.Shortlists.WriteExportSaid(c.Request.Context(), body, format, table, bom, say); err != nil {
 		// The headers are out: the client sees a cut file; the log says why.
-		s.log.Error("export failed mid-stream", append(logAttrs(c), "err", err)...)
-		c.Abort()
+		s.cut(c, body, err, "export failed mid-stream")
 	}
+}
+
+// download is the body of a file streamed to the client: it remembers
+// that a write to the client failed, which is the connection breaking
+// under the download.
+type download struct {
+	w      io.Writer
+	broken bool
+}
+
+func (d *download) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	if err != nil {
+		d.broken = true
+	}
+	return n, err
+}
+
+// cut records a download err ended after its headers went out. When its
+// client went away (the request's context cancelled, and err that
+// cancellation met at the store, or a write to the client failing) it is
+// a client close: logged at info, and 499 in the access log and the
+// metrics, as a request abandoned before its answer. Anything else is
+// logged as the failure what.
+func (s *Server) cut(c *gin.Context, d *download, err error, what string) {
+	ctx := c.Request.Context()
+	if clientclose.Is(ctx, err) || errors.Is(ctx.Err(), context.Canceled) && d.broken {
+		s.log.Info("client closed request", append(logAttrs(c), "method", c.Request.Method, "download", "cut short", "err", err)...)
+		c.Set(clientClosedKey, true)
+	} else {
+		s.log.Error(what, append(logAttrs(c), "err", err)...)
+	}
+	c.Abort()
 }
 
 // headerSay reads the header query parameter of a CSV or XLSX download:
