@@ -332,6 +332,78 @@ func TestConcurrentRegistration(t *testing.T) {
 	}
 }
 
+// overlapLimiter is the store's limiter, noting how many takes of one key
+// run at once; each take of it lasts a little longer, as on a busy store.
+type overlapLimiter struct {
+	nomination.Limiter
+	key       string
+	mu        sync.Mutex
+	now, most int
+}
+
+func (l *overlapLimiter) Take(ctx context.Context, key string, r nomination.Rate, now time.Time) error {
+	if key != l.key {
+		return l.Limiter.Take(ctx, key, r, now)
+	}
+	l.mu.Lock()
+	l.now++
+	l.most = max(l.most, l.now)
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.now--
+		l.mu.Unlock()
+	}()
+	time.Sleep(5 * time.Millisecond)
+	return l.Limiter.Take(ctx, key, r, now)
+}
+
+// A crowd registering at once on one instance takes the count of
+// everyone's registrations one at a time (takers of one key at once
+// collide on the same free use, each collision an insert in vain), and
+// the count stays exact: of 24 registrations under a limit of 20, 20 are
+// let in.
+func TestRegistrationsOfACrowdTakeTheSharedCountInTurn(t *testing.T) {
+	f := newFixture(t)
+	f.secret(password)
+	lim := &overlapLimiter{Limiter: f.limits, key: "register:all"}
+	svc, err := auth.NewService(f.store, f.outbox, f.keys, auth.Config{
+		BaseURL: "https://nomina.example.org/", Hash: fastParams, Now: f.clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)), Links: links, Limiter: lim,
+		Throttle: auth.ThrottleConfig{Registrations: nomination.Rate{Max: 20, Per: time.Hour}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 24
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = svc.Register(context.Background(), auth.Registration{
+				Email: fmt.Sprintf("crowd%02d@example.org", i), Password: password, Name: "Crowd", ClientIP: fmt.Sprintf("198.51.100.%d", i+1)})
+		})
+	}
+	wg.Wait()
+	if lim.most != 1 {
+		t.Errorf("%d takes of the shared count at once, want 1", lim.most)
+	}
+	ok, limited := 0, 0
+	for _, err := range errs {
+		switch nomination.ErrorCode(err) {
+		case "":
+			ok++
+		case nomination.ETOOMANY:
+			limited++
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if ok != 20 || limited != n-20 {
+		t.Fatalf("%d registered, %d limited; want 20 and %d", ok, limited, n-20)
+	}
+}
+
 func TestSamePasswordDifferentHashes(t *testing.T) {
 	f := newFixture(t)
 	a := f.mustRegister(t, "ana@example.org")
