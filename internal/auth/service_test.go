@@ -539,6 +539,47 @@ func TestSuccessfulLoginsAreNotFailures(t *testing.T) {
 	}
 }
 
+// leavingStore is the store of a request whose client goes away while its
+// account is looked up: the request's context is cancelled there.
+type leavingStore struct {
+	*mongostore.Users
+	leave context.CancelFunc
+}
+
+func (s leavingStore) UserByEmailKey(ctx context.Context, key string) (*auth.User, error) {
+	s.leave()
+	return s.Users.UserByEmailKey(context.WithoutCancel(ctx), key)
+}
+
+// A sign-in its client leaves after its attempt was recorded is not
+// counted as a failure: the records are removed though the request's
+// context is cancelled, so logins abandoned by a flaky connection never
+// make the owner wait.
+func TestAbandonedLoginsAreNotFailures(t *testing.T) {
+	f := newFixture(t)
+	f.mustRegister(t, "ana@example.org")
+	for range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		svc := f.service(t, leavingStore{Users: f.store, leave: cancel})
+		if _, err := svc.Login(ctx, "ana@example.org", password, "192.0.2.9"); err == nil {
+			t.Fatal("a login whose client left succeeded")
+		}
+	}
+	_, key, _ := auth.NormalizeEmail("ana@example.org")
+	for _, k := range []string{"login:" + key + "|192.0.2.9", "address:192.0.2.9", "account:" + key} {
+		left, err := f.store.Attempts(context.Background(), k, f.clock.Now().Add(-time.Hour), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 0 {
+			t.Errorf("%d attempt(s) left under %s by logins their clients abandoned", len(left), k)
+		}
+	}
+	if strings.Contains(f.logs.String(), "remove login attempt") {
+		t.Errorf("removing the records failed:\n%s", f.logs.String())
+	}
+}
+
 func TestRefreshRotation(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

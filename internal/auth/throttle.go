@@ -153,8 +153,19 @@ func (s *Service) record(ctx context.Context, key string, at time.Time, ids *[]s
 	return id, nil
 }
 
+// endTimeout bounds the removal of an attempt's records.
+const endTimeout = 10 * time.Second
+
 // endAttempt removes attempt records that turned out not to be failures.
+// It does so also when the request's client has gone away meanwhile (the
+// request's context cancelled): records left behind would count as
+// failures, and enough of them would make the account's owner wait.
 func (s *Service) endAttempt(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
 	for _, id := range ids {
 		if err := s.store.RemoveAttempt(ctx, id); err != nil {
 			s.log.ErrorContext(ctx, "remove login attempt", "error", err)
