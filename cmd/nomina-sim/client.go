@@ -84,7 +84,12 @@ func (r *recorder) snapshot() ([]record, []ledgerEntry) {
 }
 
 // client sends the simulated people's requests to the instances: round
-// robin over those that are up, at most Concurrency at a time. A request
+// robin over those that are up, at most Concurrency at a time from the
+// crowd (candidates, nominators, nominees, endorsers) and at most half as
+// many from the staff (the secretariat, reviewers, the administrator),
+// each in their own queue: the crowd's requests waiting here must not
+// hold back the secretariat's and the reviewers', who are other people
+// at other machines and share only the service. A request
 // refused at connect (an instance that is down) goes to the next one; one
 // that was sent and got no answer is reported to the caller as ambiguous,
 // and the caller finds out what happened, as a person would by looking.
@@ -92,7 +97,8 @@ type client struct {
 	cl       *cluster
 	rec      *recorder
 	http     *http.Client
-	sem      chan struct{}
+	sem      chan struct{} // the crowd's requests in flight
+	staffSem chan struct{} // the staff's
 	next     atomic.Uint64
 	cutRate  float64 // share of cuttable requests cut off after being sent
 	halfRate float64 // share of cuttable requests cut off half-way through their body
@@ -109,7 +115,7 @@ func newClient(cl *cluster, rec *recorder, concurrency int, seed uint64) *client
 		IdleConnTimeout:     30 * time.Second,
 	}
 	return &client{cl: cl, rec: rec, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute},
-		sem: make(chan struct{}, concurrency), rnd: newLockedRand(seed), seed: seed}
+		sem: make(chan struct{}, concurrency), staffSem: make(chan struct{}, max(concurrency/2, 1)), rnd: newLockedRand(seed), seed: seed}
 }
 
 // ref returns a new reference for a change: unique in the run, carried in
@@ -133,6 +139,9 @@ type request struct {
 	// request changes nothing the history keeps.
 	Key, Nomination, What string
 	Header                map[string]string
+	// Staff requests (the secretariat's, reviewers', the administrator's)
+	// wait in their own queue of the client.
+	Staff bool
 }
 
 // upload is a multipart file.
@@ -186,12 +195,16 @@ func (r response) String() string {
 // do sends req and records it; the ledger gets the change with the
 // outcome the answer implies.
 func (c *client) do(ctx context.Context, req request) response {
+	sem := c.sem
+	if req.Staff {
+		sem = c.staffSem
+	}
 	select {
-	case c.sem <- struct{}{}:
+	case sem <- struct{}{}:
 	case <-ctx.Done():
 		return response{Err: ctx.Err()}
 	}
-	defer func() { <-c.sem }()
+	defer func() { <-sem }()
 	c.rec.inFlight.Add(1)
 	defer c.rec.inFlight.Add(-1)
 	var resp response
@@ -401,6 +414,7 @@ type session struct {
 	email    string
 	password string
 	addr     string
+	staff    bool // the secretariat, a reviewer or the administrator
 
 	mu      sync.Mutex
 	access  string
@@ -411,7 +425,7 @@ type session struct {
 // and once an access token has expired it refreshes (or signs in again)
 // and repeats the request.
 func (s *session) call(ctx context.Context, req request) response {
-	req.Addr = s.addr
+	req.Addr, req.Staff = s.addr, s.staff
 	for attempt := 0; ; attempt++ {
 		s.mu.Lock()
 		req.Token = s.access
@@ -436,7 +450,7 @@ func (s *session) renew(ctx context.Context, old string) error {
 		return nil // another request renewed it meanwhile
 	}
 	if s.refresh != "" {
-		resp := s.c.do(ctx, request{Method: "POST", Path: "/api/v1/auth/refresh", Route: "POST /api/v1/auth/refresh", Addr: s.addr,
+		resp := s.c.do(ctx, request{Method: "POST", Path: "/api/v1/auth/refresh", Route: "POST /api/v1/auth/refresh", Addr: s.addr, Staff: s.staff,
 			Body: map[string]string{"refresh_token": s.refresh}})
 		var tok tokenPair
 		if resp.Status == http.StatusOK && resp.decode(&tok) == nil {
@@ -462,7 +476,7 @@ func (s *session) login(ctx context.Context) error {
 func (s *session) loginLocked(ctx context.Context) error {
 	var last response
 	for attempt := 0; attempt < 5; attempt++ {
-		last = s.c.do(ctx, request{Method: "POST", Path: "/api/v1/auth/login", Route: "POST /api/v1/auth/login", Addr: s.addr,
+		last = s.c.do(ctx, request{Method: "POST", Path: "/api/v1/auth/login", Route: "POST /api/v1/auth/login", Addr: s.addr, Staff: s.staff,
 			Body: map[string]string{"email": s.email, "password": s.password}})
 		if last.Status == http.StatusOK {
 			var tok tokenPair

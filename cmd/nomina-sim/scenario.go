@@ -139,6 +139,14 @@ func (s *scenario) sessionOf(p person) *session {
 	return &session{c: s.c, email: p.Email, password: s.p.password, addr: p.Addr}
 }
 
+// staffSessionOf is the session of someone who works the calls: the
+// administrator, the secretariat, a reviewer.
+func (s *scenario) staffSessionOf(p person) *session {
+	sess := s.sessionOf(p)
+	sess.staff = true
+	return sess
+}
+
 // play runs the scenario, phase by phase.
 func (s *scenario) play(ctx context.Context) error {
 	s.enterPhase(phaseSetup)
@@ -226,7 +234,7 @@ func (s *scenario) waitUntil(ctx context.Context, cond func() bool) error {
 // setup signs the admin in, creates the secretariat and the panels, and
 // opens the two calls.
 func (s *scenario) setup(ctx context.Context) error {
-	s.admin = s.sessionOf(s.p.admin)
+	s.admin = s.staffSessionOf(s.p.admin)
 	s.admin.password = s.p.adminPass
 	if err := s.admin.login(ctx); err != nil {
 		return err
@@ -258,12 +266,12 @@ func (s *scenario) setup(ctx context.Context) error {
 	}
 	jobs = nil
 	for _, p := range s.p.staff {
-		sess := s.sessionOf(p)
+		sess := s.staffSessionOf(p)
 		s.staff = append(s.staff, sess)
 		jobs = append(jobs, func() error { return sess.login(ctx) })
 	}
 	for _, rv := range append(append([]*reviewer(nil), s.p.reviewers...), s.p.committee...) {
-		sess := s.sessionOf(rv.person)
+		sess := s.staffSessionOf(rv.person)
 		s.revs[rv.Index] = sess
 		jobs = append(jobs, func() error { return sess.login(ctx) })
 	}
