@@ -343,11 +343,17 @@ func (s *scenario) counts(ctx context.Context, slug string) (map[string]int, err
 	if resp.Status != http.StatusOK {
 		return nil, fmt.Errorf("counts of %s: %s", slug, resp)
 	}
-	return body.Counts, resp.decode(&body)
+	// Decoded before the map is read: a return of both would leave the
+	// order of the two to the compiler.
+	if err := resp.decode(&body); err != nil {
+		return nil, err
+	}
+	return body.Counts, nil
 }
 
 // waitReviewDone waits until every pipeline has ended and no nomination
-// waits on screening or a panel.
+// waits on screening or a panel, looking once a second: each look is a
+// count the service makes, and the end is not worth more of them.
 func (s *scenario) waitReviewDone(ctx context.Context) error {
 	total := int64(len(s.p.all()))
 	for {
@@ -370,7 +376,7 @@ func (s *scenario) waitReviewDone(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
 	}
 }
