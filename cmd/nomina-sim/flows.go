@@ -107,6 +107,7 @@ func (s *scenario) candidateFlow(ctx context.Context, c *candidate, park func())
 		return err
 	}
 	if c.RequestChanges {
+		park() // waiting on the panel
 		if err := s.makeChanges(ctx, sess, c, id); err != nil {
 			return err
 		}
@@ -458,11 +459,27 @@ func (s *scenario) submit(ctx context.Context, sess *session, c *candidate, id s
 	return nil
 }
 
+// changesLook is how long a nominator waiting for the panel's request for
+// changes goes without its mail before looking at the nomination: the
+// mail may be late (an outage) or never come (an address refusing it).
+const changesLook = 30 * time.Second
+
 // makeChanges waits for the panel to send the nomination back, edits the
-// motivation and submits again.
+// motivation and submits again. The nominator waits for the mail saying
+// so, and looks at the nomination when it has not come for changesLook,
+// as a person does: not every second, which for a crowd waiting on the
+// panels at once would be most of what the service is asked.
 func (s *scenario) makeChanges(ctx context.Context, sess *session, c *candidate, id string) error {
 	var n nominationBody
 	for {
+		wctx, cancel := context.WithTimeout(ctx, changesLook)
+		_, _ = s.sink.waitFor(wctx, c.Account.Email, func(m *mailMsg) bool {
+			return strings.Contains(strings.ToLower(m.Subject), "changes requested") && nominationOf(m) == id
+		})
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		var err error
 		n, err = s.get(ctx, sess, id)
 		if err != nil {
@@ -473,11 +490,6 @@ func (s *scenario) makeChanges(ctx context.Context, sess *session, c *candidate,
 		}
 		if n.State != "submitted" && n.State != "panel_review" {
 			return fmt.Errorf("waiting for the panel's request for changes, the nomination went to %s", n.State)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
 		}
 	}
 	for attempt := 0; attempt < 6; attempt++ {
