@@ -42,16 +42,20 @@ type workItem struct {
 // their queue shows (mail that is late, or never comes). They take the
 // next piece of work at random, as people do not all work in the order
 // mail arrives: reviewers of one panel spread over the nominations
-// rather than all voting on one at the same moment.
+// rather than all voting on one at the same moment. Work that someone
+// else waits on (urgent, when set, says which) comes first: a reviewer
+// who finds a nomination incomplete asks for the changes at once, rather
+// than after the hundreds of others on their desk.
 type desk struct {
 	mu      sync.Mutex
 	pending map[string]workItem
 	ready   chan struct{}
 	rnd     *lockedRand
+	urgent  func(id string) bool
 }
 
-func newDesk(seed uint64) *desk {
-	return &desk{pending: map[string]workItem{}, ready: make(chan struct{}, 1), rnd: newLockedRand(seed)}
+func newDesk(seed uint64, urgent func(id string) bool) *desk {
+	return &desk{pending: map[string]workItem{}, ready: make(chan struct{}, 1), rnd: newLockedRand(seed), urgent: urgent}
 }
 
 func (d *desk) put(w workItem) {
@@ -70,6 +74,15 @@ func (d *desk) put(w workItem) {
 func (d *desk) take(ctx context.Context) (workItem, bool) {
 	for {
 		d.mu.Lock()
+		if d.urgent != nil {
+			for id, w := range d.pending {
+				if d.urgent(id) {
+					delete(d.pending, id)
+					d.mu.Unlock()
+					return w, true
+				}
+			}
+		}
 		if n := len(d.pending); n > 0 {
 			k := int(d.rnd.Float64() * float64(n))
 			for id, w := range d.pending {
@@ -152,7 +165,7 @@ const (
 // share (by nomination id) to three workers, who admit or reject each as
 // the plan says.
 func (s *scenario) screen(ctx context.Context, who *session, member, members int) {
-	d := newDesk(s.p.seed + uint64(member))
+	d := newDesk(s.p.seed+uint64(member), nil)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
@@ -238,7 +251,12 @@ func (s *scenario) review(ctx context.Context, rv *reviewer) {
 	if rv.Panel == "lp_committee" {
 		slug = lpCall
 	}
-	d := newDesk(s.p.seed + uint64(rv.Index) + 17)
+	// The nominations this reviewer is to send back for changes: their
+	// nominators, and the end of the submission window, wait on it.
+	d := newDesk(s.p.seed+uint64(rv.Index)+17, func(id string) bool {
+		c := s.candidateOf(id)
+		return c != nil && c.RequestChanges && c.ChangesBy == rv.Index && s.roundOf(c) == 1
+	})
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
