@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"sync"
@@ -407,7 +408,9 @@ func purgeExpired(ctx context.Context, log *slog.Logger, accounts *auth.Service,
 
 // serveMetrics serves the Prometheus metrics on NOMINA_METRICS_ADDR, apart
 // from the public port, until the returned function is called; with no
-// address it serves nothing.
+// address it serves nothing. On a loopback address it also serves the Go
+// runtime's profiles (/debug/pprof/), which only someone on the machine
+// can ask for: a CPU profile costs the process while it runs.
 func serveMetrics(cfg config.Config, h http.Handler, log *slog.Logger) (func(), error) {
 	if cfg.MetricsAddr == "" {
 		return func() {}, nil
@@ -416,11 +419,35 @@ func serveMetrics(cfg config.Config, h http.Handler, log *slog.Logger) (func(), 
 	if err != nil {
 		return nil, &exitError{code: 1, err: fmt.Errorf("listen on %s (NOMINA_METRICS_ADDR): %w", cfg.MetricsAddr, err)}
 	}
+	if loopbackOnly(cfg.MetricsAddr) {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		h = mux
+	}
 	ms := &http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTime, WriteTimeout: time.Minute, IdleTimeout: cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() { _ = ms.Serve(ln) }()
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	return func() { _ = ms.Close() }, nil
+}
+
+// loopbackOnly reports whether addr (host:port) listens on a loopback
+// address only: not an empty host or an unspecified one, which listen on
+// every interface, nor a name other than localhost.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // mountPages mounts the web pages on the router beside the API.

@@ -151,6 +151,32 @@ func TestServeEmbeddedStoreIsReady(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "nomina_http_requests_total") || !strings.Contains(string(body), "nomina_store_operations_total") {
 		t.Fatalf("metrics = %d, missing series:\n%.2000s", resp.StatusCode, body)
 	}
+	// The runtime's profiles: on the metrics listener, which is on
+	// loopback here, and never on the public port.
+	if code, _ := s.get(t, "/debug/pprof/"); code != 404 {
+		t.Fatalf("public /debug/pprof/ = %d, want 404", code)
+	}
+	resp, err = http.Get("http://" + m[1] + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "goroutine profile") {
+		t.Fatalf("profiles on the loopback metrics listener = %d:\n%.500s", resp.StatusCode, body)
+	}
+}
+
+// The profiles are served only beside metrics that listen on loopback.
+func TestLoopbackOnly(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:9464": true, "127.0.0.2:0": true, "[::1]:9464": true, "localhost:9464": true,
+		":9464": false, "0.0.0.0:9464": false, "[::]:9464": false, "192.0.2.7:9464": false, "metrics.example.org:9464": false, "nonsense": false,
+	} {
+		if got := loopbackOnly(addr); got != want {
+			t.Errorf("loopbackOnly(%q) = %v, want %v", addr, got, want)
+		}
+	}
 }
 
 // Without NOMINA_METRICS_ADDR nothing serves the metrics.
