@@ -359,11 +359,11 @@ func (l *overlapLimiter) Take(ctx context.Context, key string, r nomination.Rate
 }
 
 // A crowd registering at once on one instance takes the count of
-// everyone's registrations one at a time (takers of one key at once
+// everyone's registrations a few at a time (takers of one key at once
 // collide on the same free use, each collision an insert in vain), and
 // the count stays exact: of 24 registrations under a limit of 20, 20 are
 // let in.
-func TestRegistrationsOfACrowdTakeTheSharedCountInTurn(t *testing.T) {
+func TestRegistrationsOfACrowdTakeTheSharedCountAFewAtATime(t *testing.T) {
 	f := newFixture(t)
 	f.secret(password)
 	lim := &overlapLimiter{Limiter: f.limits, key: "register:all"}
@@ -385,8 +385,8 @@ func TestRegistrationsOfACrowdTakeTheSharedCountInTurn(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if lim.most != 1 {
-		t.Errorf("%d takes of the shared count at once, want 1", lim.most)
+	if lim.most > 4 {
+		t.Errorf("%d takes of the shared count at once, want at most 4", lim.most)
 	}
 	ok, limited := 0, 0
 	for _, err := range errs {
