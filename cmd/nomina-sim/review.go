@@ -104,11 +104,29 @@ func (d *desk) take(ctx context.Context) (workItem, bool) {
 }
 
 // inbox fills the desk from the person's mail (messages whose subject
-// contains word) and, once no such mail has come for quiet, from list,
-// at most every quiet, until ctx ends.
+// contains word) and, once no such mail has come for quiet, from list
+// (a look at their queue), until ctx ends. A look that finds nothing the
+// mail had not brought makes the next wait twice as long, up to
+// lookBackoff times quiet; one that finds something brings it back to
+// quiet. A look costs the service a listing (on an instance without the
+// store's file, a read of every nomination per page): people who looked
+// every half minute while their mail was merely quiet made most of what
+// a full renewal asked of the service in its submission window (2.4
+// listings a second, each over a second on the two other instances).
 func (s *scenario) inbox(ctx context.Context, addr, word string, quiet time.Duration, list func() []workItem, d *desk) {
 	var lastMail atomic.Int64
 	lastMail.Store(time.Now().UnixNano())
+	var mu sync.Mutex
+	known := map[string]int{} // nomination id: the latest round the mail or a look brought
+	learn := func(id string, round int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if known[id] >= round {
+			return false
+		}
+		known[id] = round
+		return true
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := 0; ; i++ {
@@ -121,29 +139,46 @@ func (s *scenario) inbox(ctx context.Context, addr, word string, quiet time.Dura
 			}
 			if id := nominationOf(m); id != "" {
 				lastMail.Store(time.Now().UnixNano())
+				round := 1
+				if c := s.candidateOf(id); c != nil {
+					round = s.roundOf(c)
+				}
+				learn(id, round)
 				d.put(workItem{ID: id})
 			}
 		}
 	})
 	wg.Go(func() {
 		lastList := time.Now().Add(-time.Duration(chance(s.p.seed, addr, "list") * float64(quiet)))
+		wait := quiet
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(quiet / 4):
 			}
-			if time.Since(time.Unix(0, lastMail.Load())) < quiet || time.Since(lastList) < quiet {
+			if time.Since(time.Unix(0, lastMail.Load())) < quiet || time.Since(lastList) < wait {
 				continue
 			}
 			lastList = time.Now()
+			found := false
 			for _, it := range list() {
+				found = learn(it.ID, max(it.Round, 1)) || found
 				d.put(it)
+			}
+			if found {
+				wait = quiet
+			} else {
+				wait = min(2*wait, lookBackoff*quiet)
 			}
 		}
 	})
 	wg.Wait()
 }
+
+// lookBackoff bounds the wait between looks at a queue that keep finding
+// nothing new, in multiples of the person's quiet time.
+const lookBackoff = 4
 
 // How long a secretariat member's and a reviewer's mail about work stays
 // quiet before they look at their queue, and how often at most they look.
