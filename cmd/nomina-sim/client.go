@@ -85,11 +85,11 @@ func (r *recorder) snapshot() ([]record, []ledgerEntry) {
 
 // client sends the simulated people's requests to the instances: round
 // robin over those that are up, at most Concurrency at a time from the
-// crowd (candidates, nominators, nominees, endorsers) and at most half as
-// many from the staff (the secretariat, reviewers, the administrator),
-// each in their own queue: the crowd's requests waiting here must not
-// hold back the secretariat's and the reviewers', who are other people
-// at other machines and share only the service. A request
+// crowd (candidates, nominators, nominees, endorsers) and as many again
+// from the staff (the secretariat, reviewers, the administrator), each
+// in their own queue: the crowd's requests waiting here must not hold
+// back the secretariat's and the reviewers', who are other people at
+// other machines and share only the service. A request
 // refused at connect (an instance that is down) goes to the next one; one
 // that was sent and got no answer is reported to the caller as ambiguous,
 // and the caller finds out what happened, as a person would by looking.
@@ -115,7 +115,7 @@ func newClient(cl *cluster, rec *recorder, concurrency int, seed uint64) *client
 		IdleConnTimeout:     30 * time.Second,
 	}
 	return &client{cl: cl, rec: rec, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute},
-		sem: make(chan struct{}, concurrency), staffSem: make(chan struct{}, max(concurrency/2, 1)), rnd: newLockedRand(seed), seed: seed}
+		sem: make(chan struct{}, concurrency), staffSem: make(chan struct{}, concurrency), rnd: newLockedRand(seed), seed: seed}
 }
 
 // ref returns a new reference for a change: unique in the run, carried in

@@ -60,7 +60,7 @@ type options struct {
 	Faults       map[string]bool
 	OutageFor    time.Duration
 	Seed         uint64
-	Concurrency  int // the crowd's requests in flight at most (the staff's: half as many)
+	Concurrency  int // the crowd's requests in flight at most, and the staff's
 	Mailpit      string
 	Nomina       string // a built service binary; empty builds one
 	Dir          string // working directory; empty: a temporary one, removed unless Keep
@@ -101,7 +101,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.IntVar(&o.LPSeats, "lp-seats", o.LPSeats, "Leadership Panel seats to fill")
 	fs.DurationVar(&o.OutageFor, "outage", o.OutageFor, "length of the SMTP outage")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the scenario (who is nominated, how reviewers vote)")
-	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "HTTP requests of the crowd (candidates, nominees, endorsers) in flight at most; the staff (secretariat, reviewers) have half as many of their own")
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "HTTP requests of the crowd (candidates, nominees, endorsers) in flight at most; the staff (secretariat, reviewers) have as many of their own")
 	fs.StringVar(&o.Mailpit, "mailpit", getenv("NOMINA_TEST_MAILPIT"), "Mailpit binary to use as the SMTP sink (default $NOMINA_TEST_MAILPIT; empty: an SMTP server in this process)")
 	fs.StringVar(&o.Nomina, "nomina", "", "service binary to run (default: built from ./cmd/nomina)")
 	fs.StringVar(&o.Dir, "dir", "", "working directory for data and logs (default: a temporary one)")
