@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"iter"
 	"mime"
@@ -112,27 +111,11 @@ func (s *Server) exportCall(c *gin.Context) {
 	// under way while a slow store answers.
 	_ = http.NewResponseController(c.Writer).Flush()
 	bom := c.Query("bom") == "1" || c.Query("bom") == "true"
-	body := &download{w: c.Writer}
+	body := clientclose.NewDownload(c.Writer)
 	if err := s.cfg.Shortlists.WriteExportSaid(c.Request.Context(), body, format, table, bom, say); err != nil {
 		// The headers are out: the client sees a cut file; the log says why.
 		s.cut(c, body, err, "export failed mid-stream")
 	}
-}
-
-// download is the body of a file streamed to the client: it remembers
-// that a write to the client failed, which is the connection breaking
-// under the download.
-type download struct {
-	w      io.Writer
-	broken bool
-}
-
-func (d *download) Write(p []byte) (int, error) {
-	n, err := d.w.Write(p)
-	if err != nil {
-		d.broken = true
-	}
-	return n, err
 }
 
 // cut records a download err ended after its headers went out. When its
@@ -141,9 +124,8 @@ func (d *download) Write(p []byte) (int, error) {
 // a client close: logged at info, and 499 in the access log and the
 // metrics, as a request abandoned before its answer. Anything else is
 // logged as the failure what.
-func (s *Server) cut(c *gin.Context, d *download, err error, what string) {
-	ctx := c.Request.Context()
-	if clientclose.Is(ctx, err) || errors.Is(ctx.Err(), context.Canceled) && d.broken {
+func (s *Server) cut(c *gin.Context, d *clientclose.Download, err error, what string) {
+	if d.Cut(c.Request.Context(), err) {
 		s.log.Info("client closed request", append(logAttrs(c), "method", c.Request.Method, "download", "cut short", "err", err)...)
 		c.Set(clientClosedKey, true)
 	} else {

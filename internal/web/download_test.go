@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/igf/nomina/internal/clientclose"
 )
 
 // A download whose reader leaves after its headers came breaks under the
@@ -29,7 +31,7 @@ func TestDownloadCutByTheReaderLeaving(t *testing.T) {
 		w.Header().Set("Content-Type", "text/csv")
 		w.WriteHeader(http.StatusOK)
 		_ = http.NewResponseController(w).Flush()
-		d := &download{w: w}
+		d := clientclose.NewDownload(w)
 		if r.URL.Query().Get("source") == "fails" {
 			_, _ = d.Write([]byte("id\n"))
 			rq.cut(d, errors.New("the store failed"), slog.LevelError, "export failed mid-stream")

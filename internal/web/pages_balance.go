@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/igf/nomina/internal/clientclose"
 	"github.com/igf/nomina/internal/export"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
@@ -415,7 +416,7 @@ func (h *Handler) exportFile(rq *request) {
 	// The download starts at once, before the store's first rows: the
 	// browser shows it under way rather than a page that hangs.
 	_ = http.NewResponseController(rq.w).Flush()
-	d := &download{w: rq.w}
+	d := clientclose.NewDownload(rq.w)
 	if err := (export.Shortlists{}).WriteExportSaid(rq.ctx, d, string(f), table, false, rq.L.Say); err != nil {
 		// The headers are out: the download is cut short; the log says
 		// why, a failure unless the reader left.

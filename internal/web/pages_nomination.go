@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/igf/nomina/internal/clientclose"
 	"github.com/igf/nomina/internal/nomination"
 	"github.com/igf/nomina/internal/workflow"
 )
@@ -940,7 +941,7 @@ func (h *Handler) download(rq *request) {
 	hd.Set("Content-Length", strconv.FormatInt(att.Size, 10))
 	hd.Set("Cache-Control", "no-store")
 	rq.w.WriteHeader(http.StatusOK)
-	d := &download{w: rq.w}
+	d := clientclose.NewDownload(rq.w)
 	if _, err := io.Copy(d, rc); err != nil {
 		rq.cut(d, err, slog.LevelWarn, "send file")
 	}

@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -456,28 +455,12 @@ func (rq *request) closed(err error) {
 	rq.w.WriteHeader(clientclose.Status)
 }
 
-// download is the body of a file streamed to the reader (an export, an
-// attachment): it remembers that a write to the reader failed, which
-// is the connection breaking under the download.
-type download struct {
-	w      io.Writer
-	broken bool
-}
-
-func (d *download) Write(p []byte) (int, error) {
-	n, err := d.w.Write(p)
-	if err != nil {
-		d.broken = true
-	}
-	return n, err
-}
-
 // cut logs a download that err ended after its headers went out: a
 // client close when the reader went away (the request's context
 // cancelled, and err that cancellation or a write to the reader
 // failing), else failed at level with what.
-func (rq *request) cut(d *download, err error, level slog.Level, what string) {
-	if errors.Is(rq.r.Context().Err(), context.Canceled) && (d.broken || errors.Is(err, context.Canceled)) {
+func (rq *request) cut(d *clientclose.Download, err error, level slog.Level, what string) {
+	if d.Cut(rq.r.Context(), err) {
 		rq.h.log.Info("client closed request", rq.logAttrs("download", "cut short", "err", err)...)
 		return
 	}
