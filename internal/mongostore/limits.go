@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -28,12 +29,54 @@ func init() {
 // Limits counts uses of keys in fixed windows (nomination.Limiter).
 type Limits struct {
 	c *mongo.Collection
+	// hints remembers, per key and window ("<key>|<window start>|"), the
+	// highest slot this instance has seen taken (by itself or found taken
+	// by an insert or a read), so that the next take starts its search
+	// there instead of from slot 1. It may be stale only by being low:
+	// other instances (or a concurrent taker here) may have taken higher
+	// slots since, and then the insert of the next slot fails as a
+	// duplicate and the search moves on. It is never high, since slots are
+	// never removed within their window (Purge removes ended windows only,
+	// whose prefixes are no longer asked for). So the count stays the
+	// store's and exact: the insert of a unique slot id decides every take.
+	// Bounded by maxLimitHints entries; it is emptied when full.
+	mu    sync.Mutex
+	hints map[string]int
 }
+
+// maxLimitHints bounds the hint map of one instance.
+const maxLimitHints = 10000
+
+// hintTries is how many slots past the hint a take tries by insert before
+// it searches by reads (concurrent takers of one key each cost one).
+const hintTries = 4
 
 var _ nomination.Limiter = (*Limits)(nil)
 
-// Limits returns the store's limiter.
-func (s *Store) Limits() *Limits { return &Limits{c: s.db.Collection(colLimits)} }
+// Limits returns the store's limiter. Its hints live as long as it does:
+// the service keeps one per instance.
+func (s *Store) Limits() *Limits {
+	return &Limits{c: s.db.Collection(colLimits), hints: map[string]int{}}
+}
+
+func (l *Limits) hint(prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hints[prefix]
+}
+
+// seen records that slot n of prefix is taken.
+func (l *Limits) seen(prefix string, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n <= l.hints[prefix] {
+		return
+	}
+	if len(l.hints) >= maxLimitHints {
+		clear(l.hints)
+	}
+	l.hints[prefix] = n
+}
 
 type limitDoc struct {
 	ID        string    `bson:"_id"`
@@ -50,11 +93,15 @@ const maxKey = 512
 // recorded there: ETOOMANY with the seconds until the window ends. A zero
 // rate takes nothing.
 //
-// The first slot is tried at once (most keys are far from their limit);
-// when it is taken, a key whose last slot is taken is refused, and
-// otherwise the first free slot is found by reading slots by _id (cheap on
-// every backend) with a doubling then halving search, since slots fill
-// from 1 upwards and are never removed within their window. The insert
+// A key this instance has seen before in the window starts from the slot
+// after the highest it has seen taken (see Limits.hints): a take then costs
+// one insert, and a refusal of a key whose last slot was seen taken costs
+// nothing. A key not seen before tries the first slot at once (most keys
+// are far from their limit). When those slots are taken, a key whose last
+// slot is taken is refused, and otherwise the first free slot is found by
+// reading slots by _id (cheap on every backend) with a doubling then
+// halving search from the highest slot seen taken, since slots fill from
+// 1 upwards and are never removed within their window. The insert
 // decides; one that finds its slot taken by a concurrent taker tries the
 // next.
 func (l *Limits) Take(ctx context.Context, key string, r nomination.Rate, now time.Time) error {
@@ -72,24 +119,48 @@ func (l *Limits) Take(ctx context.Context, key string, r nomination.Rate, now ti
 		_, err := l.c.InsertOne(ctx, limitDoc{ID: slot(n), Key: key, At: now.UTC(), ExpiresAt: end})
 		return err
 	}
-	// Most keys are far from their limit: try the first slot straight away.
-	err := insert(1)
-	if err == nil {
-		return nil
+	refuse := func() error {
+		secs := int((end.Sub(now) + time.Second - 1) / time.Second)
+		return &nomination.Error{Code: nomination.ETOOMANY, Message: "limit reached", RetryAfter: max(secs, 1)}
 	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return translate("take limit", err)
+	// try inserts slot n: taken reports a duplicate (the slot is noted).
+	try := func(n int) (ok, taken bool, err error) {
+		err = insert(n)
+		if err == nil {
+			l.seen(prefix, n)
+			return true, false, nil
+		}
+		if mongo.IsDuplicateKeyError(err) {
+			l.seen(prefix, n)
+			return false, true, nil
+		}
+		return false, false, translate("take limit", err)
+	}
+	h := l.hint(prefix)
+	if h == r.Max {
+		return refuse() // slot Max was seen taken in this window: it still is
+	}
+	if h > 0 && h < r.Max {
+		for n := h + 1; n <= min(h+hintTries, r.Max); n++ {
+			if ok, _, err := try(n); ok || err != nil {
+				return err
+			}
+		}
+	} else if h == 0 {
+		// Most keys are far from their limit: try the first slot straight away.
+		if ok, _, err := try(1); ok || err != nil {
+			return err
+		}
 	}
 	taken := func(n int) (bool, error) {
 		err := l.c.FindOne(ctx, bson.D{{Key: "_id", Value: slot(n)}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return false, nil
 		}
+		if err == nil {
+			l.seen(prefix, n)
+		}
 		return err == nil, translate("read limit", err)
-	}
-	refuse := func() error {
-		secs := int((end.Sub(now) + time.Second - 1) / time.Second)
-		return &nomination.Error{Code: nomination.ETOOMANY, Message: "limit reached", RetryAfter: max(secs, 1)}
 	}
 	// A key at its limit (a flood) is refused after one more read.
 	if full, err := taken(r.Max); err != nil {
@@ -97,8 +168,10 @@ func (l *Limits) Take(ctx context.Context, key string, r nomination.Rate, now ti
 	} else if full {
 		return refuse()
 	}
-	// lo is known taken, hi known free (Max+1 stands for "all taken").
-	lo, hi := 1, 2
+	// lo is known taken, hi known free (Max+1 stands for "all taken"); the
+	// steps double from the highest slot seen taken, then halve.
+	lo := min(max(l.hint(prefix), 1), r.Max-1)
+	hi, step := lo+1, 1
 	for hi <= r.Max {
 		t, err := taken(hi)
 		if err != nil {
@@ -107,7 +180,8 @@ func (l *Limits) Take(ctx context.Context, key string, r nomination.Rate, now ti
 		if !t {
 			break
 		}
-		lo, hi = hi, min(2*hi, r.Max+1)
+		step *= 2
+		lo, hi = hi, min(hi+step, r.Max+1)
 	}
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
@@ -122,12 +196,8 @@ func (l *Limits) Take(ctx context.Context, key string, r nomination.Rate, now ti
 		}
 	}
 	for n := hi; n <= r.Max; n++ {
-		err := insert(n)
-		if err == nil {
-			return nil
-		}
-		if !mongo.IsDuplicateKeyError(err) {
-			return translate("take limit", err)
+		if ok, _, err := try(n); ok || err != nil {
+			return err
 		}
 	}
 	return refuse()
