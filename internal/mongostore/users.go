@@ -205,6 +205,32 @@ func (s *Users) UserByID(ctx context.Context, id string) (*auth.User, error) {
 	return u, err
 }
 
+// userDocByID reads the projection of the account with that user id by
+// its _id, through the id's entry in colUserIDs; without that entry (a
+// crash right after the account's insert) by its uid field, a scan on the
+// embedded store, and then makes the entry again.
+func (s *Users) userDocByID(ctx context.Context, op, id string) (userDoc, error) {
+	var d userDoc
+	var ref struct {
+		EmailKey string `bson:"email_key"`
+	}
+	err := s.db.Collection(colUserIDs).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&ref)
+	if err == nil {
+		err = s.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "_id", Value: ref.EmailKey}}).Decode(&d)
+		if err == nil && d.ID == id {
+			return d, nil
+		}
+	}
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return d, translate(op, err)
+	}
+	if err := s.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "uid", Value: id}}).Decode(&d); err != nil {
+		return d, translate(op, err)
+	}
+	s.indexUserID(ctx, d.ID, d.EmailKey)
+	return d, nil
+}
+
 // UserByEmailKey returns the user with that normalised email, or ENOTFOUND.
 func (s *Users) UserByEmailKey(ctx context.Context, key string) (*auth.User, error) {
 	return s.findUser(ctx, "get user by email", bson.D{{Key: "_id", Value: key}})
@@ -223,11 +249,11 @@ func (s *Users) UpdateUser(ctx context.Context, id string, ch auth.UserChanges) 
 	}
 	defer s.members.changed()
 	for range maxUpdateTries {
-		var d userDoc
-		if err := s.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "uid", Value: id}}).Decode(&d); err != nil {
-			return nil, translate("update user", err)
+		d, err := s.userDocByID(ctx, "update user", id)
+		if err != nil {
+			return nil, err
 		}
-		d, err := s.catchUp(ctx, d)
+		d, err = s.catchUp(ctx, d)
 		if err != nil {
 			return nil, err
 		}

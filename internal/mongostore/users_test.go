@@ -7,6 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/mongostore/storetest"
@@ -337,4 +342,93 @@ func TestDeleteExpired(t *testing.T) {
 	if times, _ := s.Attempts(ctx, "k", t0.Add(-time.Hour), 10); len(times) != 1 {
 		t.Fatalf("attempts left: %v", times)
 	}
+}
+
+// finds records the filter of every find the client sends to a collection.
+type finds struct {
+	mu      sync.Mutex
+	filters map[string][]bson.Raw
+}
+
+func (f *finds) of(coll string) []bson.Raw {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]bson.Raw(nil), f.filters[coll]...)
+}
+
+// watchedDatabase opens a client of its own to the shared store (a second
+// instance) that records the filter of every find it sends.
+func watchedDatabase(t *testing.T, name string) (*mongo.Database, *finds) {
+	t.Helper()
+	f := &finds{filters: map[string][]bson.Raw{}}
+	opts := options.Client().ApplyURI(storetest.URI(t)).SetMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			if e.CommandName != "find" {
+				return
+			}
+			coll, _ := e.Command.Lookup("find").StringValueOK()
+			filter, _ := e.Command.Lookup("filter").DocumentOK()
+			f.mu.Lock()
+			f.filters[coll] = append(f.filters[coll], append(bson.Raw(nil), filter...))
+			f.mu.Unlock()
+		},
+	})
+	c, err := mongo.Connect(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c.Database(name), f
+}
+
+// UpdateUser finds the account by its _id (through the user id's entry),
+// never by a filter on uid, which scans the accounts on the embedded
+// store; when the entry is missing it still finds the account, by uid,
+// and makes the entry again so the next change goes by _id.
+func TestUpdateUserLooksUpByID(t *testing.T) {
+	st := storetest.NewStore(t)
+	ctx := context.Background()
+	mustCreateUser(t, st.Users(), "u-1", "ana@example.org", auth.RoleCandidate)
+	db, f := watchedDatabase(t, st.DB().Name())
+	users := mongostore.New(db, nil).Users()
+	byUID := func() int {
+		n := 0
+		for _, filter := range f.of("users") {
+			if _, err := filter.LookupErr("uid"); err == nil {
+				n++
+			}
+		}
+		return n
+	}
+	org := "ISOC"
+	got, err := users.UpdateUser(ctx, "u-1", auth.UserChanges{Organization: &org, UpdatedAt: t0.Add(time.Hour)})
+	if err != nil || got.Organization != org {
+		t.Fatalf("update: %+v, %v", got, err)
+	}
+	if n, all := byUID(), len(f.of("users")); n != 0 || all == 0 {
+		t.Fatalf("%d of %d finds of users by uid, want none", n, all)
+	}
+	// The id's entry is lost (a crash after the account's insert).
+	if _, err := st.DB().Collection("user_ids").DeleteOne(ctx, bson.D{{Key: "_id", Value: "u-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	org2 := "W3C"
+	if got, err = users.UpdateUser(ctx, "u-1", auth.UserChanges{Organization: &org2, UpdatedAt: t0.Add(2 * time.Hour)}); err != nil || got.Organization != org2 {
+		t.Fatalf("update without the id's entry: %+v, %v", got, err)
+	}
+	if n := byUID(); n != 1 {
+		t.Fatalf("%d finds by uid without the id's entry, want 1", n)
+	}
+	name := "Ana"
+	if got, err = users.UpdateUser(ctx, "u-1", auth.UserChanges{Name: &name, UpdatedAt: t0.Add(3 * time.Hour)}); err != nil || got.Name != name || got.Organization != org2 {
+		t.Fatalf("update after the entry was made again: %+v, %v", got, err)
+	}
+	if n := byUID(); n != 1 {
+		t.Fatalf("%d finds by uid after the entry was made again, want still 1", n)
+	}
+	if again, err := st.Users().UserByID(ctx, "u-1"); err != nil || again.Name != name || again.Organization != org2 {
+		t.Fatalf("read back: %+v, %v", again, err)
+	}
+	_, err = users.UpdateUser(ctx, "u-9", auth.UserChanges{Organization: &org})
+	wantCode(t, err, nomination.ENOTFOUND)
 }
