@@ -2,10 +2,12 @@ package mongostore
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/igf/nomina/internal/auth"
@@ -101,28 +103,15 @@ func (d *Directory) readMembers(ctx context.Context, op string, filter bson.D, s
 			return nil, translate(op, err)
 		}
 	}
-	// One query finds which accounts have a newer revision than their
-	// projection; only those are caught up one by one.
+	// Which accounts have a newer revision than their projection: only
+	// those are caught up one by one.
 	next := make([]string, len(docs))
 	for i, doc := range docs {
 		next[i] = revisionID(doc.ID, doc.Version+1)
 	}
-	behind := map[string]bool{}
-	if len(next) > 0 {
-		cur, err := d.users.db.Collection(colUserRevisions).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: next}}}},
-			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-		if err != nil {
-			return nil, translate(op, err)
-		}
-		var ids []struct {
-			ID string `bson:"_id"`
-		}
-		if err := cur.All(ctx, &ids); err != nil {
-			return nil, translate(op, err)
-		}
-		for _, x := range ids {
-			behind[x.ID] = true
-		}
+	behind, err := d.users.existing(ctx, op, colUserRevisions, next)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]nomination.Member, 0, len(docs))
 	for i, doc := range docs {
@@ -151,4 +140,33 @@ func (d *Directory) Staff(ctx context.Context) ([]nomination.Member, error) {
 	return d.members(ctx, "staff", bson.D{{Key: "roles", Value: bson.D{{Key: "$in", Value: bson.A{"secretariat", "admin"}}}}}, "roles", []string{"secretariat", "admin"}, func(u userDoc) bool {
 		return slices.Contains(u.Roles, "secretariat") || slices.Contains(u.Roles, "admin")
 	})
+}
+
+// existing returns which of ids are stored in coll. On the embedded store
+// it asks the file, in one query through the _id index (see
+// sqlite.go); elsewhere by _id, one lookup each: FerretDB does not pass
+// an $in on _id down to SQLite, so one query with $in would read the
+// whole collection, while each lookup by _id stays as cheap however large
+// it grows (and so on MongoDB, where an instance reaching the embedded
+// store through its URI may be).
+func (s *Users) existing(ctx context.Context, op, coll string, ids []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	if len(ids) == 0 {
+		return found, nil
+	}
+	if s.sql != nil {
+		if ok, err := s.sql.existingIDs(ctx, coll, ids, found); ok || err != nil {
+			return found, translate(op, err)
+		}
+	}
+	for _, id := range ids {
+		err := s.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		switch {
+		case err == nil:
+			found[id] = true
+		case !errors.Is(err, mongo.ErrNoDocuments):
+			return nil, translate(op, err)
+		}
+	}
+	return found, nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	_ "modernc.org/sqlite" // the driver FerretDB's SQLite backend uses
 )
@@ -98,4 +100,48 @@ func (c *Client) Prepare(ctx context.Context, database string) error {
 		return indexIDPaths(ctx, c.embedded.dir, database)
 	}
 	return nil
+}
+
+// idProbeChunk bounds the ids one query of existingIDs asks for (SQLite
+// limits the parameters of a statement).
+const idProbeChunk = 500
+
+// idProbeQuery is the SELECT of the stored ids among n, through the index
+// indexIDPaths creates (the same expression, compared with the ids
+// spelled as JSON by SQLite itself, as the expression yields them).
+func idProbeQuery(table string, n int) string {
+	return fmt.Sprintf(`SELECT _ferretdb_sjson->>'$._id' FROM %q WHERE _ferretdb_sjson->'$._id' IN (%s)`,
+		table, strings.TrimSuffix(strings.Repeat("json_quote(?), ", n), ", "))
+}
+
+// existingIDs adds to found those of ids stored in collection; ok false
+// when the collection is not in the file (yet).
+func (r *sqlReader) existingIDs(ctx context.Context, collection string, ids []string, found map[string]bool) (ok bool, err error) {
+	t, err := tableOf(ctx, r.db, collection)
+	if err != nil || t == "" {
+		return false, nil
+	}
+	for chunk := range slices.Chunk(ids, idProbeChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := r.db.QueryContext(ctx, idProbeQuery(t, len(chunk)), args...)
+		if err != nil {
+			return true, fmt.Errorf("probe ids of %s: %w", collection, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return true, fmt.Errorf("probe ids of %s: %w", collection, err)
+			}
+			found[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return true, fmt.Errorf("probe ids of %s: %w", collection, err)
+		}
+	}
+	return true, nil
 }
