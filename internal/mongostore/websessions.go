@@ -66,8 +66,13 @@ func (w *WebSessions) TouchWebSession(ctx context.Context, hash string, idleExpi
 	return translate("touch web session", err)
 }
 
-// DeleteWebSession ends a session; a missing one is not an error.
+// DeleteWebSession ends a session; a missing one is not an error. The
+// end is logged first (auth.SessionKey of the hash), so instances that
+// cache page sessions forget it within auth.SessionCacheBound.
 func (w *WebSessions) DeleteWebSession(ctx context.Context, hash string) error {
+	if err := w.users.logChange(ctx, auth.SessionKey(hash)); err != nil {
+		return err
+	}
 	_, err := w.users.db.Collection(colWebSessions).DeleteOne(ctx, bson.D{{Key: "_id", Value: hash}})
 	return translate("delete web session", err)
 }
