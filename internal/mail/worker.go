@@ -114,6 +114,8 @@ type Worker struct {
 	opts      WorkerOptions
 	log       *slog.Logger
 	lastSend  time.Time
+	// recordTimeout bounds each try of recording outcomes (RecordTimeout).
+	recordTimeout time.Duration
 }
 
 // NewWorker returns a worker taking jobs from q, rendering them with
@@ -154,7 +156,7 @@ func NewWorker(q Queue, templates *Templates, sender *Sender, opts WorkerOptions
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Worker{q: q, templates: templates, sender: sender, from: from, opts: opts, log: log.With("worker", opts.ID)}, nil
+	return &Worker{q: q, templates: templates, sender: sender, from: from, opts: opts, log: log.With("worker", opts.ID), recordTimeout: RecordTimeout}, nil
 }
 
 func setDefault[T int | time.Duration](v *T, def T) {
@@ -298,15 +300,59 @@ func (w *Worker) poll(ctx context.Context) (due, attempted int, err error) {
 	}
 	// The outcomes are recorded even when ctx ends meanwhile (a shutdown):
 	// an unrecorded attempt is repeated after its lease.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RecordTimeout)
-	defer cancel()
-	if err := w.q.Record(rctx, outcomes); err != nil {
+	if err := w.record(ctx, outcomes, claimedAt.Add(w.opts.Lease-ClockMargin)); err != nil {
 		return due, attempted, fmt.Errorf("record mail outcomes: %w", err)
 	}
 	if stop != nil {
 		return due, attempted, fmt.Errorf("connect to SMTP server: %w", stop)
 	}
 	return due, attempted, claimErr
+}
+
+// record records outcomes before until (when the lease runs out, less
+// the clocks' margin), each try of it within recordTimeout. A try that
+// runs out of time, or finds the store unavailable, is made again in two
+// halves, and so on down to one outcome, so that a store too busy to
+// record a whole batch in time still records it piece by piece rather
+// than fail it whole again and again (its attempts would be taken over
+// after the lease and their messages sent again). Recording an outcome
+// again is harmless (Record keeps the first result of an attempt), so
+// pieces a failed try wrote in part are simply recorded again. It returns
+// the error of a single outcome that cannot be recorded, or when until
+// has passed, and leaves the outcomes after it unrecorded.
+func (w *Worker) record(ctx context.Context, outcomes []nomination.MailOutcome, until time.Time) error {
+	rest := [][]nomination.MailOutcome{outcomes}
+	for len(rest) > 0 {
+		piece := rest[0]
+		left := until.Sub(w.opts.Clock())
+		if left <= 0 {
+			n := 0
+			for _, p := range rest {
+				n += len(p)
+			}
+			return fmt.Errorf("%d outcomes left unrecorded: their lease ran out", n)
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(w.recordTimeout, left))
+		err := w.q.Record(rctx, piece)
+		cancel()
+		switch {
+		case err == nil:
+			rest = rest[1:]
+		case len(piece) > 1 && slowStore(err):
+			w.log.Warn("recording mail outcomes failed; recording them in two halves", "outcomes", len(piece), "error", err)
+			half := len(piece) / 2
+			rest = append([][]nomination.MailOutcome{piece[:half], piece[half:]}, rest[1:]...)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// slowStore reports an error of a store that did not answer in time or
+// could not be reached.
+func slowStore(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || nomination.ErrorCode(err) == nomination.EUNAVAILABLE
 }
 
 // release gives a claimed attempt back unmade: the next one is due at once
