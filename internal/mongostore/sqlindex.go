@@ -106,7 +106,7 @@ func indexNominationPaths(ctx context.Context, db *sql.DB) error {
 
 // revocations answers Users.Revocations from the file.
 func (r *sqlReader) revocations(ctx context.Context, after string) ([]auth.Revocation, bool, error) {
-	t, err := tableOf(ctx, r.db, colAuthLog)
+	t, err := r.table(ctx, colAuthLog)
 	if err != nil || t == "" {
 		return nil, false, nil
 	}
@@ -147,6 +147,20 @@ var registerFunctions = sync.OnceValue(func() error {
 // sqlReader reads one embedded database's file.
 type sqlReader struct {
 	db *sql.DB
+	// proof, when set, must show the file is the store's before it is
+	// read (a file found beside another instance's URI; see
+	// sharedreader.go); until it has, table finds no tables.
+	proof *fileProof
+}
+
+// table returns the SQLite table holding collection, "" when it does not
+// exist (yet) or the file is not (yet) known to be the store's: the
+// caller asks the driver then.
+func (r *sqlReader) table(ctx context.Context, collection string) (string, error) {
+	if r.proof != nil && !r.proof.holds(ctx) {
+		return "", nil
+	}
+	return tableOf(ctx, r.db, collection)
 }
 
 // openSQLReader opens path read-only (query_only) with a small pool whose
@@ -377,7 +391,7 @@ func listQueries(t string, f nomination.ListFilter) (qs []sqlQuery, ok bool) {
 // listNominations answers ListNominations from the file; ok false when the
 // collection or the query is beyond it.
 func (r *sqlReader) listNominations(ctx context.Context, f nomination.ListFilter) (out []nomination.Listed, ok bool, err error) {
-	t, err := tableOf(ctx, r.db, colNominations)
+	t, err := r.table(ctx, colNominations)
 	if err != nil || t == "" {
 		return nil, false, nil // no file or table yet: the driver answers
 	}
@@ -430,7 +444,7 @@ func (r *sqlReader) appendListed(ctx context.Context, out []nomination.Listed, s
 // state) and counts each state's entries, a count SQLite answers from the
 // index without reading the nominations. A GROUP BY would read every one.
 func (r *sqlReader) countStates(ctx context.Context, call string) (map[string]int, bool, error) {
-	t, err := tableOf(ctx, r.db, colNominations)
+	t, err := r.table(ctx, colNominations)
 	if err != nil || t == "" {
 		return nil, false, nil
 	}
@@ -519,7 +533,7 @@ func arrayHolds(field string, n int) string {
 // one of values: every one that does, and possibly others, for the caller
 // to check. Only what a directory entry needs is read.
 func (r *sqlReader) usersHolding(ctx context.Context, field string, values []string) ([]userDoc, bool, error) {
-	t, err := tableOf(ctx, r.db, colUsers)
+	t, err := r.table(ctx, colUsers)
 	if err != nil || t == "" {
 		return nil, false, nil
 	}
@@ -565,7 +579,7 @@ func (r *sqlReader) usersHolding(ctx context.Context, field string, values []str
 // attempts answers Users.Attempts from the file, through the (key, at)
 // index.
 func (r *sqlReader) attempts(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, bool, error) {
-	t, err := tableOf(ctx, r.db, colAttempts)
+	t, err := r.table(ctx, colAttempts)
 	if err != nil || t == "" {
 		return nil, false, nil
 	}
@@ -599,7 +613,7 @@ const scanChunk = 500
 // chunk per query, each resuming after the last _id read; ok false when
 // f is beyond the file (nothing was yielded then).
 func (r *sqlReader) scanNominations(ctx context.Context, f nomination.ListFilter, yield func(*nomination.Nomination, error) bool) (ok bool) {
-	t, err := tableOf(ctx, r.db, colNominations)
+	t, err := r.table(ctx, colNominations)
 	if err != nil || t == "" {
 		return false
 	}

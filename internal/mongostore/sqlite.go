@@ -68,7 +68,7 @@ var collections = []string{
 	colCalls, colCallRevisions, colEvents, colNominations, colTimers, colTimerClaims,
 	colUsers, colUserRevisions, colRefreshTokens, colRefreshSpent, colRevokedFamily, colLinkTokens, colLinkUsed, colAttempts, colUserIDs, colAuthLog,
 	mailJobs, mailDue, mailClaims, mailResults,
-	colMembers, colMemberChanges, colWorkflowVersions, colSecrets,
+	colMembers, colMemberChanges, colWorkflowVersions, colSecrets, colReaderProbes,
 	"attachments.files", "attachments.chunks",
 }
 
@@ -117,7 +117,7 @@ func idProbeQuery(table string, n int) string {
 // existingIDs adds to found those of ids stored in collection; ok false
 // when the collection is not in the file (yet).
 func (r *sqlReader) existingIDs(ctx context.Context, collection string, ids []string, found map[string]bool) (ok bool, err error) {
-	t, err := tableOf(ctx, r.db, collection)
+	t, err := r.table(ctx, collection)
 	if err != nil || t == "" {
 		return false, nil
 	}

@@ -44,7 +44,10 @@ type Options struct {
 type Client struct {
 	client   *mongo.Client
 	embedded *Embedded
-	log      *slog.Logger
+	// sharedDir is the data directory of the embedded store another
+	// instance runs, when the URI points into one (see sharedreader.go).
+	sharedDir string
+	log       *slog.Logger
 }
 
 // Connect connects to the configured server, or starts the embedded store
@@ -68,6 +71,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 		co.SetMaxPoolSize(32)
 	} else {
 		co.SetWriteConcern(writeconcern.Majority()).SetRetryWrites(true).SetRetryReads(true)
+		c.sharedDir = embeddedDirOf(uri)
 	}
 	co.ApplyURI(uri).
 		SetAppName("nomina").
@@ -133,9 +137,14 @@ func New(db *mongo.Database, log *slog.Logger) *Store {
 
 // NewStore returns the store over the named database. On the embedded
 // store it also reads the database's SQLite file for listings (see
-// sqlindex.go); elsewhere it is New(c.Database(name), log).
+// sqlindex.go), and so does another instance on this machine that reaches
+// that store through its URI, once the file is proved to be the store's
+// (see sharedreader.go); elsewhere it is New(c.Database(name), log).
 func (c *Client) NewStore(name string, log *slog.Logger) *Store {
 	s := New(c.Database(name), log)
+	if c.embedded == nil && c.sharedDir != "" {
+		s.sql = sharedReader(s.db, c.sharedDir, s.log)
+	}
 	if c.embedded != nil {
 		r, err := openSQLReader(filepath.Join(c.embedded.dir, name+".sqlite"))
 		if err != nil {
