@@ -37,7 +37,9 @@ type Limits struct {
 	// slots since, and then the insert of the next slot fails as a
 	// duplicate and the search moves on. It is never high, since slots are
 	// never removed within their window (Purge removes ended windows only,
-	// whose prefixes are no longer asked for). So the count stays the
+	// whose prefixes are no longer asked for; an instance whose clock runs
+	// behind the purging one's may still take in such a window, and its
+	// hint then only refuses what the purge forgot). So the count stays the
 	// store's and exact: the insert of a unique slot id decides every take.
 	// Bounded by maxLimitHints entries; it is emptied when full.
 	mu    sync.Mutex
