@@ -17,11 +17,13 @@ type Revocation struct {
 // UserKey is the log key of a change to the user with that id.
 func UserKey(userID string) string { return "u:" + userID }
 
-// SessionKey is the log key of the revocation of a session (refresh family).
+// SessionKey is the log key of the revocation of a session: an API
+// session (refresh family) by its id, a web session by its hash.
 func SessionKey(sessionID string) string { return "s:" + sessionID }
 
 // RevocationLog is what a store offers for caching authentication: the
-// log its UpdateUser and RevokeFamily append to before they commit.
+// log its UpdateUser and RevokeFamily append to before they commit, and
+// its SessionStore's DeleteWebSession before it deletes.
 type RevocationLog interface {
 	// Revocations returns the entries written after since, oldest first.
 	Revocations(ctx context.Context, since time.Time) ([]Revocation, error)
@@ -47,7 +49,8 @@ const (
 	revocationWindow = 40 * time.Second
 	// sessionCacheMaxAge bounds how long an entry is used at all.
 	sessionCacheMaxAge = 5 * time.Minute
-	// sessionCacheMax bounds each map; when full it starts again empty.
+	// sessionCacheMax bounds each map; when full it starts again empty
+	// (at most some 20,000 × 300 bytes per map).
 	sessionCacheMax = 20000
 )
 
@@ -63,6 +66,7 @@ type sessionCache struct {
 	polledAt time.Time // when the last successful read of the log began
 	users    map[string]cachedUser
 	live     map[string]time.Time // session id: when it was read unrevoked
+	pages    map[string]cachedWebSession
 	volatile map[string]time.Time // key: uncached until then
 }
 
@@ -71,8 +75,16 @@ type cachedUser struct {
 	at time.Time
 }
 
+// cachedWebSession is a web session as read from the store (its idle
+// expiry as this instance last read or moved it) at at.
+type cachedWebSession struct {
+	ws WebSession
+	at time.Time
+}
+
 func newSessionCache(log RevocationLog, now func() time.Time) *sessionCache {
-	return &sessionCache{log: log, now: now, users: map[string]cachedUser{}, live: map[string]time.Time{}, volatile: map[string]time.Time{}}
+	return &sessionCache{log: log, now: now, users: map[string]cachedUser{}, live: map[string]time.Time{},
+		pages: map[string]cachedWebSession{}, volatile: map[string]time.Time{}}
 }
 
 // usable reports whether the cache may answer now, reading the log first
@@ -127,6 +139,7 @@ func (c *sessionCache) forgetLocked(key string, until time.Time) {
 		delete(c.users, key[2:])
 	case len(key) > 2 && key[:2] == "s:":
 		delete(c.live, key[2:])
+		delete(c.pages, key[2:])
 	}
 }
 
@@ -176,6 +189,31 @@ func (c *sessionCache) putLive(id string, readAt time.Time) {
 	c.live[id] = readAt
 }
 
+func (c *sessionCache) webSession(hash string) (*WebSession, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.pages[hash]
+	if !ok || !c.fresh(e.at) {
+		return nil, false
+	}
+	ws := e.ws
+	return &ws, true
+}
+
+// putWebSession keeps ws as read at readAt, unless its key changed
+// lately (as putUser).
+func (c *sessionCache) putWebSession(ws *WebSession, readAt time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.volatile[SessionKey(ws.Hash)]; ok {
+		return
+	}
+	if len(c.pages) >= sessionCacheMax {
+		clear(c.pages)
+	}
+	c.pages[ws.Hash] = cachedWebSession{ws: *ws, at: readAt}
+}
+
 // cachingStore is the service's store with the cache told at once of the
 // changes this instance makes.
 type cachingStore struct {
@@ -191,4 +229,16 @@ func (s cachingStore) UpdateUser(ctx context.Context, id string, ch UserChanges)
 func (s cachingStore) RevokeFamily(ctx context.Context, family, reason string, at time.Time) error {
 	s.cache.forget(SessionKey(family))
 	return s.Store.RevokeFamily(ctx, family, reason, at)
+}
+
+// cachingSessions is the web session store with the cache told at once
+// of the sessions this instance ends.
+type cachingSessions struct {
+	SessionStore
+	cache *sessionCache
+}
+
+func (s cachingSessions) DeleteWebSession(ctx context.Context, hash string) error {
+	s.cache.forget(SessionKey(hash))
+	return s.SessionStore.DeleteWebSession(ctx, hash)
 }

@@ -36,6 +36,10 @@ type WebSession struct {
 // and ended by its deletion; nothing that decides access relies on a
 // conditional update.
 //
+// When the service's Store keeps a RevocationLog, DeleteWebSession
+// appends SessionKey(hash) to it before it deletes: the other instances'
+// caches learn of a sign-out from that entry (see Resume).
+//
 // Errors: a missing session is ENOTFOUND; anything else is internal.
 type SessionStore interface {
 	CreateWebSession(ctx context.Context, s *WebSession) error
@@ -74,6 +78,9 @@ func (s *Service) Sessions(store SessionStore, cfg SessionConfig) *Sessions {
 	}
 	if cfg.Touch <= 0 {
 		cfg.Touch = DefaultSessionTouch
+	}
+	if s.cache != nil {
+		store = cachingSessions{SessionStore: store, cache: s.cache}
 	}
 	return &Sessions{svc: s, store: store, cfg: cfg}
 }
@@ -131,39 +138,92 @@ func (ss *Sessions) start(ctx context.Context, u *User) (string, *Principal, err
 // password or was disabled after it started, or when the account is gone.
 // Using a session moves its idle expiry, written at most once per
 // SessionConfig.Touch.
+//
+// When the service caches sessions (sessioncache.go), Resume answers from
+// this instance's copy of the session and of its user without reading the
+// store. What may be stale, and for how long:
+//   - a sign-out, password change, disabling, or change of roles, panels
+//     or anything else of the user made through another instance: at most
+//     SessionCacheBound (the store logs each before it commits, and the
+//     cache reads the log that often or is not used); through this
+//     instance: not at all;
+//   - the idle expiry: the copy's is never later than the store's (it only
+//     moves forward), and once the copy's is due for a touch or past, the
+//     session is read from the store again before it is touched or refused,
+//     so idle expiry is exact and the touch is written when due whichever
+//     instance served the session before;
+//   - the absolute expiry never changes, so it is checked on the copy.
 func (ss *Sessions) Resume(ctx context.Context, token string) (*Principal, error) {
 	if !wellFormedOpaque(token) || len(token) > maxSessionCookieSize {
 		return nil, errNoSession
 	}
 	hash := HashToken(token)
-	ws, err := ss.store.WebSessionByHash(ctx, hash)
-	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-		return nil, errNoSession
-	}
-	if err != nil {
-		return nil, fmt.Errorf("resume session: %w", err)
-	}
 	now := ss.svc.now()
+	cache := ss.svc.cache
+	cached := cache != nil && cache.usable(ctx)
+	var readAt time.Time
+	if cached {
+		readAt = cache.now()
+	}
+	ws, hit := (*WebSession)(nil), false
+	if cached {
+		ws, hit = cache.webSession(hash)
+		if hit && (!now.Before(ws.IdleExpiresAt) || ss.touchDue(ws, now)) {
+			hit = false
+		}
+	}
+	if !hit {
+		var err error
+		ws, err = ss.store.WebSessionByHash(ctx, hash)
+		if nomination.ErrorCode(err) == nomination.ENOTFOUND {
+			return nil, errNoSession
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resume session: %w", err)
+		}
+	}
 	if !now.Before(ws.ExpiresAt) || !now.Before(ws.IdleExpiresAt) {
 		return nil, errNoSession
 	}
-	u, err := ss.svc.store.UserByID(ctx, ws.UserID)
-	if nomination.ErrorCode(err) == nomination.ENOTFOUND {
-		return nil, errNoSession
+	u, userHit := (*User)(nil), false
+	if cached {
+		u, userHit = cache.user(ws.UserID)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("resume session: %w", err)
+	if !userHit {
+		var err error
+		u, err = ss.svc.store.UserByID(ctx, ws.UserID)
+		if nomination.ErrorCode(err) == nomination.ENOTFOUND {
+			return nil, errNoSession
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resume session: %w", err)
+		}
+		if cached {
+			cache.putUser(u, readAt)
+		}
 	}
 	if u.Disabled || ws.CreatedAt.Before(u.ValidAfter) {
 		return nil, errNoSession
 	}
-	if next := now.Add(ss.cfg.Idle); next.Sub(ws.IdleExpiresAt) >= ss.cfg.Touch {
+	if ss.touchDue(ws, now) {
+		next := now.Add(ss.cfg.Idle)
 		if err := ss.store.TouchWebSession(ctx, hash, next); err != nil {
 			// The session still works until its recorded idle expiry.
 			ss.svc.log.WarnContext(ctx, "move session idle expiry", "session", sessionLogID(hash), "error", err)
+		} else {
+			ws.IdleExpiresAt = next
 		}
 	}
+	if cached && !hit {
+		cache.putWebSession(ws, readAt)
+	}
 	return principalOf(u, ws.Hash), nil
+}
+
+// touchDue reports whether using ws at now moves its idle expiry: at
+// most once per SessionConfig.Touch.
+func (ss *Sessions) touchDue(ws *WebSession, now time.Time) bool {
+	return now.Add(ss.cfg.Idle).Sub(ws.IdleExpiresAt) >= ss.cfg.Touch
 }
 
 // End ends the session with that id (sign-out). Ending a session that is
