@@ -83,6 +83,9 @@ type stack struct {
 	signer   *nomination.LinkSigner
 	throttle auth.ThrottleConfig
 	faults   func(nomination.Event) error
+	// noSessionCache makes the account service read every session from
+	// the store (auth.Config.NoSessionCache).
+	noSessionCache bool
 	// secrets are the passwords and tokens the stack handed out; none may
 	// appear in its log (checked when the test ends).
 	secretsMu sync.Mutex
@@ -133,7 +136,7 @@ func newStackOn(tb testing.TB, db *mongo.Database, clock *testClock, opts ...sta
 	st.auth, err = auth.NewService(st.store.Users(), queue, keys, auth.Config{
 		BaseURL: "http://nomina.test", Now: clock.Now, Logger: log,
 		Hash:  auth.HashParams{Time: 1, Memory: 8 * 1024, Threads: 1},
-		Links: st.signer, Limiter: st.store.Limits(), Throttle: st.throttle,
+		Links: st.signer, Limiter: st.store.Limits(), Throttle: st.throttle, NoSessionCache: st.noSessionCache,
 	})
 	if err != nil {
 		tb.Fatalf("auth: %v", err)
