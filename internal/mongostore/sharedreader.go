@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,20 +78,26 @@ func sharedReader(db *mongo.Database, dir string, log *slog.Logger) *sqlReader {
 	return r
 }
 
-// fileProof decides, once, whether a file is the store's: it inserts a
-// probe of a random _id through the driver and looks for it in the file.
-// Found, the file is read from then on; not found, never. A probe that
-// fails (the store not answering yet) is made again at most once a
-// second, and reads go through the driver meanwhile.
+// fileProof decides whether a file is the store's: it inserts a probe of
+// a random _id through the driver and looks for it in the file. Found,
+// the file is read; not found, never again. The proof is made again every
+// proofMaxAge (another store may have been put behind the same address),
+// and the file must stay the one proved (same device and inode: a data
+// directory restored or moved puts another file at the path): a file
+// replaced is never read again by this process. A probe that cannot be
+// made (the store not answering yet, the file busy) is made again at most
+// once a proofRetry; until a first proof, reads go through the driver.
 type fileProof struct {
 	db   *mongo.Database
 	file *sqlReader
 	path string
 	log  *slog.Logger
 
-	state atomic.Int32 // 0 undecided, 1 the store's, 2 not
-	mu    sync.Mutex
-	last  time.Time
+	state    atomic.Int32 // 0 undecided, 1 the store's, 2 not
+	provedAt atomic.Int64 // unix nanoseconds of the last proof that held
+	mu       sync.Mutex
+	last     time.Time
+	proved   os.FileInfo
 }
 
 const (
@@ -99,67 +106,99 @@ const (
 	proofFails
 )
 
-// proofRetry is how long an undecided proof waits before probing again.
-const proofRetry = time.Second
+const (
+	// proofRetry is how long a proof that could not be made waits before
+	// it is tried again.
+	proofRetry = time.Second
+	// proofMaxAge is how long a proof holds before it is made again: the
+	// longest another store's file could be read after it was put behind
+	// the same address.
+	proofMaxAge = time.Minute
+)
 
 func (p *fileProof) holds(ctx context.Context) bool {
-	switch p.state.Load() {
-	case proofHolds:
-		return true
-	case proofFails:
+	state := p.state.Load()
+	if state == proofFails {
 		return false
 	}
+	if state == proofHolds {
+		if fi, err := os.Stat(p.path); err != nil || !os.SameFile(fi, p.proved) {
+			p.state.Store(proofFails)
+			p.log.Warn("listings go through the driver: the embedded store's file was replaced since it was proved", "file", p.path)
+			return false
+		}
+		if time.Since(time.Unix(0, p.provedAt.Load())) < proofMaxAge {
+			return true
+		}
+	}
 	if !p.mu.TryLock() {
-		return false // another read is probing: this one asks the driver
+		return state == proofHolds // another read is probing
 	}
 	defer p.mu.Unlock()
-	if p.state.Load() != proofUndecided || time.Since(p.last) < proofRetry {
+	if time.Since(p.last) < proofRetry {
 		return p.state.Load() == proofHolds
 	}
 	p.last = time.Now()
+	fi, statErr := os.Stat(p.path)
 	found, err := p.probe(ctx)
 	switch {
-	case errors.Is(err, errProbeNotStored):
-		p.log.Debug("the embedded store's file is not proved yet", "file", p.path, "err", err)
-		return false
-	case found:
-		p.state.Store(proofHolds)
-		p.log.Info("listings read the embedded store's file", "file", p.path)
+	case errors.Is(err, errProbeNotMade):
+		p.log.Debug("the embedded store's file is not proved (again) yet", "file", p.path, "err", err)
+		return p.state.Load() == proofHolds
+	case found && statErr == nil:
+		p.proved = fi
+		p.provedAt.Store(time.Now().UnixNano())
+		if p.state.Swap(proofHolds) != proofHolds {
+			p.log.Info("listings read the embedded store's file", "file", p.path)
+		}
 		return true
 	default:
 		p.state.Store(proofFails)
-		p.log.Warn("listings go through the driver: the file beside the store's URI is not the store's", "file", p.path, "err", err)
+		p.log.Warn("listings go through the driver: the file beside the store's URI is not the store's", "file", p.path, "err", errors.Join(err, statErr))
 		return false
 	}
 }
 
-// errProbeNotStored: the store did not take the probe (not answering
-// yet); the proof is made again later.
-var errProbeNotStored = errors.New("probe not stored")
+// errProbeNotMade: the store did not take the probe (not answering yet),
+// or the file could not be read in time (busy); the proof is made again
+// later.
+var errProbeNotMade = errors.New("probe not made")
 
 // probe inserts a probe and reports whether the file holds it; an error
-// of the file (not a database of the store) says it does not.
+// of the file (not a database of the store) says it does not, but for a
+// file too busy to answer in time (errProbeNotMade).
 func (p *fileProof) probe(ctx context.Context) (bool, error) {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Not the request's context: its end must not decide about the file.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	c := p.db.Collection(colReaderProbes)
 	if _, err := c.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "at", Value: time.Now().UTC()}}); err != nil {
-		return false, fmt.Errorf("%w: %w", errProbeNotStored, err)
+		return false, fmt.Errorf("%w: %w", errProbeNotMade, err)
 	}
 	defer func() { _, _ = c.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: id}}) }()
 	t, err := tableOf(ctx, p.file.db, colReaderProbes)
 	if err != nil {
-		return false, err
+		return false, fileErr(err)
 	}
 	if t == "" {
 		return false, nil
 	}
 	var n int
 	if err := p.file.db.QueryRowContext(ctx, "SELECT count(*) FROM ("+idProbeQuery(t, 1)+")", id).Scan(&n); err != nil {
-		return false, err
+		return false, fileErr(err)
 	}
 	return n == 1, nil
+}
+
+// fileErr marks an error of reading the file that says nothing about it
+// (out of time, busy) as errProbeNotMade.
+func fileErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked") {
+		return fmt.Errorf("%w: %w", errProbeNotMade, err)
+	}
+	return err
 }

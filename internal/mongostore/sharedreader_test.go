@@ -141,6 +141,45 @@ func TestSharedReaderThroughTheStoresURIs(t *testing.T) {
 			}
 		})
 	}
+	// The proof is made on a context of its own: a request that ended
+	// does not decide against the file.
+	t.Run("a cancelled request", func(t *testing.T) {
+		other, err := Connect(ctx, Options{URI: owner.EmbeddedURI(), Logger: discardLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close(ctx)
+		s := other.NewStore("nomina", discardLogger())
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		_, _ = s.sql.table(cancelled, colUsers)
+		if got := s.sql.proof.state.Load(); got != proofHolds {
+			t.Fatalf("proof %d after a cancelled request, want it made (%d)", got, proofHolds)
+		}
+		// Made again once it is older than proofMaxAge.
+		old := time.Now().Add(-2 * proofMaxAge)
+		s.sql.proof.provedAt.Store(old.UnixNano())
+		s.sql.proof.last = old
+		if tbl, err := s.sql.table(ctx, colUsers); err != nil || tbl == "" {
+			t.Fatalf("table %q, %v after the proof was made again", tbl, err)
+		}
+		if at := time.Unix(0, s.sql.proof.provedAt.Load()); !at.After(old.Add(time.Minute)) {
+			t.Fatalf("proof not made again: proved at %v", at)
+		}
+		// Another file at the path (a data directory restored or moved
+		// while the instance runs): never read again.
+		elsewhere, err := os.Stat(filepath.Join(copied, "nomina.sqlite"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.sql.proof.proved = elsewhere
+		if tbl, err := s.sql.table(ctx, colUsers); err != nil || tbl != "" {
+			t.Fatalf("table %q, %v of a replaced file", tbl, err)
+		}
+		if got := s.sql.proof.state.Load(); got != proofFails {
+			t.Fatalf("proof %d after the file was replaced, want %d", got, proofFails)
+		}
+	})
 	// A URI that points into no data directory opens no reader.
 	mongo, err := Connect(ctx, Options{URI: "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100", Logger: discardLogger()})
 	if err != nil {
