@@ -2,13 +2,10 @@ package mongostore
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/igf/nomina/internal/auth"
 	"github.com/igf/nomina/internal/nomination"
@@ -144,11 +141,12 @@ func (d *Directory) Staff(ctx context.Context) ([]nomination.Member, error) {
 
 // existing returns which of ids are stored in coll. On the embedded store
 // it asks the file, in one query through the _id index (see
-// sqlite.go); elsewhere by _id, one lookup each: FerretDB does not pass
-// an $in on _id down to SQLite, so one query with $in would read the
-// whole collection, while each lookup by _id stays as cheap however large
-// it grows (and so on MongoDB, where an instance reaching the embedded
-// store through its URI may be).
+// sqlite.go); elsewhere by _id, a few lookups at a time: FerretDB does
+// not pass an $in on _id down to SQLite, so one query with $in would read
+// the whole collection, while each lookup by _id stays as cheap however
+// large it grows (an instance reaching the embedded store from another
+// machine has only the driver; on MongoDB, parallelReads lookups at once
+// cost about as much as one $in).
 func (s *Users) existing(ctx context.Context, op, coll string, ids []string) (map[string]bool, error) {
 	found := map[string]bool{}
 	if len(ids) == 0 {
@@ -159,14 +157,12 @@ func (s *Users) existing(ctx context.Context, op, coll string, ids []string) (ma
 			return found, translate(op, err)
 		}
 	}
-	for _, id := range ids {
-		err := s.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
-		switch {
-		case err == nil:
-			found[id] = true
-		case !errors.Is(err, mongo.ErrNoDocuments):
-			return nil, translate(op, err)
-		}
+	docs, err := readByID[struct{}](ctx, s.db.Collection(coll), ids)
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	for id := range docs {
+		found[id] = true
 	}
 	return found, nil
 }
