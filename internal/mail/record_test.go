@@ -86,8 +86,9 @@ func TestDeliveryRecordsInSmallerPiecesAfterATimeout(t *testing.T) {
 	}
 }
 
-// An outcome that cannot be recorded even on its own ends the poll with
-// the store's error (and its attempt is taken over after its lease).
+// An outcome that cannot be recorded even on its own is left, with the
+// store's error for the poll (its attempt is taken over after its lease),
+// and the others are still tried.
 func TestDeliveryRecordGivesUpOnASingleOutcome(t *testing.T) {
 	srv := startSMTP(t)
 	q := storetest.NewStore(t).MailQueue()
@@ -100,7 +101,44 @@ func TestDeliveryRecordGivesUpOnASingleOutcome(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "record mail outcomes") || nomination.ErrorCode(err) != nomination.EUNAVAILABLE {
 		t.Fatalf("poll: %v, want the store's timeout recording outcomes", err)
 	}
-	if got, want := fmt.Sprint(oq.tries()), "[2 1]"; got != want {
+	if got, want := fmt.Sprint(oq.tries()), "[2 1 1]"; got != want {
+		t.Fatalf("tries of %s outcomes, want %s", got, want)
+	}
+}
+
+// leaseEater is an overloaded queue whose slow tries also take the rest of
+// the lease (by the worker's clock).
+type leaseEater struct {
+	*overloadedQueue
+	clock *fakeClock
+}
+
+func (l *leaseEater) Record(ctx context.Context, outcomes []nomination.MailOutcome) error {
+	if len(outcomes) > l.most {
+		l.clock.Advance(5 * time.Minute)
+	}
+	return l.overloadedQueue.Record(ctx, outcomes)
+}
+
+// Recording stops when the lease (less the clocks' margin) has run out:
+// the outcomes left are not tried, and the poll says how many.
+func TestDeliveryRecordStopsWhenTheLeaseRunsOut(t *testing.T) {
+	srv := startSMTP(t)
+	q := storetest.NewStore(t).MailQueue()
+	clock := newClock()
+	var jobs []nomination.MailJob
+	for i := range 4 {
+		jobs = append(jobs, testJob(i, fmt.Sprintf("p%d@example.org", i), t0))
+	}
+	mustEnqueue(t, q, jobs...)
+	oq := &leaseEater{overloadedQueue: &overloadedQueue{MailQueue: q, most: 1}, clock: clock}
+	w := mustWorker(t, oq, srv, clock.Now, 5)
+	mail.SetRecordTimeout(w, 100*time.Millisecond)
+	_, err := w.RunOnce(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "4 outcomes not recorded: their lease ran out") {
+		t.Fatalf("poll: %v, want the lease run out with 4 outcomes left", err)
+	}
+	if got, want := fmt.Sprint(oq.tries()), "[4]"; got != want {
 		t.Fatalf("tries of %s outcomes, want %s", got, want)
 	}
 }

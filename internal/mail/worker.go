@@ -317,10 +317,13 @@ func (w *Worker) poll(ctx context.Context) (due, attempted int, err error) {
 // than fail it whole again and again (its attempts would be taken over
 // after the lease and their messages sent again). Recording an outcome
 // again is harmless (Record keeps the first result of an attempt), so
-// pieces a failed try wrote in part are simply recorded again. It returns
-// the error of a single outcome that cannot be recorded, or when until
-// has passed, and leaves the outcomes after it unrecorded.
+// pieces a failed try wrote in part are simply recorded again. A piece
+// that cannot be recorded (one outcome, or an error other than the
+// store's being slow) is left, and the others are still recorded while
+// until allows; the errors are returned together, with the count of the
+// outcomes left when until passed.
 func (w *Worker) record(ctx context.Context, outcomes []nomination.MailOutcome, until time.Time) error {
+	var errs []error
 	rest := [][]nomination.MailOutcome{outcomes}
 	for len(rest) > 0 {
 		piece := rest[0]
@@ -330,7 +333,7 @@ func (w *Worker) record(ctx context.Context, outcomes []nomination.MailOutcome, 
 			for _, p := range rest {
 				n += len(p)
 			}
-			return fmt.Errorf("%d outcomes left unrecorded: their lease ran out", n)
+			return errors.Join(append(errs, fmt.Errorf("%d outcomes not recorded: their lease ran out", n))...)
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(w.recordTimeout, left))
 		err := w.q.Record(rctx, piece)
@@ -343,10 +346,11 @@ func (w *Worker) record(ctx context.Context, outcomes []nomination.MailOutcome, 
 			half := len(piece) / 2
 			rest = append([][]nomination.MailOutcome{piece[:half], piece[half:]}, rest[1:]...)
 		default:
-			return err
+			errs = append(errs, err)
+			rest = rest[1:]
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // slowStore reports an error of a store that did not answer in time or
