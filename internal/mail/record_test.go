@@ -31,10 +31,12 @@ func (o *overloadedQueue) Record(ctx context.Context, outcomes []nomination.Mail
 	o.mu.Lock()
 	o.sizes = append(o.sizes, len(outcomes))
 	o.mu.Unlock()
+	// What the store records, it records whatever the worker's time limit
+	// (a loaded machine must not change which tries run out of time).
 	if len(outcomes) <= o.most {
-		return o.MailQueue.Record(ctx, outcomes)
+		return o.MailQueue.Record(context.WithoutCancel(ctx), outcomes)
 	}
-	if err := o.MailQueue.Record(ctx, outcomes[:len(outcomes)/2]); err != nil {
+	if err := o.MailQueue.Record(context.WithoutCancel(ctx), outcomes[:len(outcomes)/2]); err != nil {
 		return err
 	}
 	<-ctx.Done()
