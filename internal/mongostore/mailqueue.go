@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -809,4 +810,74 @@ func (q *MailQueue) MailLog(ctx context.Context, nominationID, status string, li
 		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}).
 		SetLimit(int64(limit))
 	return q.find(ctx, "read mail log", filter, opts)
+}
+
+// foldResults brings d, a job as stored, to its delivery state: each of
+// its results, in attempt order, sets the state the job had after that
+// attempt. Results the document already holds (it is rewritten after
+// each) change nothing.
+func foldResults(d *mailJobDoc, rs []mailResultDoc) {
+	slices.SortFunc(rs, func(a, b mailResultDoc) int { return a.Attempt - b.Attempt })
+	for _, r := range rs {
+		if r.Attempt < d.Attempts {
+			continue
+		}
+		d.Status, d.Attempts, d.NextAttemptAt, d.UpdatedAt = r.Status, r.Attempt, r.NextAttemptAt, r.At
+		switch r.Outcome {
+		case outcomeSent:
+			d.SentAt, d.MessageID = r.At, r.MessageID
+		case outcomeRequeued:
+			d.RetryBase = r.Attempt
+		case outcomeReleased:
+			d.RetryBase = r.RetryBase
+		default:
+			d.LastError = r.Reply
+		}
+	}
+}
+
+// Jobs returns every job with its delivery state, in no set order: for
+// checks of a whole run (the simulator's), not for pages.
+func (q *MailQueue) Jobs(ctx context.Context) ([]nomination.MailRecord, error) {
+	cur, err := q.jobs.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, translate("read mail jobs", err)
+	}
+	var docs []mailJobDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate("read mail jobs", err)
+	}
+	cur, err = q.results.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, translate("read mail results", err)
+	}
+	var rs []mailResultDoc
+	if err := cur.All(ctx, &rs); err != nil {
+		return nil, translate("read mail results", err)
+	}
+	byJob := map[string][]mailResultDoc{}
+	for _, r := range rs {
+		byJob[r.JobID] = append(byJob[r.JobID], r)
+	}
+	out := make([]nomination.MailRecord, len(docs))
+	for i, d := range docs {
+		foldResults(&d, byJob[d.ID])
+		out[i] = fromMailJobDoc(d)
+	}
+	return out, nil
+}
+
+// Queued returns how many jobs wait for delivery (their state is queued).
+func (q *MailQueue) Queued(ctx context.Context) (int, error) {
+	jobs, err := q.Jobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, j := range jobs {
+		if j.Status == nomination.MailQueued {
+			n++
+		}
+	}
+	return n, nil
 }

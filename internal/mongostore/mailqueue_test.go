@@ -638,3 +638,58 @@ func TestMailLog(t *testing.T) {
 		}
 	})
 }
+
+// Jobs gives every job with its delivery state, the fold of its results
+// (a result its job document does not show yet included), and Queued
+// counts those waiting for delivery.
+func TestMailJobsAndQueued(t *testing.T) {
+	st := storetest.NewStore(t)
+	q := st.MailQueue()
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		mustMailEnqueue(t, q, mailJob(id, mailT0))
+	}
+	now := mailT0.Add(time.Second)
+	marks := map[string]func(a int) error{
+		"a": func(a int) error { return q.MarkSent(ctx, "a", a, "<a@nomina>", now) },
+		"b": func(a int) error { return q.MarkDead(ctx, "b", a, "550 no", now) },
+		"c": func(a int) error { return q.MarkRetry(ctx, "c", a, "451 later", now, now.Add(time.Hour)) },
+	}
+	for id, mark := range marks {
+		a, _ := mustMailClaim(t, q, id, now)
+		if err := mark(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// e's result is stored, and nothing after it.
+	if _, err := st.DB().Collection("mail_results").InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "e/0001"}, {Key: "job_id", Value: "e"}, {Key: "attempt", Value: 1},
+		{Key: "outcome", Value: "sent"}, {Key: "at", Value: now}, {Key: "status", Value: "sent"},
+		{Key: "next_attempt_at", Value: now}, {Key: "message_id", Value: "<e@nomina>"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := q.Jobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range recs {
+		got[r.Job.ID] = fmt.Sprintf("%s %d %s %s", r.Status, r.Attempts, r.MessageID, r.LastError)
+	}
+	want := map[string]string{
+		"a": "sent 1 <a@nomina> ", "b": "dead 1  550 no", "c": "queued 1  451 later", "d": "queued 0  ", "e": "sent 1 <e@nomina> ",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("jobs %v, want %v", got, want)
+	}
+	if n, err := q.Queued(ctx); err != nil || n != 2 {
+		t.Fatalf("%d queued, %v; want 2", n, err)
+	}
+	if err := q.RetryDead(ctx, "b", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Queued(ctx); err != nil || n != 3 {
+		t.Fatalf("%d queued after a retry, %v; want 3", n, err)
+	}
+}
