@@ -77,20 +77,21 @@ type checker struct {
 	sent  []deliveredMsg
 }
 
-// jobDoc is a mail job as the store keeps it.
+// jobDoc is a mail job with its delivery state, as the queue folds it
+// from the job and its results.
 type jobDoc struct {
-	ID           string    `bson:"_id"`
-	Template     string    `bson:"template"`
-	To           string    `bson:"to"`
-	NominationID string    `bson:"nomination_id"`
-	Audience     string    `bson:"audience"`
-	RecipientID  string    `bson:"recipient_id"`
-	Status       string    `bson:"status"`
-	Attempts     int       `bson:"attempts"`
-	LastError    string    `bson:"last_error"`
-	MessageID    string    `bson:"message_id"`
-	SentAt       time.Time `bson:"sent_at"`
-	CreatedAt    time.Time `bson:"created_at"`
+	ID           string
+	Template     string
+	To           string
+	NominationID string
+	Audience     string
+	RecipientID  string
+	Status       string
+	Attempts     int
+	LastError    string
+	MessageID    string
+	SentAt       time.Time
+	CreatedAt    time.Time
 }
 
 // runChecks reads everything and returns the checks, in a fixed order.
@@ -137,12 +138,16 @@ func (ch *checker) load(ctx context.Context, sk *sink) error {
 		sort.Slice(evs, func(a, b int) bool { return evs[a].Seq < evs[b].Seq })
 		ch.noms = append(ch.noms, storedNomination{ID: id, Proj: p, Events: evs})
 	}
-	cur, err := ch.db.Collection("mail_jobs").Find(ctx, bson.D{})
+	// A job's delivery state is the fold of its results: read through the queue.
+	recs, err := ch.store.MailQueue().Jobs(ctx)
 	if err != nil {
 		return err
 	}
-	if err := cur.All(ctx, &ch.jobs); err != nil {
-		return err
+	for _, r := range recs {
+		ch.jobs = append(ch.jobs, jobDoc{ID: r.Job.ID, Template: r.Job.Template, To: r.Job.To,
+			NominationID: r.Job.NominationID, Audience: r.Job.Audience, RecipientID: r.Job.RecipientID,
+			Status: r.Status, Attempts: r.Attempts, LastError: r.LastError, MessageID: r.MessageID,
+			SentAt: r.SentAt, CreatedAt: r.Job.CreatedAt})
 	}
 	ch.sent, err = sk.delivered(ctx)
 	return err

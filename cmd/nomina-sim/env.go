@@ -19,6 +19,7 @@ import (
 	mongooptions "go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/term"
 
+	"github.com/igf/nomina/internal/mongostore"
 	"github.com/igf/nomina/internal/workflow"
 )
 
@@ -295,7 +296,7 @@ func (e *environment) drain(ctx context.Context) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	stable := 0
 	for {
-		n, err := e.db.Collection("mail_jobs").CountDocuments(ctx, bson.D{{Key: "status", Value: "queued"}})
+		n, err := mongostore.New(e.db, nil).MailQueue().Queued(ctx)
 		if err != nil {
 			return fmt.Errorf("count queued mail: %w", err)
 		}

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/igf/nomina/internal/mongostore"
+	"github.com/igf/nomina/internal/nomination"
 )
 
 // testLog writes the simulator's status lines to the test log.
@@ -67,12 +70,19 @@ func TestShortRenewalUnderFaults(t *testing.T) {
 	}
 
 	t.Run("a message delivered twice", func(t *testing.T) {
-		var sent struct {
-			ID        string `bson:"_id"`
-			MessageID string `bson:"message_id"`
-		}
-		if err := env.db.Collection("mail_jobs").FindOne(ctx, bson.D{{Key: "status", Value: "sent"}, {Key: "template", Value: "nomination_submitted"}}).Decode(&sent); err != nil {
+		recs, err := mongostore.New(env.db, nil).MailQueue().Jobs(ctx)
+		if err != nil {
 			t.Fatal(err)
+		}
+		var sent struct{ ID, MessageID string }
+		for _, r := range recs {
+			if r.Status == nomination.MailSent && r.Job.Template == "nomination_submitted" {
+				sent.ID, sent.MessageID = r.Job.ID, r.MessageID
+				break
+			}
+		}
+		if sent.ID == "" {
+			t.Fatal("no sent nomination_submitted job")
 		}
 		mid := strings.Trim(sent.MessageID, "<>")
 		if err := env.sink.duplicate(mid); err != nil {
