@@ -87,34 +87,22 @@ func BenchmarkDelivery(b *testing.B) {
 		b.ReportMetric(plainRate, "msgs/s")
 	})
 
-	b.Run("queue/1 worker", func(b *testing.B) {
-		db := storetest.NewDatabase(b)
-		q := mongostore.New(db, nil).MailQueue()
-		now := time.Now()
-		for i := range b.N {
-			mustEnqueue(b, q, testJob(i, fmt.Sprintf("p%d@example.org", i), now))
-		}
-		mon := mongostore.NewCommandMonitor(nil)
-		wq := mongostore.New(storetest.ConnectMonitored(b, db.Name(), mon), nil).MailQueue()
-		w := mustWorker(b, wq, srv, time.Now, 1)
-		before, trips := len(srv.messages()), mon.RoundTrips()
-		b.ResetTimer()
-		for sent := 0; sent < b.N; {
-			n, err := w.RunOnce(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if n == 0 {
-				b.Fatalf("queue stalled after %d of %d", sent, b.N)
-			}
-			sent += n
-		}
-		b.StopTimer()
-		if got := len(srv.messages()) - before; got != b.N {
-			b.Fatalf("server received %d, want %d", got, b.N)
-		}
-		report(b, mon, trips)
-	})
+	// The worker's instance reads the embedded store's file as the
+	// service's instances on its machine do (store), or has the driver
+	// alone (driver: as on MongoDB, or from another machine).
+	queues := map[string]func(b *testing.B, db string, mon *mongostore.CommandMonitor) *mongostore.MailQueue{
+		"store": func(b *testing.B, db string, mon *mongostore.CommandMonitor) *mongostore.MailQueue {
+			return storetest.StoreMonitored(b, db, mon).MailQueue()
+		},
+		"driver": func(b *testing.B, db string, mon *mongostore.CommandMonitor) *mongostore.MailQueue {
+			return mongostore.New(storetest.ConnectMonitored(b, db, mon), nil).MailQueue()
+		},
+	}
+	for _, path := range []string{"store", "driver"} {
+		b.Run("queue/1 worker/"+path, func(b *testing.B) {
+			queueOneWorker(b, srv, queues[path], report)
+		})
+	}
 
 	// Instances of the service, each with its own store client and
 	// workers (woken by the jobs enqueued through it), deliver one queue.
@@ -129,7 +117,7 @@ func BenchmarkDelivery(b *testing.B) {
 			mon := mongostore.NewCommandMonitor(nil)
 			var workers []*mail.Worker
 			for i := range c.instances {
-				wq := mongostore.New(storetest.ConnectMonitored(b, db.Name(), mon), nil).MailQueue()
+				wq := queues["store"](b, db.Name(), mon)
 				for j := range c.workers {
 					workers = append(workers, mustWorker(b, wq, srv, time.Now, uint64(10*i+j+1), func(ws *workerSetup) {
 						ws.opts.PollInterval = 5 * time.Millisecond
@@ -185,4 +173,37 @@ func BenchmarkDelivery(b *testing.B) {
 			}
 		}
 	})
+}
+
+// queueOneWorker has one worker, on the queue newQueue gives it, deliver
+// b.N jobs enqueued beforehand, polling as fast as it can.
+func queueOneWorker(b *testing.B, srv *smtpServer, newQueue func(*testing.B, string, *mongostore.CommandMonitor) *mongostore.MailQueue,
+	report func(*testing.B, *mongostore.CommandMonitor, int64)) {
+	ctx := context.Background()
+	db := storetest.NewDatabase(b)
+	q := mongostore.New(db, nil).MailQueue()
+	now := time.Now()
+	for i := range b.N {
+		mustEnqueue(b, q, testJob(i, fmt.Sprintf("p%d@example.org", i), now))
+	}
+	mon := mongostore.NewCommandMonitor(nil)
+	wq := newQueue(b, db.Name(), mon)
+	w := mustWorker(b, wq, srv, time.Now, 1)
+	before, trips := len(srv.messages()), mon.RoundTrips()
+	b.ResetTimer()
+	for sent := 0; sent < b.N; {
+		n, err := w.RunOnce(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.Fatalf("queue stalled after %d of %d", sent, b.N)
+		}
+		sent += n
+	}
+	b.StopTimer()
+	if got := len(srv.messages()) - before; got != b.N {
+		b.Fatalf("server received %d, want %d", got, b.N)
+	}
+	report(b, mon, trips)
 }

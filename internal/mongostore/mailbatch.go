@@ -51,19 +51,6 @@ func insertAll(ctx context.Context, c *mongo.Collection, op string, docs []any) 
 	return dup, translate(op, err)
 }
 
-// writeAll runs models in one unordered bulk write. Updates by _id are
-// written as UpdateMany models: FerretDB v1.24 keeps the read of every
-// single-document update of a command open until the command ends, one
-// SQLite connection each, and a command with more of them than its pool
-// holds never ends. A many-document update reads its match to the end.
-func writeAll(ctx context.Context, c *mongo.Collection, op string, models []mongo.WriteModel) error {
-	if len(models) == 0 {
-		return nil
-	}
-	_, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	return translate(op, err)
-}
-
 // ClaimAll takes the attempts refs name (references from Due) for worker
 // until now+lease, as Claim takes one, and returns those it took with
 // their jobs. It costs one insert of every claim, one update of the won
@@ -109,10 +96,20 @@ func (q *MailQueue) ClaimAll(ctx context.Context, refs []string, worker string, 
 	}
 	// The won attempts' schedule entries stay where they are: moving them
 	// would cost the embedded store a commit per document (it commits
-	// every updated document on its own). Other pollers that meet them
-	// lose the insert and look into the claim (reads only, below).
-	jobs, err := readByID[mailJobDoc](ctx, q.jobs, ids)
+	// every updated document on its own). Other pollers list them no more
+	// (from the embedded store's file), or lose the insert and look into
+	// the claim (reads only, below).
+	jobs, err := q.claimedJobs(ctx, ids)
 	if err != nil {
+		return nil, err
+	}
+	attempts := make(map[string]int, len(won))
+	for _, r := range won {
+		if n, ok := attempts[r.job]; !ok || r.n < n {
+			attempts[r.job] = r.n
+		}
+	}
+	if err := q.foldBefore(ctx, jobs, attempts); err != nil {
 		return nil, err
 	}
 	out := make([]nomination.MailAttempt, 0, len(refs))
@@ -126,9 +123,6 @@ func (q *MailQueue) ClaimAll(ctx context.Context, refs []string, worker string, 
 				return out, err
 			}
 			continue
-		}
-		if err := q.catchUp(ctx, &d, r.n); err != nil {
-			return out, err
 		}
 		out = append(out, nomination.MailAttempt{Record: fromMailJobDoc(d), Number: r.n, Try: r.n - d.RetryBase})
 	}
@@ -159,12 +153,31 @@ func (q *MailQueue) ClaimAll(ctx context.Context, refs []string, worker string, 
 	return out, nil
 }
 
-// applyModel rewrites the job's delivery state with what result r says,
-// as one statement of a bulk write.
-func applyModel(r mailResultDoc) mongo.WriteModel {
-	return mongo.NewUpdateManyModel().
-		SetFilter(bson.D{{Key: "_id", Value: r.JobID}}).
-		SetUpdate(bson.D{{Key: "$set", Value: resultState(r)}})
+// claimedJobs reads the jobs with those ids as enqueued: from the
+// embedded store's file in one query, else (and for jobs kept without
+// their copy) by _id, a few at a time.
+func (q *MailQueue) claimedJobs(ctx context.Context, ids []string) (map[string]mailJobDoc, error) {
+	rest := ids
+	var jobs map[string]mailJobDoc
+	if q.sql != nil && len(ids) > 0 {
+		var err error
+		if jobs, rest, err = q.sql.mailJobs(ctx, ids); err != nil {
+			return nil, translate("read mail jobs", err)
+		}
+	}
+	if jobs == nil {
+		jobs = map[string]mailJobDoc{}
+	}
+	if len(rest) > 0 {
+		more, err := readByID[mailJobDoc](ctx, q.jobs, rest)
+		if err != nil {
+			return nil, err
+		}
+		for id, d := range more {
+			jobs[id] = d
+		}
+	}
+	return jobs, nil
 }
 
 // readByID reads the documents of c with those _ids by _id, the one
@@ -198,17 +211,19 @@ func readByID[T any](ctx context.Context, c *mongo.Collection, ids []string) (ma
 }
 
 // Record records the outcomes of claimed attempts, which only the worker
-// that claimed each may do: the jobs' delivery state rewritten (one bulk
-// update by _id), the next attempts of those tried again scheduled (one
-// insert), the results inserted (one insert) and the finished attempts'
-// schedule entries removed (one bulk delete by _id). A result
-// recorded already (a repeated call after a lost reply) is applied again
-// as it was stored. It returns a *nomination.Error with EINVALID for an
-// outcome without a job, attempt or known status, and store errors; after
-// one, recording again is safe.
+// that claimed each may do, with inserts only: the next attempts of those
+// tried again scheduled (one insert), then the results (one insert), each
+// the job's state after its attempt. Elsewhere than on the embedded store
+// the finished attempts' schedule entries are then removed (one delete);
+// there they are left to tidyDue, the list of due attempts passing them
+// by. A result recorded already (a repeated call after a lost reply)
+// stays as it was stored. It returns a *nomination.Error with EINVALID for
+// an outcome without a job, attempt or known status, and store errors;
+// after one, recording again is safe.
 func (q *MailQueue) Record(ctx context.Context, outcomes []nomination.MailOutcome) error {
 	results := make([]any, 0, len(outcomes))
 	var next []any
+	done := make([]string, 0, len(outcomes))
 	for _, o := range outcomes {
 		if err := checkAttempt(o.JobID, o.Attempt); err != nil {
 			return err
@@ -236,46 +251,19 @@ func (q *MailQueue) Record(ctx context.Context, outcomes []nomination.MailOutcom
 			return nomination.Invalid(nomination.FieldError{Field: "status", Message: "must be sent, queued or dead"})
 		}
 		results = append(results, r)
-	}
-	// The jobs' delivery state first, one statement per job in one
-	// command: once the next attempts are scheduled another worker may
-	// make them and record a newer state, which this one must not
-	// overwrite. A crash before the results commit leaves the attempts
-	// unrecorded, taken over after their leases as abandoned.
-	applies := make([]mongo.WriteModel, 0, len(results))
-	done := make([]string, 0, len(results))
-	for _, doc := range results {
-		r := doc.(mailResultDoc)
 		done = append(done, r.ID)
-		applies = append(applies, applyModel(r))
-	}
-	if err := writeAll(ctx, q.jobs, "update mail jobs", applies); err != nil {
-		return err
 	}
 	if _, err := insertAll(ctx, q.due, "schedule mail jobs", next); err != nil {
 		return err
 	}
-	dup, err := insertAll(ctx, q.results, "record mail results", results)
-	if err != nil {
+	if _, err := insertAll(ctx, q.results, "record mail results", results); err != nil {
 		return err
 	}
-	// A result recorded already (a repeated call after a lost reply) is
-	// applied again as it was stored.
-	var again []mongo.WriteModel
-	for i, doc := range results {
-		if !dup[i] {
-			continue
-		}
-		r := doc.(mailResultDoc)
-		if _, err := byID(ctx, q.results, r.ID, &r); err != nil {
-			return err
-		}
-		again = append(again, applyModel(r))
-	}
-	if err := writeAll(ctx, q.jobs, "update mail jobs", again); err != nil {
-		return err
+	if q.sql != nil && q.tidy != nil {
+		q.tidy.recorded.Add(int64(len(done)))
+		return nil
 	}
 	// One delete of many documents is one commit.
-	_, err = q.due.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: done}}}})
+	_, err := q.due.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: done}}}})
 	return translate("unschedule mail jobs", err)
 }

@@ -51,51 +51,53 @@ func claimSingle(t *testing.T) claimFn {
 // claimable, not a lease later, and it is delivered exactly once, as its
 // first try; no poll after that, the lease run out or not, claims it again.
 func TestMailJobWrittenAfterItsScheduleIsClaimableAtOnce(t *testing.T) {
-	for _, path := range []struct {
-		name  string
-		claim func(*testing.T) claimFn
-	}{{"batch", claimBatch}, {"single", claimSingle}} {
-		t.Run(path.name, func(t *testing.T) {
-			db := storetest.NewDatabase(t)
-			q := mongostore.New(db, nil).MailQueue()
-			claim := path.claim(t)
-			ctx := context.Background()
-			job := mailJob("j", mailT0)
-			// The enqueue's first write, and not yet its second.
-			_, err := db.Collection("mail_due").InsertOne(ctx, bson.D{
-				{Key: "_id", Value: "j/0001"}, {Key: "job_id", Value: "j"}, {Key: "attempt", Value: 1}, {Key: "at", Value: mailT0},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			now := mailT0.Add(time.Second)
-			if got := claim(q, mustRefs(t, q, now), "early", now); len(got) != 0 {
-				t.Fatalf("claimed %+v before the job was written", got)
-			}
-			// The enqueue's second write (its first is repeated harmlessly).
-			mustMailEnqueue(t, q, job)
-			now = now.Add(100 * time.Millisecond)
-			refs := mustRefs(t, q, now)
-			got := claim(q, refs, "next", now)
-			if len(got) != 1 || got[0].Record.Job.ID != "j" {
-				t.Fatalf("right after the job was written, due %v, claimed %+v; want its attempt at once", refs, got)
-			}
-			a := got[0]
-			if a.Try != 1 {
-				t.Fatalf("attempt %d is try %d, want the first try", a.Number, a.Try)
-			}
-			if err := q.MarkSent(ctx, "j", a.Number, "<j@nomina>", now); err != nil {
-				t.Fatal(err)
-			}
-			for _, later := range []time.Time{now, now.Add(2 * time.Minute), now.Add(2 * time.Hour)} {
-				if again := claim(q, mustRefs(t, q, later), "late", later); len(again) != 0 {
-					t.Fatalf("at %v claimed again after delivery: %+v", later, again)
+	forMailPaths(t, func(t *testing.T, store string) {
+		for _, path := range []struct {
+			name  string
+			claim func(*testing.T) claimFn
+		}{{"batch", claimBatch}, {"single", claimSingle}} {
+			t.Run(path.name, func(t *testing.T) {
+				db := storetest.NewDatabase(t)
+				q := mailQueueOver(t, store, db)
+				claim := path.claim(t)
+				ctx := context.Background()
+				job := mailJob("j", mailT0)
+				// The enqueue's first write, and not yet its second.
+				_, err := db.Collection("mail_due").InsertOne(ctx, bson.D{
+					{Key: "_id", Value: "j/0001"}, {Key: "job_id", Value: "j"}, {Key: "attempt", Value: 1}, {Key: "at", Value: mailT0},
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			mustMailDue(t, q, now.Add(3*time.Hour))
-			if rec := mustMailGet(t, q, "j"); rec.Status != nomination.MailSent || rec.Attempts != a.Number || rec.MessageID != "<j@nomina>" {
-				t.Fatalf("job after delivery: %+v", rec)
-			}
-		})
-	}
+				now := mailT0.Add(time.Second)
+				if got := claim(q, mustRefs(t, q, now), "early", now); len(got) != 0 {
+					t.Fatalf("claimed %+v before the job was written", got)
+				}
+				// The enqueue's second write (its first is repeated harmlessly).
+				mustMailEnqueue(t, q, job)
+				now = now.Add(100 * time.Millisecond)
+				refs := mustRefs(t, q, now)
+				got := claim(q, refs, "next", now)
+				if len(got) != 1 || got[0].Record.Job.ID != "j" {
+					t.Fatalf("right after the job was written, due %v, claimed %+v; want its attempt at once", refs, got)
+				}
+				a := got[0]
+				if a.Try != 1 {
+					t.Fatalf("attempt %d is try %d, want the first try", a.Number, a.Try)
+				}
+				if err := q.MarkSent(ctx, "j", a.Number, "<j@nomina>", now); err != nil {
+					t.Fatal(err)
+				}
+				for _, later := range []time.Time{now, now.Add(2 * time.Minute), now.Add(2 * time.Hour)} {
+					if again := claim(q, mustRefs(t, q, later), "late", later); len(again) != 0 {
+						t.Fatalf("at %v claimed again after delivery: %+v", later, again)
+					}
+				}
+				mustMailDue(t, q, now.Add(3*time.Hour))
+				if rec := mustMailGet(t, q, "j"); rec.Status != nomination.MailSent || rec.Attempts != a.Number || rec.MessageID != "<j@nomina>" {
+					t.Fatalf("job after delivery: %+v", rec)
+				}
+			})
+		}
+	})
 }

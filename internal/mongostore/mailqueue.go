@@ -18,9 +18,9 @@ import (
 
 // The mail queue keeps four collections:
 //
-//   - mail_jobs: one document per job (_id = job ID): the message's data and
-//     a projection of its delivery state (status, attempts, next attempt,
-//     last reply, sent time, Message-ID) for the mail log;
+//   - mail_jobs: one document per job (_id = job ID): the message's data, as
+//     enqueued (and a BSON copy of it, for reads from the embedded store's
+//     file); it is never rewritten;
 //   - mail_due: the schedule, one entry per attempt to be made
 //     (_id = "<job id>/<attempt>", due time); only pending attempts have one,
 //     so polling for due mail reads a small collection however long the mail
@@ -30,12 +30,19 @@ import (
 //   - mail_results: one document per finished attempt (same _id), inserted
 //     only by the claim's winner, holding the job's state after it.
 //
+// A job's delivery state (status, attempts, next attempt, last reply, sent
+// time, Message-ID) is the fold of its results in attempt order over the
+// job as enqueued (foldResults): every change of state is a result, so
+// the queue only ever inserts, except for the removal of schedule entries.
 // Unique inserts are the only atomic writes on the embedded store, so
 // attempt n of a job belongs to whoever inserted claim n, and only that
-// worker inserts result n; the job document is then rewritten by _id. The
-// winner of a single claim moves its schedule entry to the end of its
-// lease, so other pollers pass it by; a batch (mailbatch.go) leaves it,
-// and a loser pays one failed insert and one read of the claim. An attempt is
+// worker inserts result n. Listing due attempts leaves out those under a
+// live claim or with a result on the embedded store (read from its file);
+// elsewhere the winner of a single claim moves its schedule entry to the
+// end of its lease, so other pollers pass it by, and a batch
+// (mailbatch.go) leaves it, a loser paying one failed insert and one read
+// of the claim. The entries of finished attempts are removed by the
+// driver in bulk (on the embedded store, after a while: tidyDue). An attempt is
 // scheduled before anything that depends on it commits (a job's first
 // entry before the job, a retry's entry before the failed attempt's
 // result), so a crash leaves at most an entry too many, removed when met,
@@ -45,10 +52,12 @@ import (
 // waits that double while the job stays missing, measured from the first
 // time it was found missing), so the mail goes out as soon as the job is
 // written rather than a lease later; a chain of such attempts older than
-// orphanAge (an enqueue that stopped half-way) is dropped. An entry still
+// orphanAge (an enqueue that stopped half-way) is dropped, its first
+// entry left as a marker far in the future so that an enqueue that comes
+// after all picks the chain up again (Enqueue). An entry still
 // there when the lease has
 // run out is looked into: with a result, its worker stopped before tidying
-// up (the job document is caught up and the entry removed); without one,
+// up (the entry is removed); without one,
 // the attempt was abandoned (its worker stopped, perhaps after the server
 // accepted the message): the schedule passes to attempt n+1, which exactly
 // one worker claims, and the message goes out again with the same
@@ -83,12 +92,19 @@ const (
 	orphanAge = time.Hour
 )
 
+// withoutBlob leaves a job's BSON copy out of what the driver reads.
+var withoutBlob = bson.D{{Key: "blob", Value: 0}}
+
+// droppedAt is the due time of the marker of a dropped chain: never.
+var droppedAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func init() {
 	registerIndexes(
 		Index{Collection: mailJobs, Keys: bson.D{{Key: "nomination_id", Value: 1}, {Key: "created_at", Value: -1}}},
 		Index{Collection: mailJobs, Keys: bson.D{{Key: "status", Value: 1}, {Key: "created_at", Value: -1}}},
 		Index{Collection: mailDue, Keys: bson.D{{Key: "at", Value: 1}}},
 		Index{Collection: mailDue, Keys: bson.D{{Key: "job_id", Value: 1}}},
+		Index{Collection: mailResults, Keys: bson.D{{Key: "job_id", Value: 1}, {Key: "attempt", Value: 1}}},
 	)
 }
 
@@ -98,6 +114,9 @@ func init() {
 type MailQueue struct {
 	jobs, due, claims, results *mongo.Collection
 	wake                       chan struct{}
+	// sql, on the embedded store, reads its file (mailsql.go).
+	sql  *sqlReader
+	tidy *mailTidy
 }
 
 var _ nomination.Outbox = (*MailQueue)(nil)
@@ -106,6 +125,8 @@ var _ nomination.Outbox = (*MailQueue)(nil)
 func (s *Store) MailQueue() *MailQueue {
 	return &MailQueue{
 		wake:    s.mailWake,
+		sql:     s.sql,
+		tidy:    s.mailTidy,
 		jobs:    s.db.Collection(mailJobs),
 		due:     s.db.Collection(mailDue),
 		claims:  s.db.Collection(mailClaims),
@@ -147,6 +168,9 @@ type mailJobDoc struct {
 	SentAt        time.Time `bson:"sent_at"`
 	MessageID     string    `bson:"message_id,omitempty"`
 	UpdatedAt     time.Time `bson:"updated_at"`
+	// Blob is a BSON copy of the job as enqueued (without Blob), read from
+	// the embedded store's file in one query for a batch of claims.
+	Blob []byte `bson:"blob,omitempty"`
 }
 
 // sealedLinkDoc is a nomination.SealedLink: a page and the claims of the
@@ -196,6 +220,9 @@ type mailDueDoc struct {
 	// Since, on an attempt after one given back because the job was not
 	// written yet, is when a worker first found the job missing.
 	Since time.Time `bson:"since,omitempty"`
+	// Dropped marks the first entry of a chain given back for a missing
+	// job and dropped (see releaseMissing), kept far in the future.
+	Dropped bool `bson:"dropped,omitempty"`
 }
 
 type mailClaimDoc struct {
@@ -325,15 +352,27 @@ func (q *MailQueue) Enqueue(ctx context.Context, job nomination.MailJob) error {
 		return nomination.Invalid(nomination.FieldError{Field: "created_at", Message: "a mail job needs its creation time"})
 	}
 	d := toMailJobDoc(job)
+	blob, err := bson.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode mail job %s: %w", job.ID, err)
+	}
+	d.Blob = blob
 	// The schedule entry first: see the comment at the top of the file. For
 	// a job enqueued and delivered before, the entry is stale, and the first
 	// worker to meet it removes it.
-	if err := q.schedule(ctx, job.ID, 1, d.NextAttemptAt); err != nil {
-		return err
+	_, err = q.due.InsertOne(ctx, mailDueDoc{ID: attemptID(job.ID, 1), JobID: job.ID, Attempt: 1, At: d.NextAttemptAt})
+	scheduledBefore := mongo.IsDuplicateKeyError(err)
+	if err != nil && !scheduledBefore {
+		return translate("schedule mail job", err)
 	}
-	_, err := q.jobs.InsertOne(ctx, d)
+	_, err = q.jobs.InsertOne(ctx, d)
 	if mongo.IsDuplicateKeyError(err) {
 		return nil
+	}
+	if err == nil && scheduledBefore {
+		// Written at last after its first entry was met: the chain of
+		// attempts given back meanwhile may have been dropped.
+		err = q.resume(ctx, job.ID, d.NextAttemptAt)
 	}
 	if err == nil {
 		select {
@@ -342,6 +381,33 @@ func (q *MailQueue) Enqueue(ctx context.Context, job nomination.MailJob) error {
 		}
 	}
 	return translate("enqueue mail job", err)
+}
+
+// resume picks up the attempts of a job just written whose chain of
+// attempts given back while it was missing was dropped (its first entry
+// is the marker releaseMissing leaves): the attempt after its last result
+// is scheduled at once (taken over as abandoned if it was claimed), and
+// the marker removed.
+func (q *MailQueue) resume(ctx context.Context, jobID string, at time.Time) error {
+	var first mailDueDoc
+	if found, err := byID(ctx, q.due, attemptID(jobID, 1), &first); err != nil || !found || !first.Dropped {
+		return err
+	}
+	d, err := q.job(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if d.Attempts == 0 {
+		// No attempt was given back (not a chain releaseMissing drops):
+		// the marker becomes the first attempt's entry.
+		_, err := q.due.UpdateOne(ctx, bson.D{{Key: "_id", Value: attemptID(jobID, 1)}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: at}}}, {Key: "$unset", Value: bson.D{{Key: "dropped", Value: ""}}}})
+		return translate("reschedule mail job", err)
+	}
+	if err := q.schedule(ctx, jobID, d.Attempts+1, at); err != nil {
+		return err
+	}
+	return q.unschedule(ctx, jobID, 1)
 }
 
 // Wake gives a value when a job was enqueued through this store (this
@@ -382,10 +448,122 @@ func (q *MailQueue) Get(ctx context.Context, jobID string) (nomination.MailRecor
 	return fromMailJobDoc(d), nil
 }
 
+// job reads the job with that ID and folds its results into it.
 func (q *MailQueue) job(ctx context.Context, jobID string) (mailJobDoc, error) {
 	var d mailJobDoc
-	err := q.jobs.FindOne(ctx, bson.D{{Key: "_id", Value: jobID}}).Decode(&d)
-	return d, translate("read mail job", err)
+	if err := q.jobs.FindOne(ctx, bson.D{{Key: "_id", Value: jobID}}, options.FindOne().SetProjection(withoutBlob)).Decode(&d); err != nil {
+		return d, translate("read mail job", err)
+	}
+	rs, err := q.resultsOf(ctx, []string{jobID})
+	if err != nil {
+		return d, err
+	}
+	foldResults(&d, rs[jobID])
+	return d, nil
+}
+
+// foldResults brings d, a job as stored, to its delivery state: each of
+// its results, in attempt order, sets the state the job had after that
+// attempt. Results the document already holds (a job rewritten by an
+// earlier version of the queue) change nothing.
+func foldResults(d *mailJobDoc, rs []mailResultDoc) {
+	slices.SortFunc(rs, func(a, b mailResultDoc) int { return a.Attempt - b.Attempt })
+	for _, r := range rs {
+		if r.Attempt < d.Attempts {
+			continue
+		}
+		d.Status, d.Attempts, d.NextAttemptAt, d.UpdatedAt = r.Status, r.Attempt, r.NextAttemptAt, r.At
+		switch r.Outcome {
+		case outcomeSent:
+			d.SentAt, d.MessageID = r.At, r.MessageID
+		case outcomeRequeued:
+			d.RetryBase = r.Attempt
+		case outcomeReleased:
+			d.RetryBase = r.RetryBase
+		default:
+			d.LastError = r.Reply
+		}
+	}
+}
+
+// resultsOf reads the results of the jobs with those ids, by job: from
+// the embedded store's file through its (job_id, attempt) index, or by
+// job_id through the driver (indexed on MongoDB).
+func (q *MailQueue) resultsOf(ctx context.Context, jobIDs []string) (map[string][]mailResultDoc, error) {
+	if len(jobIDs) == 0 {
+		return map[string][]mailResultDoc{}, nil
+	}
+	if q.sql != nil {
+		if out, ok, err := q.sql.mailResults(ctx, jobIDs); ok || err != nil {
+			return out, translate("read mail results", err)
+		}
+	}
+	out := map[string][]mailResultDoc{}
+	for chunk := range slices.Chunk(jobIDs, 1000) {
+		cur, err := q.results.Find(ctx, bson.D{{Key: "job_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
+		if err != nil {
+			return nil, translate("read mail results", err)
+		}
+		var rs []mailResultDoc
+		if err := cur.All(ctx, &rs); err != nil {
+			return nil, translate("read mail results", err)
+		}
+		for _, r := range rs {
+			out[r.JobID] = append(out[r.JobID], r)
+		}
+	}
+	return out, nil
+}
+
+// foldBefore folds into each job of docs, read for its claimed attempt n
+// (attempts[id]), the results of its attempts before n: from the file in
+// one query, or by _id (every backend answers those from an index).
+func (q *MailQueue) foldBefore(ctx context.Context, docs map[string]mailJobDoc, attempts map[string]int) error {
+	var ids, resultIDs []string
+	for id, n := range attempts {
+		if _, ok := docs[id]; !ok || n <= 1 {
+			continue
+		}
+		ids = append(ids, id)
+		for a := 1; a < n; a++ {
+			resultIDs = append(resultIDs, attemptID(id, a))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var byJob map[string][]mailResultDoc
+	if q.sql != nil {
+		var ok bool
+		var err error
+		if byJob, ok, err = q.sql.mailResults(ctx, ids); err != nil {
+			return translate("read mail results", err)
+		} else if !ok {
+			byJob = nil
+		}
+	}
+	if byJob == nil {
+		rs, err := readByID[mailResultDoc](ctx, q.results, resultIDs)
+		if err != nil {
+			return err
+		}
+		byJob = map[string][]mailResultDoc{}
+		for _, r := range rs {
+			byJob[r.JobID] = append(byJob[r.JobID], r)
+		}
+	}
+	for _, id := range ids {
+		d := docs[id]
+		var before []mailResultDoc
+		for _, r := range byJob[id] {
+			if r.Attempt < attempts[id] {
+				before = append(before, r)
+			}
+		}
+		foldResults(&d, before)
+		docs[id] = d
+	}
+	return nil
 }
 
 // byID reads the document with that _id from c into v and reports whether
@@ -404,6 +582,18 @@ func byID(ctx context.Context, c *mongo.Collection, id string, v any) (bool, err
 // Due returns references to up to limit attempts due at now, the longest
 // waiting first, to be passed to Claim.
 func (q *MailQueue) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	if q.sql != nil {
+		refs, ok, err := q.sql.mailDue(ctx, now, max(limit, 1))
+		if err != nil {
+			return nil, translate("list due mail", err)
+		}
+		if ok {
+			if err := q.tidyDue(ctx, len(refs) < limit); err != nil {
+				return nil, err
+			}
+			return refs, nil
+		}
+	}
 	opts := options.Find().
 		SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}).
 		SetLimit(int64(max(limit, 1))).
@@ -434,22 +624,6 @@ func parseAttemptID(ref string) (jobID string, attempt int, ok bool) {
 		return "", 0, false
 	}
 	return ref[:i], n, true
-}
-
-func (q *MailQueue) find(ctx context.Context, op string, filter bson.D, opts *options.FindOptionsBuilder) ([]nomination.MailRecord, error) {
-	cur, err := q.jobs.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, translate(op, err)
-	}
-	var docs []mailJobDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(op, err)
-	}
-	recs := make([]nomination.MailRecord, len(docs))
-	for i, d := range docs {
-		recs[i] = fromMailJobDoc(d)
-	}
-	return recs, nil
 }
 
 // Claim takes the attempt due names (a reference from Due) for worker
@@ -488,7 +662,7 @@ func (q *MailQueue) claim(ctx context.Context, jobID string, n int, worker strin
 		if err := q.reschedule(ctx, jobID, n, now.Add(lease)); err != nil {
 			return a, false, err
 		}
-		d, err := q.job(ctx, jobID)
+		d, err := q.job(ctx, jobID) // its results are those of attempts before n
 		if nomination.ErrorCode(err) == nomination.ENOTFOUND {
 			// The enqueue has not written the job (yet): the attempt is
 			// given back at once rather than held for the lease.
@@ -498,9 +672,6 @@ func (q *MailQueue) claim(ctx context.Context, jobID string, n int, worker strin
 			return a, false, err
 		}
 		if err != nil {
-			return a, false, err
-		}
-		if err := q.catchUp(ctx, &d, n); err != nil {
 			return a, false, err
 		}
 		return nomination.MailAttempt{Record: fromMailJobDoc(d), Number: n, Try: n - d.RetryBase}, false, nil
@@ -537,11 +708,6 @@ func (q *MailQueue) claim(ctx context.Context, jobID string, n int, worker strin
 	case finished:
 		// Its worker stopped after recording the result but before tidying
 		// up, or the job was enqueued again after it was delivered.
-		if !missing && d.Attempts < n {
-			if err := q.apply(ctx, res); err != nil {
-				return a, false, err
-			}
-		}
 		if !missing && d.Attempts <= n && (res.Outcome == outcomeRetry || res.Outcome == outcomeReleased) {
 			// The result's next attempt was scheduled before it; it is
 			// gone when a chain given back for a missing job was dropped
@@ -598,6 +764,12 @@ func (q *MailQueue) releaseMissing(ctx context.Context, jobID string, n int, now
 		since = now
 	}
 	if now.Sub(since) >= orphanAge {
+		// The chain is dropped; its first entry is kept far in the future
+		// as its marker, for an enqueue that comes after all (resume).
+		_, err := q.due.InsertOne(ctx, mailDueDoc{ID: attemptID(jobID, 1), JobID: jobID, Attempt: 1, At: droppedAt, Dropped: true})
+		if err != nil && !mongo.IsDuplicateKeyError(err) {
+			return translate("mark dropped mail job", err)
+		}
 		return q.unschedule(ctx, jobID, n)
 	}
 	next := now.Add(min(now.Sub(since), lease))
@@ -605,10 +777,6 @@ func (q *MailQueue) releaseMissing(ctx context.Context, jobID string, n int, now
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return translate("schedule mail job", err)
 	}
-	// The result is not applied to the job here: the job may be written
-	// and attempt n+1 made meanwhile, and this write landing after that
-	// one's would set the job back. The winner of n+1 applies it first
-	// (catchUp).
 	_, err = q.results.InsertOne(ctx, mailResultDoc{
 		ID: attemptID(jobID, n), JobID: jobID, Attempt: n, Outcome: outcomeReleased, Reply: "not attempted: the job was not written yet",
 		At: now, Status: nomination.MailQueued, NextAttemptAt: next, RetryBase: n,
@@ -619,83 +787,17 @@ func (q *MailQueue) releaseMissing(ctx context.Context, jobID string, n int, now
 	return q.unschedule(ctx, jobID, n)
 }
 
-// catchUp brings d, the job read for attempt n, up to the result of
-// attempt n-1 when its document lags behind it: a result recorded while
-// the job was not written yet (releaseMissing), or one whose worker
-// stopped before applying it. The job's retry base then counts the try
-// right. It costs nothing when the document is up to date.
-func (q *MailQueue) catchUp(ctx context.Context, d *mailJobDoc, n int) error {
-	if n <= 1 || d.Attempts >= n-1 {
-		return nil
-	}
-	var r mailResultDoc
-	found, err := byID(ctx, q.results, attemptID(d.ID, n-1), &r)
-	if err != nil || !found {
-		return err // none: attempt n-1 was abandoned, and counts as a try
-	}
-	if err := q.apply(ctx, r); err != nil {
-		return err
-	}
-	d.Status, d.Attempts, d.NextAttemptAt, d.UpdatedAt = r.Status, r.Attempt, r.NextAttemptAt, r.At
-	switch r.Outcome {
-	case outcomeSent:
-		d.SentAt, d.MessageID = r.At, r.MessageID
-	case outcomeRequeued:
-		d.RetryBase = r.Attempt
-	case outcomeReleased:
-		d.RetryBase = r.RetryBase
-	default:
-		d.LastError = r.Reply
-	}
-	return nil
-}
-
-// apply rewrites the job's delivery state with what result r says. Only
-// the winner of r's claim writes r, so the state it holds is the job's.
-func (q *MailQueue) apply(ctx context.Context, r mailResultDoc) error {
-	_, err := q.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: r.JobID}}, bson.D{{Key: "$set", Value: resultState(r)}})
-	return translate("update mail job", err)
-}
-
-// resultState is the job's delivery state after result r.
-func resultState(r mailResultDoc) bson.D {
-	set := bson.D{
-		{Key: "status", Value: r.Status},
-		{Key: "attempts", Value: r.Attempt},
-		{Key: "next_attempt_at", Value: r.NextAttemptAt},
-		{Key: "updated_at", Value: r.At},
-	}
-	switch r.Outcome {
-	case outcomeSent:
-		set = append(set, bson.E{Key: "sent_at", Value: r.At}, bson.E{Key: "message_id", Value: r.MessageID})
-	case outcomeRequeued:
-		set = append(set, bson.E{Key: "retry_base", Value: r.Attempt})
-	case outcomeReleased:
-		set = append(set, bson.E{Key: "retry_base", Value: r.RetryBase})
-	default:
-		set = append(set, bson.E{Key: "last_error", Value: r.Reply})
-	}
-	return set
-}
-
-// record inserts the result of a claimed attempt, applies it to the job and
-// removes the attempt's schedule entry. A result recorded already (a
-// repeated call after a lost reply) is applied again as it was stored.
+// record inserts the result of a claimed attempt and removes the
+// attempt's schedule entry. A result recorded already (a repeated call
+// after a lost reply) stays as it was stored.
 func (q *MailQueue) record(ctx context.Context, r mailResultDoc) error {
 	r.ID = attemptID(r.JobID, r.Attempt)
 	if len(r.Reply) > maxReply {
 		r.Reply = r.Reply[:maxReply]
 	}
 	_, err := q.results.InsertOne(ctx, r)
-	if mongo.IsDuplicateKeyError(err) {
-		if _, err := byID(ctx, q.results, r.ID, &r); err != nil {
-			return err
-		}
-	} else if err != nil {
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return translate("record mail result", err)
-	}
-	if err := q.apply(ctx, r); err != nil {
-		return err
 	}
 	return q.unschedule(ctx, r.JobID, r.Attempt)
 }
@@ -749,10 +851,7 @@ func (q *MailQueue) RetryDead(ctx context.Context, jobID string, now time.Time) 
 			return err
 		}
 		if found {
-			// The job document lags behind.
-			if err := q.apply(ctx, res); err != nil {
-				return err
-			}
+			// Recorded since the job was read.
 			if res.Status != nomination.MailDead {
 				return conflict("mail job %s is %s, not dead", jobID, res.Status)
 			}
@@ -794,9 +893,7 @@ func (q *MailQueue) MailLog(ctx context.Context, nominationID, status string, li
 		filter = append(filter, bson.E{Key: "nomination_id", Value: nominationID})
 	}
 	switch status {
-	case "":
-	case nomination.MailQueued, nomination.MailSent, nomination.MailDead:
-		filter = append(filter, bson.E{Key: "status", Value: status})
+	case "", nomination.MailQueued, nomination.MailSent, nomination.MailDead:
 	default:
 		return nil, nomination.Invalid(nomination.FieldError{Field: "status", Message: "must be queued, sent or dead"})
 	}
@@ -806,40 +903,72 @@ func (q *MailQueue) MailLog(ctx context.Context, nominationID, status string, li
 	case limit > 1000:
 		limit = 1000
 	}
+	// The status is the fold's: the jobs are read newest first, a page at
+	// a time, until limit of them are in it.
+	page := limit
+	if status != "" {
+		page = max(limit, 500)
+	}
 	opts := options.Find().
 		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}).
-		SetLimit(int64(limit))
-	return q.find(ctx, "read mail log", filter, opts)
-}
-
-// foldResults brings d, a job as stored, to its delivery state: each of
-// its results, in attempt order, sets the state the job had after that
-// attempt. Results the document already holds (it is rewritten after
-// each) change nothing.
-func foldResults(d *mailJobDoc, rs []mailResultDoc) {
-	slices.SortFunc(rs, func(a, b mailResultDoc) int { return a.Attempt - b.Attempt })
-	for _, r := range rs {
-		if r.Attempt < d.Attempts {
-			continue
+		SetProjection(withoutBlob).
+		SetBatchSize(int32(page))
+	cur, err := q.jobs.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, translate("read mail log", err)
+	}
+	defer cur.Close(ctx)
+	var out []nomination.MailRecord
+	for len(out) < limit {
+		docs := make([]mailJobDoc, 0, page)
+		for len(docs) < page && cur.Next(ctx) {
+			var d mailJobDoc
+			if err := cur.Decode(&d); err != nil {
+				return nil, translate("read mail log", err)
+			}
+			docs = append(docs, d)
 		}
-		d.Status, d.Attempts, d.NextAttemptAt, d.UpdatedAt = r.Status, r.Attempt, r.NextAttemptAt, r.At
-		switch r.Outcome {
-		case outcomeSent:
-			d.SentAt, d.MessageID = r.At, r.MessageID
-		case outcomeRequeued:
-			d.RetryBase = r.Attempt
-		case outcomeReleased:
-			d.RetryBase = r.RetryBase
-		default:
-			d.LastError = r.Reply
+		if err := cur.Err(); err != nil {
+			return nil, translate("read mail log", err)
+		}
+		if len(docs) == 0 {
+			break
+		}
+		recs, err := q.folded(ctx, docs)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if (status == "" || r.Status == status) && len(out) < limit {
+				out = append(out, r)
+			}
 		}
 	}
+	return out, nil
+}
+
+// folded returns the records of docs, each with its results folded in.
+func (q *MailQueue) folded(ctx context.Context, docs []mailJobDoc) ([]nomination.MailRecord, error) {
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	rs, err := q.resultsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]nomination.MailRecord, len(docs))
+	for i, d := range docs {
+		foldResults(&d, rs[d.ID])
+		out[i] = fromMailJobDoc(d)
+	}
+	return out, nil
 }
 
 // Jobs returns every job with its delivery state, in no set order: for
 // checks of a whole run (the simulator's), not for pages.
 func (q *MailQueue) Jobs(ctx context.Context) ([]nomination.MailRecord, error) {
-	cur, err := q.jobs.Find(ctx, bson.D{})
+	cur, err := q.jobs.Find(ctx, bson.D{}, options.Find().SetProjection(withoutBlob))
 	if err != nil {
 		return nil, translate("read mail jobs", err)
 	}

@@ -59,6 +59,9 @@ func indexIDPaths(ctx context.Context, dir, database string) error {
 	if err := indexNominationPaths(ctx, db); err != nil {
 		return err
 	}
+	if err := indexMailPaths(ctx, db); err != nil {
+		return err
+	}
 	return indexUserPaths(ctx, db)
 }
 

@@ -125,6 +125,8 @@ type Store struct {
 	members *memberCache
 	// mailWake tells this instance's mail workers of new jobs.
 	mailWake chan struct{}
+	// mailTidy paces the removal of finished schedule entries.
+	mailTidy *mailTidy
 }
 
 // New returns the store over db.
@@ -132,7 +134,7 @@ func New(db *mongo.Database, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{db: db, log: log, calls: newCallCache(), members: newMemberCache(), mailWake: make(chan struct{}, 1)}
+	return &Store{db: db, log: log, calls: newCallCache(), members: newMemberCache(), mailWake: make(chan struct{}, 1), mailTidy: &mailTidy{}}
 }
 
 // NewStore returns the store over the named database. On the embedded

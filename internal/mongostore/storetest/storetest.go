@@ -143,3 +143,17 @@ func ConnectMonitored(tb testing.TB, dbName string, mon *mongostore.CommandMonit
 	tb.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c.Database(dbName)
 }
+
+// StoreMonitored opens a second, independent client to the shared store,
+// every command counted by mon, and returns the store over dbName as a
+// second service instance builds it (Client.NewStore: on the embedded
+// store, with the reader of its file, once proved).
+func StoreMonitored(tb testing.TB, dbName string, mon *mongostore.CommandMonitor) *mongostore.Store {
+	tb.Helper()
+	c, err := mongostore.Connect(context.Background(), mongostore.Options{URI: URI(tb), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Monitor: mon})
+	if err != nil {
+		tb.Fatalf("second client: %v", err)
+	}
+	tb.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c.NewStore(dbName, nil)
+}
