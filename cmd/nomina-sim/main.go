@@ -81,7 +81,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{Instances: 3, Candidates: 2000, LPCandidates: -1, Reviewers: 60, LPCommittee: 7, MAGSeats: 40, LPSeats: 10,
-		OutageFor: 30 * time.Second, Seed: 2027, Concurrency: 48, Progress: "auto", Timeout: 30 * time.Minute,
+		OutageFor: 30 * time.Second, Seed: 2027, Concurrency: 48, Progress: "auto", Timeout: 2 * time.Hour,
 		Database: "nomina", SMTPListen: "127.0.0.1:2525"}
 }
 
