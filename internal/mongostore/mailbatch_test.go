@@ -154,23 +154,7 @@ func TestMailReleasedBatchDoesNotOverwriteLaterAttempts(t *testing.T) {
 		other := mongostore.New(storetest.Connect(t, db.Name()), nil).MailQueue()
 		ctx := context.Background()
 		const jobs = 60
-		for i := range jobs {
-			mustMailEnqueue(t, q, mailJob(fmt.Sprintf("r%02d", i), mailT0))
-		}
-		refs, err := q.Due(ctx, mailT0, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		as, err := q.ClaimAll(ctx, refs, "slow", mailT0, time.Minute)
-		if err != nil || len(as) != jobs {
-			t.Fatalf("claimed %d (%v), want %d", len(as), err, jobs)
-		}
-		at := mailT0.Add(time.Second)
-		released := make([]nomination.MailOutcome, len(as))
-		for i, a := range as {
-			released[i] = nomination.MailOutcome{JobID: a.Record.Job.ID, Attempt: a.Number, Try: a.Try,
-				Status: nomination.MailQueued, Released: true, Reply: "not attempted", At: at, Next: at}
-		}
+		released, at := claimToRelease(t, q, jobs)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		sent := map[string]bool{}
@@ -231,4 +215,30 @@ func TestMailReleasedBatchDoesNotOverwriteLaterAttempts(t *testing.T) {
 		}
 		mustMailDue(t, q, at.Add(time.Hour))
 	})
+}
+
+// claimToRelease enqueues jobs r00, r01, … due at mailT0, claims them all
+// as worker "slow" and returns the outcomes that give every attempt back
+// unmade (due again at once), and when they were made.
+func claimToRelease(t *testing.T, q *mongostore.MailQueue, jobs int) ([]nomination.MailOutcome, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range jobs {
+		mustMailEnqueue(t, q, mailJob(fmt.Sprintf("r%02d", i), mailT0))
+	}
+	refs, err := q.Due(ctx, mailT0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := q.ClaimAll(ctx, refs, "slow", mailT0, time.Minute)
+	if err != nil || len(as) != jobs {
+		t.Fatalf("claimed %d (%v), want %d", len(as), err, jobs)
+	}
+	at := mailT0.Add(time.Second)
+	released := make([]nomination.MailOutcome, len(as))
+	for i, a := range as {
+		released[i] = nomination.MailOutcome{JobID: a.Record.Job.ID, Attempt: a.Number, Try: a.Try,
+			Status: nomination.MailQueued, Released: true, Reply: "not attempted", At: at, Next: at}
+	}
+	return released, at
 }

@@ -22,28 +22,12 @@ func TestMailRecordMadeAgainKeepsLaterAttempts(t *testing.T) {
 	other := mongostore.New(storetest.Connect(t, db.Name()), nil).MailQueue()
 	ctx := context.Background()
 	const jobs = 10
-	for i := range jobs {
-		mustMailEnqueue(t, q, mailJob(fmt.Sprintf("r%02d", i), mailT0))
-	}
-	refs, err := q.Due(ctx, mailT0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, err := q.ClaimAll(ctx, refs, "slow", mailT0, time.Minute)
-	if err != nil || len(as) != jobs {
-		t.Fatalf("claimed %d (%v), want %d", len(as), err, jobs)
-	}
-	at := mailT0.Add(time.Second)
-	released := make([]nomination.MailOutcome, len(as))
-	for i, a := range as {
-		released[i] = nomination.MailOutcome{JobID: a.Record.Job.ID, Attempt: a.Number, Try: a.Try,
-			Status: nomination.MailQueued, Released: true, Reply: "not attempted", At: at, Next: at}
-	}
+	released, at := claimToRelease(t, q, jobs)
 	if err := q.Record(ctx, released); err != nil {
 		t.Fatal(err)
 	}
 	later := at.Add(time.Second)
-	refs, err = other.Due(ctx, later, 100)
+	refs, err := other.Due(ctx, later, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

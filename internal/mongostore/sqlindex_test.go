@@ -48,21 +48,7 @@ func TestNominationQueriesUseIndexes(t *testing.T) {
 	}
 	plan := func(q string, args []any) string {
 		t.Helper()
-		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		defer rows.Close()
-		var steps []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			steps = append(steps, detail)
-		}
-		return strings.Join(steps, "; ")
+		return planOf(t, db, q, args...)
 	}
 	// Positions to resume after: a key, a missing key (both directions),
 	// and in id order the id alone.
